@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace portd::core {
+
+// A free list of fixed-size blocks, one pool per worker (so no lock). Blocks released to the
+// pool are reused by the next acquire(): after warm-up, reading and queueing output allocate
+// nothing. At most `max_cached` idle blocks are kept; beyond that, released blocks are freed so
+// that a burst does not pin memory forever.
+class BufferPool {
+ public:
+  BufferPool(size_t block_size, size_t max_cached);
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  char* acquire();
+  void release(char* block);
+
+  size_t blockSize() const { return block_size_; }
+  size_t cached() const { return free_.size(); }
+  // Blocks handed out and not yet released.
+  size_t outstanding() const { return outstanding_; }
+  // Total blocks ever allocated from the system (to verify reuse in tests and benchmarks).
+  uint64_t allocations() const { return allocations_; }
+
+ private:
+  size_t block_size_;
+  size_t max_cached_;
+  std::vector<char*> free_;
+  size_t outstanding_ = 0;
+  uint64_t allocations_ = 0;
+};
+
+}  // namespace portd::core

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cassert>
+#include <memory>
+#include <thread>
+
+#include "core/buffer_pool.h"
+
+namespace portd::core {
+
+// Everything one loop owns that its listeners and connections share: the loop itself and the
+// per-worker buffer pools. One per worker thread; never touched from another thread.
+class LoopContext {
+ public:
+  // Read buffers are as large as libuv's suggestion, so one read drains a full socket buffer.
+  static constexpr size_t kReadBlock = 64 * 1024;
+  // Output that could not be written at once is queued in smaller blocks, so that a slow peer
+  // holding a few bytes does not pin a whole read buffer.
+  static constexpr size_t kWriteBlock = 16 * 1024;
+  // recvmmsg: libuv uses 64 KiB per slot and at most 20 slots per call.
+  static constexpr size_t kDatagramSlot = 64 * 1024;
+  static constexpr size_t kDatagramSlots = 20;
+
+  LoopContext(uv_loop_t* loop, int worker_id);
+
+  uv_loop_t* loop() const { return loop_; }
+  int workerId() const { return worker_id_; }
+  BufferPool& readPool() { return read_pool_; }
+  BufferPool& writePool() { return write_pool_; }
+  // The recvmmsg buffer of this worker, allocated the first time a UDP socket asks for it.
+  char* datagramBuffer();
+
+  bool onLoopThread() const { return std::this_thread::get_id() == thread_; }
+  // Binds the context to the calling thread (the worker thread calls it once at start).
+  void bindToCurrentThread() { thread_ = std::this_thread::get_id(); }
+
+ private:
+  uv_loop_t* loop_;
+  int worker_id_;
+  std::thread::id thread_;
+  BufferPool read_pool_;
+  BufferPool write_pool_;
+  std::unique_ptr<char[]> datagram_buffer_;
+};
+
+}  // namespace portd::core
+
+// Loop-bound methods check that they run on their loop (debug builds only).
+#define PORTD_ASSERT_LOOP_THREAD(ctx) assert((ctx).onLoopThread())

@@ -1,0 +1,144 @@
+// portd: parses the command line and starts things; the work happens in core/, net/ and
+// handlers/.
+
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "config/loader.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "handlers/registry.h"
+#include "version.h"
+
+namespace {
+
+using namespace portd;
+
+constexpr int kExitConfig = 2;
+
+std::shared_ptr<const config::Config> load(const std::string& path,
+                                           const handlers::Registry& registry) {
+  if (path.empty()) {
+    return config::loadConfig(config::defaultConfigText(), config::kDefaultConfigSource,
+                              registry);
+  }
+  return config::loadConfigFile(path, registry);
+}
+
+void raiseFileLimit() {
+  // Each connection is a descriptor; the usual soft limit of 1024 is far below what the
+  // default max_connections allows. The hard limit is what the operator granted.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int serve(const std::string& path, int workers, const std::string& level,
+          const handlers::Registry& registry) {
+  auto cfg = load(path, registry);
+  auto overridden = std::make_shared<config::Config>(*cfg);
+  if (workers >= 0) {
+    overridden->server.workers = static_cast<unsigned>(workers);
+  }
+  if (!level.empty()) {
+    overridden->log.level = level;
+  }
+  core::setupLogging(overridden->log);
+  spdlog::info("portd {} starting with {}", PORTD_VERSION, overridden->source);
+  raiseFileLimit();
+  return core::runServer(std::move(overridden));
+}
+
+int check(const std::string& path, const handlers::Registry& registry) {
+  auto cfg = load(path, registry);
+  fmt::print("portd: configuration {} is valid\n", cfg->source);
+  fmt::print("server: workers {} ({}), shutdown_timeout {}\n", cfg->server.workers,
+             cfg->server.workers ? "fixed" : fmt::format("auto: {} here", core::defaultWorkerCount()),
+             config::formatDuration(cfg->server.shutdown_timeout));
+  fmt::print("listeners:\n");
+  for (const config::ListenerConfig& l : cfg->listeners) {
+    fmt::print("  {:<16} {} {:<24} {}", l.name, config::transportName(l.protocol),
+               l.address.toString(), l.handler);
+    if (l.protocol == net::Transport::kTcp) {
+      fmt::print("  max_connections={} idle_timeout={} write_buffer_limit={}", l.max_connections,
+                 config::formatDuration(l.idle_timeout), l.write_buffer_limit);
+    }
+    for (const auto& [name, value] : l.options->values()) {
+      fmt::print(" {}={}", name, handlers::formatOptionValue(value));
+    }
+    fmt::print("{}\n", l.address.isLoopback() ? "" : "  (reachable from other hosts)");
+  }
+  return 0;
+}
+
+int listHandlers(const handlers::Registry& registry) {
+  for (const handlers::HandlerFactory* f : registry.all()) {
+    const handlers::HandlerDescriptor& d = f->descriptor();
+    fmt::print("{:<10} {:<9} {}\n", d.name, handlers::protocolsToString(d.protocols),
+               d.description);
+    for (const handlers::OptionSpec& o : d.options) {
+      fmt::print("    {} ({}, default {}): {}\n", o.name, handlers::optionTypeName(o.type),
+                 handlers::formatOptionValue(o.default_value), o.help);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  handlers::Registry registry;
+  handlers::registerBuiltins(registry);
+
+  CLI::App app{"portd: an event-loop TCP/UDP server daemon"};
+  app.set_version_flag("--version", std::string("portd ") + PORTD_VERSION);
+  app.require_subcommand(1);
+
+  std::string config_path;
+  int workers = -1;
+  std::string level;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the daemon in the foreground");
+  serve_cmd->add_option("-c,--config", config_path,
+                        "Configuration file (default: the embedded configuration)");
+  serve_cmd->add_option("--workers", workers, "Worker threads (0 = one per CPU)")
+      ->check(CLI::Range(0, 1024));
+  serve_cmd->add_option("--log-level", level, "Log level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  auto* check_cmd = app.add_subcommand("check", "Validate a configuration and summarise it");
+  check_cmd->add_option("-c,--config", config_path,
+                        "Configuration file (default: the embedded configuration)");
+
+  auto* handlers_cmd = app.add_subcommand("handlers", "List the handlers and their options");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitConfig;
+  }
+
+  try {
+    if (serve_cmd->parsed()) {
+      return serve(config_path, workers, level, registry);
+    }
+    if (check_cmd->parsed()) {
+      return check(config_path, registry);
+    }
+    if (handlers_cmd->parsed()) {
+      return listHandlers(registry);
+    }
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "portd: configuration error: %s\n", e.what());
+    return kExitConfig;
+  }
+  return 0;
+}

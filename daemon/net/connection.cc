@@ -1,0 +1,250 @@
+#include "net/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/loop_context.h"
+#include "net/tcp_listener.h"
+
+namespace portd::net {
+
+Connection::Connection(TcpListener& owner) : owner_(owner), out_(owner.context().writePool()) {
+  uv_loop_t* loop = owner.context().loop();
+  // Neither init can fail for a valid loop: they only fill in the structures.
+  uv_tcp_init(loop, &tcp_);
+  uv_timer_init(loop, &idle_timer_);
+  open_handles_ = 2;
+  tcp_.data = this;
+  idle_timer_.data = this;
+  write_req_.data = this;
+}
+
+core::LoopContext& Connection::context() const { return owner_.context(); }
+
+Address Connection::peerAddress() const {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return Address{};
+  }
+  return Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+void Connection::start() {
+  // Replies are usually small and written once per request: Nagle's algorithm would hold them
+  // back waiting for an ACK that the peer delays, adding up to 40 ms per exchange.
+  uv_tcp_nodelay(&tcp_, 1);
+  touch();
+  config::Duration idle = owner_.config().idle_timeout;
+  if (idle.count() > 0) {
+    uv_timer_start(&idle_timer_, &onIdleTimer, static_cast<uint64_t>(idle.count()), 0);
+  }
+  opened_ = true;
+  owner_.handler().onOpen(*this);
+  updateReading();
+}
+
+void Connection::touch() { last_activity_ms_ = uv_now(tcp_.loop); }
+
+bool Connection::write(std::string_view data) {
+  PORTD_ASSERT_LOOP_THREAD(context());
+  if (closing_ || close_after_flush_) {
+    return false;
+  }
+  if (data.empty()) {
+    return true;
+  }
+  if (out_.empty()) {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+    int n = uv_try_write(stream(), &buf, 1);
+    if (n == static_cast<int>(data.size())) {
+      owner_.stats().bytes_out += data.size();
+      touch();
+      return true;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+      spdlog::debug("listener \"{}\": write failed: {}", owner_.config().name, uv_strerror(n));
+      abort();
+      return false;
+    }
+    if (n > 0) {
+      owner_.stats().bytes_out += static_cast<size_t>(n);
+      touch();
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  out_.append(data);
+  if (in_flight_ == 0) {
+    startWrite();
+  }
+  if (!paused_by_backpressure_ && out_.size() > owner_.config().write_buffer_limit) {
+    paused_by_backpressure_ = true;
+    updateReading();
+  }
+  return !closing_;
+}
+
+void Connection::startWrite() {
+  uv_buf_t bufs[4];
+  unsigned n = out_.peek(bufs, 4);
+  size_t total = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    total += bufs[i].len;
+  }
+  int rc = uv_write(&write_req_, stream(), bufs, n, &onWrite);
+  if (rc != 0) {
+    spdlog::debug("listener \"{}\": write failed: {}", owner_.config().name, uv_strerror(rc));
+    abort();
+    return;
+  }
+  in_flight_ = total;
+}
+
+void Connection::onWrite(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  if (self->closing_) {
+    return;  // cancelled by abort(); the listener may already be gone
+  }
+  size_t written = self->in_flight_;
+  self->in_flight_ = 0;
+  if (status != 0) {
+    if (status != UV_ECANCELED) {
+      spdlog::debug("listener \"{}\": write failed: {}", self->owner_.config().name,
+                    uv_strerror(status));
+    }
+    self->abort();
+    return;
+  }
+  self->out_.consume(written);
+  self->owner_.stats().bytes_out += written;
+  self->touch();
+  if (!self->out_.empty()) {
+    self->startWrite();
+  } else if (self->close_after_flush_) {
+    self->abort();
+    return;
+  }
+  if (self->paused_by_backpressure_ &&
+      self->out_.size() <= self->owner_.config().write_buffer_limit / 2) {
+    self->paused_by_backpressure_ = false;
+    self->updateReading();
+  }
+}
+
+void Connection::updateReading() {
+  bool want = !closing_ && !close_after_flush_ && !peer_closed_ && !paused_by_handler_ &&
+              !paused_by_backpressure_;
+  if (want == reading_) {
+    return;
+  }
+  if (want) {
+    int rc = uv_read_start(stream(), &onAlloc, &onRead);
+    if (rc != 0) {
+      spdlog::debug("listener \"{}\": read start failed: {}", owner_.config().name,
+                    uv_strerror(rc));
+      abort();
+      return;
+    }
+  } else {
+    uv_read_stop(stream());
+  }
+  reading_ = want;
+}
+
+void Connection::pauseReading() {
+  paused_by_handler_ = true;
+  updateReading();
+}
+
+void Connection::resumeReading() {
+  paused_by_handler_ = false;
+  updateReading();
+}
+
+void Connection::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(h->data);
+  core::BufferPool& pool = self->context().readPool();
+  *buf = uv_buf_init(pool.acquire(), static_cast<unsigned>(pool.blockSize()));
+}
+
+void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(s->data);
+  if (nread > 0) {
+    self->owner_.stats().bytes_in += static_cast<uint64_t>(nread);
+    self->touch();
+    self->owner_.handler().onData(*self, std::string_view(buf->base, static_cast<size_t>(nread)));
+  } else if (nread == UV_EOF) {
+    self->peer_closed_ = true;
+    self->updateReading();
+    self->owner_.handler().onPeerClosed(*self);
+  } else if (nread < 0) {
+    spdlog::debug("listener \"{}\": read failed: {}", self->owner_.config().name,
+                  uv_strerror(static_cast<int>(nread)));
+    self->abort();
+  }
+  // The buffer goes straight back to the pool: handlers copy what they keep, so the next read
+  // (on any connection of this worker) reuses the same block.
+  if (buf->base != nullptr) {
+    self->context().readPool().release(buf->base);
+  }
+}
+
+void Connection::onIdleTimer(uv_timer_t* t) {
+  auto* self = static_cast<Connection*>(t->data);
+  // The timer is not re-armed on every read or write (that would be a heap operation per
+  // request); activity only stamps the time, and the timer re-arms itself for what is left.
+  uint64_t timeout = static_cast<uint64_t>(self->owner_.config().idle_timeout.count());
+  uint64_t idle = uv_now(t->loop) - self->last_activity_ms_;
+  if (idle < timeout) {
+    uv_timer_start(t, &onIdleTimer, timeout - idle, 0);
+    return;
+  }
+  ++self->owner_.stats().idle_timeouts;
+  spdlog::debug("listener \"{}\": closing connection idle for {} ms", self->owner_.config().name,
+                idle);
+  self->abort();
+}
+
+void Connection::close() {
+  if (closing_ || close_after_flush_) {
+    return;
+  }
+  if (out_.empty()) {
+    abort();
+    return;
+  }
+  close_after_flush_ = true;
+  updateReading();
+}
+
+void Connection::abort() {
+  if (closing_) {
+    return;
+  }
+  closing_ = true;
+  reading_ = false;
+  finish();
+}
+
+void Connection::finish() {
+  if (opened_) {
+    owner_.handler().onClose(*this);
+  }
+  // Queued blocks go back to the pool now; a pending uv_write() is cancelled by uv_close() and
+  // its callback only sees closing_.
+  out_.clear();
+  in_flight_ = 0;
+  // From here on the listener may be destroyed (it was the last connection of a draining
+  // listener), so nothing below touches owner_.
+  owner_.unlink(this);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &onHandleClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), &onHandleClosed);
+}
+
+void Connection::onHandleClosed(uv_handle_t* h) {
+  auto* self = static_cast<Connection*>(h->data);
+  if (--self->open_handles_ == 0) {
+    delete self;
+  }
+}
+
+}  // namespace portd::net

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "net/address.h"
+#include "net/output_queue.h"
+
+namespace portd::core {
+class LoopContext;
+}
+
+namespace portd::net {
+
+class TcpListener;
+
+// One accepted TCP connection. Created and destroyed by its TcpListener, on the listener's
+// loop; every method must be called on that loop's thread.
+//
+// Output: write() first tries uv_try_write() and queues only what the kernel did not take.
+// Backpressure: while more than the listener's write_buffer_limit is queued, reading stops, so
+// that a peer that sends but never reads cannot make the daemon buffer without bound; reading
+// resumes once the queue is down to half the limit.
+//
+// Lifetime: the object is freed in the close callbacks of its libuv handles, never in the
+// middle of a callback, so it is safe to close a connection from inside onData().
+class Connection {
+ public:
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Queues `data` for the peer. Returns false (and writes nothing) once the connection is
+  // closing.
+  bool write(std::string_view data);
+  // Stops reading, sends what is queued, then closes.
+  void close();
+  // Closes now, dropping queued output.
+  void abort();
+  void pauseReading();
+  void resumeReading();
+
+  size_t queuedBytes() const { return out_.size(); }
+  bool isReading() const { return reading_; }
+  bool isClosing() const { return closing_; }
+  Address peerAddress() const;
+  core::LoopContext& context() const;
+
+  // One pointer for the handler's per-connection state.
+  void* handlerData() const { return handler_data_; }
+  void setHandlerData(void* data) { handler_data_ = data; }
+
+ private:
+  friend class TcpListener;
+
+  explicit Connection(TcpListener& owner);
+  ~Connection() = default;
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  // Starts reading and tells the handler; called once the socket is accepted.
+  void start();
+  void updateReading();
+  void startWrite();
+  void touch();
+  void finish();
+
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void onWrite(uv_write_t* req, int status);
+  static void onIdleTimer(uv_timer_t* t);
+  static void onHandleClosed(uv_handle_t* h);
+
+  TcpListener& owner_;
+  uv_tcp_t tcp_;
+  uv_timer_t idle_timer_;
+  uv_write_t write_req_;
+  OutputQueue out_;
+  size_t in_flight_ = 0;  // bytes handed to the pending uv_write()
+  uint64_t last_activity_ms_ = 0;
+  void* handler_data_ = nullptr;
+  int open_handles_ = 0;
+  bool opened_ = false;  // the handler saw onOpen()
+  bool reading_ = false;
+  bool paused_by_handler_ = false;
+  bool paused_by_backpressure_ = false;
+  bool peer_closed_ = false;
+  bool close_after_flush_ = false;
+  bool closing_ = false;
+
+  // The listener's list of open connections (for drain and shutdown).
+  Connection* prev_ = nullptr;
+  Connection* next_ = nullptr;
+};
+
+}  // namespace portd::net

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <deque>
+#include <string_view>
+
+#include "core/buffer_pool.h"
+
+namespace portd::net {
+
+// Bytes accepted for a connection but not yet taken by the kernel, kept in blocks from the
+// worker's write pool. Only output that uv_try_write() could not send lands here.
+class OutputQueue {
+ public:
+  explicit OutputQueue(core::BufferPool& pool) : pool_(pool) {}
+  ~OutputQueue() { clear(); }
+  OutputQueue(const OutputQueue&) = delete;
+  OutputQueue& operator=(const OutputQueue&) = delete;
+
+  void append(std::string_view data);
+  // Fills at most `max` buffers with the oldest queued bytes; returns how many were filled.
+  // libuv copies a uv_write() buffer array of more than four entries to the heap, so callers
+  // pass four.
+  unsigned peek(uv_buf_t* bufs, unsigned max) const;
+  // Drops the oldest `n` bytes (they were written).
+  void consume(size_t n);
+  void clear();
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  struct Block {
+    char* data;
+    size_t begin;
+    size_t end;
+  };
+  core::BufferPool& pool_;
+  std::deque<Block> blocks_;
+  size_t size_ = 0;
+};
+
+}  // namespace portd::net

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+
+#include "net/address.h"
+
+namespace portd::net {
+
+enum class Transport { kTcp, kUdp };
+
+// Creates a non-blocking socket with SO_REUSEPORT set and binds it to `addr`, so that each
+// worker can own a socket on the same address and the kernel spreads connections and
+// datagrams over them. libuv 1.44 has no flag for SO_REUSEPORT, hence the raw socket, which
+// the worker then hands to uv_tcp_open()/uv_udp_open(). Returns the descriptor, or -1 with
+// `error` set.
+int openBoundSocket(Transport transport, const Address& addr, std::string* error);
+
+// The address a socket is bound to (reads back the port the kernel chose for port 0).
+Address localAddress(int fd);
+
+}  // namespace portd::net

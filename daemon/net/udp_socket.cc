@@ -1,0 +1,170 @@
+#include "net/udp_socket.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace portd::net {
+
+namespace {
+constexpr size_t kRecvBufferSize =
+    core::LoopContext::kDatagramSlot * core::LoopContext::kDatagramSlots;
+constexpr size_t kSendBufferSize = kRecvBufferSize;
+}  // namespace
+
+UdpSocket::UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
+                     const config::ListenerConfig& listener)
+    : ctx_(ctx),
+      config_(std::move(config)),
+      listener_(listener),
+      handler_(listener.handler_config->createInstance()) {}
+
+UdpSocket::~UdpSocket() { stop(); }
+
+int UdpSocket::open(int fd) {
+  PORTD_ASSERT_LOOP_THREAD(ctx_);
+  // AF_UNSPEC: libuv must not create a socket of its own; we hand it ours below.
+  int rc = uv_udp_init_ex(ctx_.loop(), udp_.get(), AF_UNSPEC | UV_UDP_RECVMMSG);
+  if (rc == 0) {
+    udp_->data = this;
+    rc = uv_udp_open(udp_.get(), fd);
+    if (rc != 0) {
+      ::close(fd);
+    }
+  } else {
+    ::close(fd);
+  }
+  if (rc == 0) {
+    fd_ = fd;
+    rc = uv_udp_recv_start(udp_.get(), &onAlloc, &onRecv);
+  }
+  if (rc != 0) {
+    udp_.reset();
+    fd_ = -1;
+  }
+  return rc;
+}
+
+void UdpSocket::stop() {
+  if (!udp_) {
+    return;
+  }
+  flush();
+  udp_.reset();
+  fd_ = -1;
+}
+
+void UdpSocket::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
+  auto* self = static_cast<UdpSocket*>(h->data);
+  *buf = uv_buf_init(self->ctx_.datagramBuffer(), static_cast<unsigned>(kRecvBufferSize));
+}
+
+void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
+                       unsigned flags) {
+  auto* self = static_cast<UdpSocket*>(h->data);
+  if (self == nullptr) {
+    return;
+  }
+  if (flags & UV_UDP_MMSG_FREE) {
+    // The last call of a recvmmsg batch: the buffer is about to be reused, so replies that
+    // point into it leave now.
+    self->in_batch_ = false;
+    self->flush();
+    return;
+  }
+  if (nread < 0) {
+    spdlog::debug("listener \"{}\": receive failed: {}", self->listener_.name,
+                  uv_strerror(static_cast<int>(nread)));
+    self->flush();
+    return;
+  }
+  if (addr == nullptr) {
+    self->flush();  // nothing more to read for now
+    return;
+  }
+  if (flags & UV_UDP_PARTIAL) {
+    ++self->stats_.datagrams_dropped;  // truncated: answering part of it would be wrong
+    return;
+  }
+  ++self->stats_.datagrams_in;
+  self->stats_.bytes_in += static_cast<uint64_t>(nread);
+  self->in_batch_ = (flags & UV_UDP_MMSG_CHUNK) != 0;
+  self->handler_->onDatagram(*self, addr, std::string_view(buf->base, static_cast<size_t>(nread)));
+  if (!self->in_batch_) {
+    self->flush();
+  }
+}
+
+void UdpSocket::reply(const sockaddr* peer, std::string_view data) {
+  PORTD_ASSERT_LOOP_THREAD(ctx_);
+  if (fd_ < 0) {
+    return;
+  }
+  if (pending_ == kBatch) {
+    flush();
+  }
+  const char* base = ctx_.datagramBuffer();
+  const bool in_recv_buffer = data.data() >= base && data.data() + data.size() <= base + kRecvBufferSize;
+  const char* bytes = data.data();
+  if (!in_recv_buffer) {
+    if (data.size() > kSendBufferSize) {
+      ++stats_.datagrams_dropped;
+      return;
+    }
+    if (!send_buffer_) {
+      send_buffer_ = std::make_unique<char[]>(kSendBufferSize);
+    }
+    if (send_used_ + data.size() > kSendBufferSize) {
+      flush();
+    }
+    std::memcpy(send_buffer_.get() + send_used_, data.data(), data.size());
+    bytes = send_buffer_.get() + send_used_;
+    send_used_ += data.size();
+  }
+  size_t i = pending_++;
+  socklen_t len = peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::memcpy(&peers_[i], peer, len);
+  iovs_[i] = iovec{const_cast<char*>(bytes), data.size()};
+  msgs_[i] = mmsghdr{};
+  msgs_[i].msg_hdr.msg_name = &peers_[i];
+  msgs_[i].msg_hdr.msg_namelen = len;
+  msgs_[i].msg_hdr.msg_iov = &iovs_[i];
+  msgs_[i].msg_hdr.msg_iovlen = 1;
+  if (!in_batch_) {
+    flush();
+  }
+}
+
+void UdpSocket::flush() {
+  size_t sent = 0;
+  while (sent < pending_) {
+    int n = ::sendmmsg(fd_, msgs_ + sent, static_cast<unsigned>(pending_ - sent), 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // The socket's send buffer is full: the rest of the batch would fail the same way.
+        stats_.datagrams_dropped += pending_ - sent;
+        break;
+      }
+      // An error for the first datagram, such as an unreachable peer: drop that one and go on
+      // with the rest.
+      spdlog::debug("listener \"{}\": send failed: {}", listener_.name, std::strerror(errno));
+      ++stats_.datagrams_dropped;
+      ++sent;
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      stats_.bytes_out += msgs_[sent + static_cast<size_t>(i)].msg_len;
+    }
+    stats_.datagrams_out += static_cast<uint64_t>(n);
+    sent += static_cast<size_t>(n);
+  }
+  pending_ = 0;
+  send_used_ = 0;
+}
+
+}  // namespace portd::net

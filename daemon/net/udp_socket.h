@@ -1,0 +1,69 @@
+#pragma once
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <memory>
+#include <string_view>
+
+#include "config/config.h"
+#include "core/loop_context.h"
+#include "core/uv_handle.h"
+#include "handlers/handler.h"
+#include "net/listener_stats.h"
+
+namespace portd::net {
+
+// One UDP listener on one worker: its own SO_REUSEPORT socket, read with recvmmsg (libuv's
+// UV_UDP_RECVMMSG, up to 20 datagrams per system call into the worker's datagram buffer).
+// Replies made while a batch is being handed out are collected and leave together in one
+// sendmmsg() when the batch ends. Loop thread only.
+class UdpSocket {
+ public:
+  UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
+            const config::ListenerConfig& listener);
+  ~UdpSocket();
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  // Takes ownership of a bound socket and starts receiving. Returns 0 or a libuv error.
+  int open(int fd);
+  void stop();
+
+  // Sends `data` to `peer`. Data that lies in the datagram being handled is not copied;
+  // anything else is copied into this socket's send buffer. Datagrams the kernel will not take
+  // right now are dropped and counted, as UDP allows: a UDP server must never queue without
+  // bound.
+  void reply(const sockaddr* peer, std::string_view data);
+
+  const config::ListenerConfig& config() const { return listener_; }
+  ListenerStats& stats() { return stats_; }
+
+ private:
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
+                     unsigned flags);
+  void flush();
+
+  static constexpr size_t kBatch = core::LoopContext::kDatagramSlots;
+
+  core::LoopContext& ctx_;
+  std::shared_ptr<const config::Config> config_;
+  const config::ListenerConfig& listener_;
+  std::unique_ptr<handlers::Handler> handler_;
+  core::UvHandle<uv_udp_t> udp_;
+  int fd_ = -1;
+  bool in_batch_ = false;
+
+  // Replies waiting for the end of the batch.
+  mmsghdr msgs_[kBatch];
+  iovec iovs_[kBatch];
+  sockaddr_storage peers_[kBatch];
+  size_t pending_ = 0;
+  // Reply bytes that did not come from the received datagram; allocated on first use.
+  std::unique_ptr<char[]> send_buffer_;
+  size_t send_used_ = 0;
+  ListenerStats stats_;
+};
+
+}  // namespace portd::net
