@@ -105,6 +105,10 @@ void TcpListener::accept() {
   }
   head_ = c;
   ++count_;
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("listener \"{}\": worker {} accepted a connection from {}", listener_.name,
+                  ctx_.workerId(), c->peerAddress().toString());
+  }
   c->start();
 }
 

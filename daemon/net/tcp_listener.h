@@ -10,11 +10,10 @@
 #include "core/rate_limit.h"
 #include "core/uv_handle.h"
 #include "handlers/handler.h"
+#include "net/connection.h"
 #include "net/listener_stats.h"
 
 namespace portd::net {
-
-class Connection;
 
 // One TCP listener on one worker: its own SO_REUSEPORT socket, its own handler instance and
 // the connections it accepted. Loop thread only.
@@ -36,6 +35,14 @@ class TcpListener {
   void stopAccepting();
   // Closes every connection now.
   void abortAll();
+
+  // Visits every open connection (for tests and for reports); `fn` must not close them.
+  template <typename Fn>
+  void forEachConnection(Fn&& fn) const {
+    for (Connection* c = head_; c != nullptr; c = c->next_) {
+      fn(*c);
+    }
+  }
 
   bool accepting() const { return static_cast<bool>(server_); }
   size_t connectionCount() const { return count_; }

@@ -1,0 +1,236 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "config/loader.h"
+
+using namespace portd;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A handler that speaks TCP only, to check the protocol match.
+class TcpOnlyFactory final : public handlers::HandlerFactory {
+ public:
+  const handlers::HandlerDescriptor& descriptor() const override { return d_; }
+  std::shared_ptr<const handlers::HandlerConfig> configure(const handlers::Options&) const override {
+    return nullptr;
+  }
+
+ private:
+  handlers::HandlerDescriptor d_{"tcponly", "test", handlers::kTcp, {}};
+};
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  ConfigTest() {
+    handlers::registerBuiltins(registry_);
+    registry_.add(std::make_unique<TcpOnlyFactory>());
+  }
+
+  std::shared_ptr<const config::Config> load(const std::string& text) {
+    return config::loadConfig(text, "test.toml", registry_);
+  }
+
+  // Loads `text`, expects an error, and returns it.
+  config::ConfigError error(const std::string& text) {
+    try {
+      load(text);
+    } catch (const config::ConfigError& e) {
+      return e;
+    }
+    ADD_FAILURE() << "no error for:\n" << text;
+    return config::ConfigError("", 0, 0, "", "");
+  }
+
+  handlers::Registry registry_;
+};
+
+const char* kListener = R"(
+[[listener]]
+name = "a"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+)";
+
+}  // namespace
+
+TEST_F(ConfigTest, LoadsAValidFile) {
+  auto c = load(R"(
+[server]
+workers = 3
+shutdown_timeout = "250ms"
+
+[log]
+level = "debug"
+format = "json"
+
+[[listener]]
+name = "tcp"
+protocol = "tcp"
+address = "[::1]:7001"
+handler = "echo"
+max_connections = 50
+idle_timeout = "1m"
+write_buffer_limit = "64KiB"
+
+[[listener]]
+name = "udp"
+protocol = "udp"
+address = "0.0.0.0:7001"
+handler = "echo"
+[listener.options]
+blocked_source_ports = [9, 10]
+
+[[listener]]
+name = "sink"
+protocol = "tcp"
+address = "127.0.0.1:7002"
+handler = "discard"
+)");
+  EXPECT_EQ(c->server.workers, 3u);
+  EXPECT_EQ(c->server.shutdown_timeout, 250ms);
+  EXPECT_EQ(c->log.level, "debug");
+  EXPECT_EQ(c->log.format, config::LogFormat::kJson);
+  ASSERT_EQ(c->listeners.size(), 3u);
+  const auto& tcp = c->listeners[0];
+  EXPECT_EQ(tcp.name, "tcp");
+  EXPECT_EQ(tcp.protocol, net::Transport::kTcp);
+  EXPECT_EQ(tcp.address.toString(), "[::1]:7001");
+  EXPECT_EQ(tcp.max_connections, 50u);
+  EXPECT_EQ(tcp.idle_timeout, 60s);
+  EXPECT_EQ(tcp.write_buffer_limit, 65536u);
+  EXPECT_EQ(tcp.options->getIntegerList("blocked_source_ports"),
+            (std::vector<int64_t>{7, 13, 17, 19, 37, 53, 123}));
+  ASSERT_NE(tcp.handler_config, nullptr);
+  const auto& udp = c->listeners[1];
+  EXPECT_EQ(udp.protocol, net::Transport::kUdp);
+  EXPECT_EQ(udp.options->getIntegerList("blocked_source_ports"), (std::vector<int64_t>{9, 10}));
+  EXPECT_FALSE(udp.address.isLoopback());
+  EXPECT_EQ(c->listeners[2].handler, "discard");
+}
+
+TEST_F(ConfigTest, DefaultsApply) {
+  auto c = load(kListener);
+  EXPECT_EQ(c->server.workers, 0u);
+  EXPECT_EQ(c->server.shutdown_timeout, 10s);
+  EXPECT_EQ(c->log.level, "info");
+  EXPECT_EQ(c->listeners[0].max_connections, 10000u);
+  EXPECT_EQ(c->listeners[0].idle_timeout, 300s);
+  EXPECT_EQ(c->listeners[0].write_buffer_limit, 1u << 20);
+  EXPECT_EQ(c->listeners[0].maxConnectionsPerWorker(3), 3334u);
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  int line;
+  int column;
+  const char* key;
+  const char* message;
+};
+
+// Keeps test logs readable: ctest lists the case by name instead of as raw bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class BadConfigTest : public ConfigTest, public ::testing::WithParamInterface<BadCase> {};
+
+TEST_P(BadConfigTest, NamesLineColumnAndKey) {
+  const BadCase& c = GetParam();
+  config::ConfigError e = error(c.text);
+  EXPECT_EQ(e.line(), c.line) << e.what();
+  EXPECT_EQ(e.column(), c.column) << e.what();
+  EXPECT_EQ(e.key(), c.key) << e.what();
+  std::string what = e.what();
+  EXPECT_NE(what.find(c.message), std::string::npos) << what;
+  EXPECT_EQ(what.rfind("test.toml:" + std::to_string(c.line) + ":" + std::to_string(c.column), 0), 0u)
+      << what;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Errors, BadConfigTest,
+    ::testing::Values(
+        BadCase{"syntax", "[server]\nworkers = = 2\n", 2, 11, "", ""},
+        BadCase{"unknown_top_level", std::string(kListener) + "\n[serverr]\nworkers = 1\n", 8, 2,
+                "serverr", "unknown key"},
+        BadCase{"unknown_server_key", "[server]\nworker = 1\n" + std::string(kListener), 2, 1,
+                "server.worker", "unknown key"},
+        BadCase{"unknown_listener_key", std::string(kListener) + "adress = \"x\"\n", 7, 1,
+                "listener[0].adress", "unknown key"},
+        BadCase{"wrong_type", "[server]\nworkers = \"two\"\n" + std::string(kListener), 2, 11,
+                "server.workers", "expected an integer, got a string"},
+        BadCase{"out_of_range", "[server]\nworkers = -1\n" + std::string(kListener), 2, 11,
+                "server.workers", "between 0 and 1024"},
+        BadCase{"bad_duration", "[server]\nshutdown_timeout = \"10\"\n" + std::string(kListener),
+                2, 20, "server.shutdown_timeout", "needs a unit"},
+        BadCase{"bad_log_level", "[log]\nlevel = \"loud\"\n" + std::string(kListener), 2, 9,
+                "log.level", "expected one of"},
+        BadCase{"bad_address",
+                "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \"localhost:7\"\n"
+                "handler = \"echo\"\n",
+                4, 11, "listener[0].address", "invalid address"},
+        BadCase{"bad_protocol",
+                "[[listener]]\nname = \"a\"\nprotocol = \"sctp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\n",
+                3, 12, "listener[0].protocol", "expected \"tcp\" or \"udp\""},
+        BadCase{"missing_key", "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\nhandler = \"echo\"\n",
+                1, 1, "listener[0].address", "required key is missing"},
+        BadCase{"duplicate_name", std::string(kListener) + kListener, 9, 8, "listener[1].name",
+                "duplicate listener name \"a\""},
+        BadCase{"duplicate_address",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\n[[listener]]\nname = \"b\"\nprotocol = \"udp\"\n"
+                "address = \"127.0.0.1:7\"\nhandler = \"discard\"\n",
+                9, 11, "listener[1].address", "already used by listener \"a\""},
+        BadCase{"unknown_handler",
+                "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"ech\"\n",
+                5, 11, "listener[0].handler", "unknown handler \"ech\" (registered: discard, echo"},
+        BadCase{"handler_protocol",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"tcponly\"\n",
+                5, 11, "listener[0].handler", "does not support udp"},
+        BadCase{"tcp_only_limit",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\nidle_timeout = \"1s\"\n",
+                6, 16, "listener[0].idle_timeout", "applies to tcp listeners only"},
+        BadCase{"unknown_option",
+                std::string(kListener) + "[listener.options]\nblocked_ports = [1]\n", 8, 1,
+                "listener[0].options.blocked_ports", "unknown option for handler \"echo\""},
+        BadCase{"option_type", std::string(kListener) + "[listener.options]\nblocked_source_ports = 7\n",
+                8, 24, "listener[0].options.blocked_source_ports", "expected an array of integers"},
+        BadCase{"option_rejected",
+                std::string(kListener) + "[listener.options]\nblocked_source_ports = [70000]\n", 8,
+                24, "listener[0].options.blocked_source_ports", "between 1 and 65535"},
+        BadCase{"listener_not_array", "[listener]\nname = \"a\"\n", 1, 1, "listener",
+                "array of tables"},
+        BadCase{"no_listeners", "[server]\nworkers = 1\n", 1, 1, "listener", "no listeners"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+TEST_F(ConfigTest, MissingFileIsAnError) {
+  EXPECT_THROW(config::loadConfigFile("/nonexistent/portd.toml", registry_), config::ConfigError);
+}
+
+// config/portd.toml is the commented form of the embedded default: the two must say the same.
+TEST_F(ConfigTest, EmbeddedDefaultMatchesShippedFile) {
+  std::ifstream in(std::string(PORTD_SOURCE_DIR) + "/config/portd.toml");
+  ASSERT_TRUE(in);
+  std::stringstream file;
+  file << in.rdbuf();
+  toml::table shipped = toml::parse(file.str());
+  toml::table embedded = toml::parse(config::defaultConfigText());
+  EXPECT_EQ(shipped, embedded) << "config/portd.toml and the embedded default differ";
+
+  // And the default is what the documentation promises: echo on loopback port 7000, TCP and UDP.
+  auto c = load(std::string(config::defaultConfigText()));
+  ASSERT_EQ(c->listeners.size(), 2u);
+  for (const auto& l : c->listeners) {
+    EXPECT_EQ(l.address.toString(), "127.0.0.1:7000");
+    EXPECT_TRUE(l.address.isLoopback());
+    EXPECT_EQ(l.handler, "echo");
+  }
+  EXPECT_NE(c->listeners[0].protocol, c->listeners[1].protocol);
+}
