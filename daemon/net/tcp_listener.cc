@@ -1,7 +1,10 @@
 #include "net/tcp_listener.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "net/connection.h"
 
@@ -22,30 +25,37 @@ TcpListener::~TcpListener() {
 
 int TcpListener::listen(int fd, int backlog) {
   PORTD_ASSERT_LOOP_THREAD(ctx_);
-  int rc = uv_tcp_init(ctx_.loop(), server_.get());
+  int rc = ::listen(fd, backlog) == 0 ? 0 : -errno;
   if (rc == 0) {
-    server_->data = this;
-    rc = uv_tcp_open(server_.get(), fd);
+    rc = uv_poll_init_socket(ctx_.loop(), poll_.get(), fd);
   }
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_.get()), backlog, &onConnection);
+    poll_->data = this;
+    rc = uv_poll_start(poll_.get(), UV_READABLE, &onReadable);
+  }
+  if (rc == 0) {
+    rc = uv_timer_init(ctx_.loop(), resume_timer_.get());
+    resume_timer_->data = this;
   }
   if (rc != 0) {
-    // uv_tcp_open() only takes ownership of the descriptor when it succeeds.
-    uv_os_fd_t owned = -1;
-    if (server_->type == UV_UNKNOWN_HANDLE || uv_fileno(server_.handle(), &owned) != 0) {
-      ::close(fd);
-    }
-    server_.reset();
+    poll_.reset();
+    resume_timer_.reset();
+    ::close(fd);
+    return rc;
   }
-  return rc;
+  fd_ = fd;
+  return 0;
 }
 
 void TcpListener::stopAccepting() {
-  if (!server_) {
+  if (fd_ < 0) {
     return;
   }
-  server_.reset();
+  // The poll handle stops watching at once; only then may the descriptor be closed.
+  poll_.reset();
+  resume_timer_.reset();
+  ::close(fd_);
+  fd_ = -1;
   if (count_ == 0 && on_drained_) {
     on_drained_();
   }
@@ -57,30 +67,67 @@ void TcpListener::abortAll() {
   }
 }
 
-void TcpListener::onConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<TcpListener*>(server->data);
+void TcpListener::onReadable(uv_poll_t* poll, int status, int /*events*/) {
+  auto* self = static_cast<TcpListener*>(poll->data);
   if (self == nullptr) {
     return;
   }
   if (status < 0) {
-    // libuv already answers EMFILE/ENFILE by accepting and dropping the pending connections
-    // with its reserve descriptor, so the loop does not spin; here we only count and tell the
-    // operator, at most once a second.
-    ++self->stats_.accept_errors;
-    uint64_t suppressed = 0;
-    if (self->accept_error_log_.allow(uv_now(self->ctx_.loop()), &suppressed)) {
-      spdlog::error("listener \"{}\": accept failed: {} ({} more since the last report)",
-                    self->listener_.name, uv_strerror(status), suppressed);
-    }
+    self->pauseAccepting(status);
     return;
   }
-  self->accept();
+  self->acceptSome();
 }
 
-void TcpListener::accept() {
+void TcpListener::acceptSome() {
+  // A bounded batch per wake-up keeps one busy listener from starving the connections already
+  // open on this loop; epoll is level-triggered, so the rest are picked up on the next turn.
+  for (int i = 0; i < 64 && fd_ >= 0; ++i) {
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      admit(fd);
+      continue;
+    }
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      return;
+    }
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO) {
+      continue;  // that one connection is gone; the listener is fine
+    }
+    pauseAccepting(-err);
+    return;
+  }
+}
+
+void TcpListener::pauseAccepting(int error) {
+  // EMFILE, ENFILE, ENOBUFS, ENOMEM: retrying at once would fail the same way and spin the
+  // loop. Stop watching for a moment; the kernel keeps new connections in the backlog, and
+  // connections that close meanwhile free what accept() needs.
+  constexpr uint64_t kPauseMs = 100;
+  ++stats_.accept_errors;
+  uint64_t suppressed = 0;
+  if (accept_error_log_.allow(uv_now(ctx_.loop()), &suppressed)) {
+    spdlog::error("listener \"{}\": accept failed on worker {}: {}; pausing accepts for {} ms "
+                  "({} more failures since the last report)",
+                  listener_.name, ctx_.workerId(), uv_strerror(error), kPauseMs, suppressed);
+  }
+  uv_poll_stop(poll_.get());
+  uv_timer_start(
+      resume_timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = static_cast<TcpListener*>(t->data); self && self->fd_ >= 0) {
+          uv_poll_start(self->poll_.get(), UV_READABLE, &onReadable);
+        }
+      },
+      kPauseMs, 0);
+}
+
+void TcpListener::admit(int fd) {
   auto* c = new Connection(*this);
-  int rc = uv_accept(reinterpret_cast<uv_stream_t*>(server_.get()), c->stream());
+  int rc = uv_tcp_open(&c->tcp_, fd);
   if (rc != 0) {
+    ::close(fd);
     ++stats_.accept_errors;
     c->abort();
     return;
@@ -126,7 +173,7 @@ void TcpListener::unlink(Connection* c) {
   c->prev_ = c->next_ = nullptr;
   --count_;
   ++stats_.closed;
-  if (count_ == 0 && !server_ && on_drained_) {
+  if (count_ == 0 && fd_ < 0 && on_drained_) {
     on_drained_();
   }
 }

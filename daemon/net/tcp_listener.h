@@ -18,6 +18,11 @@ namespace portd::net {
 // One TCP listener on one worker: its own SO_REUSEPORT socket, its own handler instance and
 // the connections it accepted. Loop thread only.
 //
+// The listening socket is watched with a uv_poll_t and accepted with accept4() here rather than
+// with uv_listen(): libuv's accept loop calls back and retries at once on a persistent error
+// (ENOMEM, or EMFILE once its reserve descriptor is gone), which spins the loop. Owning the loop
+// lets a failing listener pause for a moment, as nginx does, and resume by itself.
+//
 // It outlives its listening socket: stopAccepting() closes the socket, while the connections
 // (which use the handler and the settings) go on until they end or abortAll() is called.
 class TcpListener {
@@ -44,7 +49,7 @@ class TcpListener {
     }
   }
 
-  bool accepting() const { return static_cast<bool>(server_); }
+  bool accepting() const { return fd_ >= 0; }
   size_t connectionCount() const { return count_; }
   // Called when the listener has stopped accepting and its last connection has closed.
   void setOnDrained(std::function<void()> fn) { on_drained_ = std::move(fn); }
@@ -56,8 +61,10 @@ class TcpListener {
 
  private:
   friend class Connection;
-  static void onConnection(uv_stream_t* server, int status);
-  void accept();
+  static void onReadable(uv_poll_t* poll, int status, int events);
+  void acceptSome();
+  void admit(int fd);
+  void pauseAccepting(int error);
   void unlink(Connection* c);
 
   core::LoopContext& ctx_;
@@ -65,7 +72,9 @@ class TcpListener {
   const config::ListenerConfig& listener_;
   const uint64_t max_connections_;
   std::unique_ptr<handlers::Handler> handler_;
-  core::UvHandle<uv_tcp_t> server_;
+  int fd_ = -1;
+  core::UvHandle<uv_poll_t> poll_;
+  core::UvHandle<uv_timer_t> resume_timer_;
   Connection* head_ = nullptr;
   size_t count_ = 0;
   ListenerStats stats_;
