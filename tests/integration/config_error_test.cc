@@ -1,0 +1,151 @@
+// A bad configuration is refused before anything is bound: exit status 2 and a message that
+// names the place in the file and the key.
+
+#include <gtest/gtest.h>
+
+#include "daemon_process.h"
+#include "net_client.h"
+
+namespace portd::itest {
+namespace {
+
+constexpr int kExitConfig = 2;
+
+struct BadConfig {
+  const char* name;
+  const char* toml;
+  const char* where;  // "LINE:COL: KEY", as it follows the file name in the message
+};
+
+class ConfigErrorTest : public ::testing::TestWithParam<BadConfig> {};
+
+TEST_P(ConfigErrorTest, ServeExitsWithStatus2AndNamesThePlace) {
+  TempFile file(GetParam().toml);
+  CommandResult r = runPortd({"serve", "-c", file.path()});
+  EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
+  EXPECT_NE(r.err.find("portd: configuration error: " + file.path() + ":" + GetParam().where),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("ready"), std::string::npos) << r.err;
+}
+
+const BadConfig kBadConfigs[] = {
+    {"UnknownKey", R"toml([server]
+workers = 1
+worker_threads = 4
+
+[[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+)toml",
+     "3:1: server.worker_threads: unknown key"},
+    {"WrongType", R"toml([server]
+workers = "two"
+
+[[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+)toml",
+     "2:11: server.workers: expected an integer"},
+    {"BadAddress", R"toml([[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1"
+handler = "echo"
+)toml",
+     "4:11: listener[0].address: invalid address"},
+    {"DuplicateListenerName", R"toml([[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+
+[[listener]]
+name = "echo"
+protocol = "udp"
+address = "127.0.0.1:0"
+handler = "echo"
+)toml",
+     "8:8: listener[1].name: duplicate listener name"},
+    {"UnknownHandler", R"toml([[listener]]
+name = "chargen"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "chargen"
+)toml",
+     "5:11: listener[0].handler: unknown handler"},
+    {"UnknownOption", R"toml([[listener]]
+name = "echo"
+protocol = "udp"
+address = "127.0.0.1:0"
+handler = "echo"
+[listener.options]
+colour = "red"
+)toml",
+     "7:1: listener[0].options.colour: unknown option"},
+    {"TcpOnlyKeyOnUdp", R"toml([[listener]]
+name = "echo"
+protocol = "udp"
+address = "127.0.0.1:0"
+handler = "echo"
+idle_timeout = "1s"
+)toml",
+     "6:16: listener[0].idle_timeout: applies to tcp listeners only"},
+};
+
+INSTANTIATE_TEST_SUITE_P(BadFiles, ConfigErrorTest, ::testing::ValuesIn(kBadConfigs),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ConfigErrorBindTest, NothingIsBoundWhenALaterKeyIsBad) {
+  // The first listener is valid and names a TCP port that we hold, bound without
+  // SO_REUSEPORT: had portd bound its listeners before reading the whole file, it would have
+  // failed there with EADDRINUSE instead of reporting the bad key.
+  Fd held = listenTcp(Endpoint::loopback(AF_INET));
+  ASSERT_TRUE(held.valid());
+  const uint16_t tcp_port = Endpoint::local(held.get()).port();
+  // The second one names a free UDP port, which must still be free when portd is gone.
+  const uint16_t udp_port = freePort(SOCK_DGRAM, AF_INET);
+  ASSERT_NE(udp_port, 0);
+  TempFile file(R"toml([[listener]]
+name = "first"
+protocol = "tcp"
+address = "127.0.0.1:)toml" + std::to_string(tcp_port) +
+                R"toml("
+handler = "echo"
+
+[[listener]]
+name = "second"
+protocol = "udp"
+address = "127.0.0.1:)toml" + std::to_string(udp_port) +
+                R"toml("
+handler = "echo"
+
+[[listener]]
+name = "third"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+backlog = 100
+)toml");
+
+  CommandResult r = runPortd({"serve", "-c", file.path()});
+  EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
+  EXPECT_NE(r.err.find(file.path() + ":18:1: listener[2].backlog: unknown key"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("bind"), std::string::npos) << r.err;
+  EXPECT_TRUE(bindUdp(Endpoint::loopback(AF_INET, udp_port)).valid());
+}
+
+TEST(ConfigErrorBindTest, MissingFileIsAConfigurationError) {
+  CommandResult r = runPortd({"serve", "-c", "/nonexistent/portd.toml"});
+  EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent/portd.toml"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace portd::itest

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "child_process.h"
+#include "net_client.h"
+
+namespace portd::itest {
+
+// A file in the temporary directory, removed by the destructor.
+class TempFile {
+ public:
+  explicit TempFile(std::string_view contents, std::string_view suffix = ".toml");
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The result of a portd command that runs to completion, such as `portd check`.
+struct CommandResult {
+  ExitStatus status = ExitStatus::running();
+  std::string out;
+  std::string err;
+};
+
+// Runs `portd ARGS...` and waits up to `timeout` for it to end.
+CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout = 10s);
+
+// The real portd binary running `serve` with a configuration of the test's own. Listeners
+// should use port 0; the bound addresses are read back from the daemon's log.
+//
+//   Daemon d;
+//   ASSERT_TRUE(d.start(config));
+//   Fd c = connectTcp(d.listener("echo"));
+class Daemon {
+ public:
+  struct Options {
+    std::vector<std::string> extra_args;  // e.g. {"--log-level", "debug"}
+    // RLIMIT_NOFILE, soft and hard: portd raises its soft limit to the hard one.
+    std::optional<rlim_t> file_limit;
+  };
+
+  Daemon() = default;
+  // Kills the daemon if it is still running.
+  ~Daemon() = default;
+
+  // Writes `config` to a file, starts `portd serve -c FILE`, and waits for the "portd ready"
+  // line. On failure the message says why and includes the log.
+  ::testing::AssertionResult start(std::string_view config, const Options& options = {});
+
+  // Where the listener called `name` is bound; an invalid endpoint (and a test failure) if
+  // the log did not mention it.
+  Endpoint listener(const std::string& name) const;
+
+  void signal(int signum) {
+    if (child_) {
+      child_->signal(signum);
+    }
+  }
+  // How the daemon ended, or ExitStatus::running() if it did not within `timeout`.
+  ExitStatus waitExit(Clock::duration timeout) {
+    return child_ ? child_->wait(timeout) : ExitStatus::running();
+  }
+  // Sends SIGTERM and expects the daemon to exit with status 0 within `timeout`.
+  ::testing::AssertionResult stop(Clock::duration timeout = 10s);
+  // Waits until the log contains `text` `times` times or more.
+  ::testing::AssertionResult waitForLog(std::string_view text, size_t times = 1,
+                                        Clock::duration timeout = kIoTimeout);
+
+  std::string log() const { return child_ ? child_->stderrText() : std::string(); }
+  // Lines of the log that contain `text`.
+  size_t countLogLines(std::string_view text) const;
+  pid_t pid() const { return child_->pid(); }
+  // CPU time the daemon used so far, user and system, from /proc; zero if unreadable.
+  std::chrono::milliseconds cpuTime() const;
+
+ private:
+  void parseListeners(const std::string& log);
+
+  std::unique_ptr<TempFile> config_file_;
+  std::unique_ptr<ChildProcess> child_;
+  std::map<std::string, Endpoint> listeners_;
+};
+
+// Occurrences of `needle` in `haystack`.
+size_t countOccurrences(std::string_view haystack, std::string_view needle);
+
+}  // namespace portd::itest
