@@ -68,11 +68,13 @@ enum portd_option_type {
   PORTD_OPT_INT = 2,      /* int64_t */
   PORTD_OPT_STRING = 3,
   PORTD_OPT_DURATION = 4, /* written "250ms", "10s"; read as milliseconds */
-  PORTD_OPT_SIZE = 5      /* written 4096 or "64KiB"; read as bytes */
+  PORTD_OPT_SIZE = 5,     /* written 4096 or "64KiB"; read as bytes */
+  PORTD_OPT_INT_LIST = 6  /* written [1, 2, 3] */
 };
 
-/* One entry of a handler's option schema. The default is written as it would be in the
- * configuration file ("true", "42", "hello", "250ms", "64KiB"); NULL means "required". */
+/* One entry of a handler's option schema. The default is a TOML value written as it would be
+ * in the configuration file: "true", "42", "\"hello\"", "\"250ms\"", "\"64KiB\"", "[7, 13]".
+ * Every option has a default, so a listener may leave any of them out. */
 typedef struct portd_option_def {
   const char *name;
   int type; /* enum portd_option_type */
@@ -101,6 +103,8 @@ typedef struct portd_host_api {
   int (*opt_string)(const portd_options *o, const char *name, const char **out, size_t *len);
   int (*opt_duration_ms)(const portd_options *o, const char *name, uint64_t *out);
   int (*opt_size)(const portd_options *o, const char *name, uint64_t *out);
+  int (*opt_int_list)(const portd_options *o, const char *name, const int64_t **out,
+                      size_t *count);
 
   /* Connections (worker thread). write() queues len bytes and returns how many bytes are
    * still queued for the peer afterwards (0 when the kernel took everything), or a negative

@@ -1,0 +1,273 @@
+// portd handler interface: a header-only C++ layer over <portd/handler.h>.
+//
+// A handler is two classes: a Config, built once per listener from its options (throw
+// portd::sdk::ConfigError to reject them), and an Instance, built once per worker, whose
+// member functions are the callbacks it wants. makeHandler<Config, Instance>() turns them into
+// the C table; no C++ type and no exception crosses the ABI.
+//
+//   struct Config { explicit Config(const portd::sdk::Options& o); };
+//   struct Instance {
+//     Instance(portd::sdk::Worker w, const Config& c);
+//     void onOpen(portd::sdk::Conn c);                       // each of these is optional
+//     void onData(portd::sdk::Conn c, std::string_view data);
+//     void onPeerClosed(portd::sdk::Conn c);
+//     void onClose(portd::sdk::Conn c);
+//     void onDatagram(portd::sdk::Datagram d, const sockaddr* peer, std::string_view data);
+//   };
+//
+// An exception escaping a callback is caught at the boundary and reported like a negative
+// return in C: the connection is aborted and the error logged.
+#pragma once
+
+#include <portd/handler.h>
+
+#include <cstdio>
+#include <exception>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace portd::sdk {
+
+// Thrown from a Config's constructor to reject a listener's options.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Options {
+ public:
+  Options(const portd_host_api* host, const portd_options* o) : host_(host), o_(o) {}
+
+  bool getBool(const char* name) const {
+    int v = 0;
+    check(host_->opt_bool(o_, name, &v), name);
+    return v != 0;
+  }
+  int64_t getInt(const char* name) const {
+    int64_t v = 0;
+    check(host_->opt_int(o_, name, &v), name);
+    return v;
+  }
+  std::string_view getString(const char* name) const {
+    const char* s = nullptr;
+    size_t n = 0;
+    check(host_->opt_string(o_, name, &s, &n), name);
+    return {s, n};
+  }
+  uint64_t getDurationMs(const char* name) const {
+    uint64_t v = 0;
+    check(host_->opt_duration_ms(o_, name, &v), name);
+    return v;
+  }
+  uint64_t getSize(const char* name) const {
+    uint64_t v = 0;
+    check(host_->opt_size(o_, name, &v), name);
+    return v;
+  }
+  std::span<const int64_t> getIntList(const char* name) const {
+    const int64_t* v = nullptr;
+    size_t n = 0;
+    check(host_->opt_int_list(o_, name, &v, &n), name);
+    return {v, n};
+  }
+
+ private:
+  static void check(int status, const char* name) {
+    if (status != PORTD_OK) {
+      throw ConfigError(std::string("no option \"") + name + "\" of that type in the schema");
+    }
+  }
+  const portd_host_api* host_;
+  const portd_options* o_;
+};
+
+// A connection id with the host's functions. Cheap to copy; compare with id().
+class Conn {
+ public:
+  Conn(const portd_host_api* host, portd_conn_t id) : host_(host), id_(id) {}
+
+  // Returns the bytes still queued for the peer, or a negative PORTD_E* status.
+  int64_t write(std::string_view data) const { return host_->write(id_, data.data(), data.size()); }
+  int close() const { return host_->close(id_); }
+  int abort() const { return host_->abort(id_); }
+  int pauseReading() const { return host_->pause_reading(id_); }
+  int resumeReading() const { return host_->resume_reading(id_); }
+  template <typename T>
+  T* data() const {
+    return static_cast<T*>(host_->conn_data(id_));
+  }
+  int setData(void* p) const { return host_->set_conn_data(id_, p); }
+  portd_conn_t id() const { return id_; }
+
+ private:
+  const portd_host_api* host_;
+  portd_conn_t id_;
+};
+
+// The socket a datagram arrived on; valid during onDatagram only.
+class Datagram {
+ public:
+  Datagram(const portd_host_api* host, portd_dgram* socket) : host_(host), socket_(socket) {}
+  int reply(const sockaddr* peer, std::string_view data) const {
+    return host_->reply(socket_, peer, data.data(), data.size());
+  }
+
+ private:
+  const portd_host_api* host_;
+  portd_dgram* socket_;
+};
+
+// One worker's view of the listener: timers, log and counters.
+class Worker {
+ public:
+  Worker(const portd_host_api* host, portd_worker* w) : host_(host), w_(w) {}
+
+  // Calls (object->*Method)() once after delay_ms on this worker; no allocation.
+  template <auto Method, typename T>
+  portd_timer_t startTimer(uint64_t delay_ms, T* object) const {
+    return host_->timer_start(
+        w_, delay_ms, [](void* arg) { (static_cast<T*>(arg)->*Method)(); }, object);
+  }
+  portd_timer_t startTimer(uint64_t delay_ms, portd_timer_cb cb, void* arg) const {
+    return host_->timer_start(w_, delay_ms, cb, arg);
+  }
+  int stopTimer(portd_timer_t timer) const { return host_->timer_stop(timer); }
+
+  void log(int level, const std::string& message) const {
+    host_->log(w_, level, message.c_str());
+  }
+  // Call in the Instance constructor; returns the index for add().
+  int counter(const char* name) const {
+    int c = host_->counter(w_, name);
+    if (c < 0) {
+      throw std::runtime_error(std::string("cannot register counter ") + name);
+    }
+    return c;
+  }
+  void add(int counter, uint64_t delta = 1) const { host_->counter_add(w_, counter, delta); }
+
+  const portd_host_api* host() const { return host_; }
+
+ private:
+  const portd_host_api* host_;
+  portd_worker* w_;
+};
+
+namespace detail {
+
+// Runs f, turning an escaping exception into a failure status: exceptions never cross the ABI.
+template <typename F>
+int guard(F&& f) noexcept {
+  try {
+    f();
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
+template <typename Config, typename Instance>
+struct Bridge {
+  struct Box {
+    const portd_host_api* host;
+    Instance instance;
+  };
+
+  static void* configure(const portd_host_api* host, const portd_options* o, char* error,
+                         size_t error_len) noexcept {
+    try {
+      return new Config(Options(host, o));
+    } catch (const std::exception& e) {
+      std::snprintf(error, error_len, "%s", e.what());
+    } catch (...) {
+      std::snprintf(error, error_len, "the handler rejected its options");
+    }
+    return nullptr;
+  }
+  static void releaseConfig(void* config) noexcept { delete static_cast<Config*>(config); }
+
+  static void* create(const portd_host_api* host, portd_worker* w, const void* config) noexcept {
+    try {
+      return new Box{host, Instance(Worker(host, w), *static_cast<const Config*>(config))};
+    } catch (...) {
+      return nullptr;
+    }
+  }
+  static void destroy(void* box) noexcept { delete static_cast<Box*>(box); }
+
+  static Box& box(void* p) { return *static_cast<Box*>(p); }
+
+  static int onOpen(void* p, portd_conn_t c) noexcept {
+    return guard([&] { box(p).instance.onOpen(Conn(box(p).host, c)); });
+  }
+  static int onData(void* p, portd_conn_t c, const void* data, size_t len) noexcept {
+    return guard([&] {
+      box(p).instance.onData(Conn(box(p).host, c),
+                             std::string_view(static_cast<const char*>(data), len));
+    });
+  }
+  static int onPeerClosed(void* p, portd_conn_t c) noexcept {
+    return guard([&] { box(p).instance.onPeerClosed(Conn(box(p).host, c)); });
+  }
+  static void onClose(void* p, portd_conn_t c) noexcept {
+    guard([&] { box(p).instance.onClose(Conn(box(p).host, c)); });
+  }
+  static int onDatagram(void* p, portd_dgram* s, const sockaddr* peer, const void* data,
+                        size_t len) noexcept {
+    return guard([&] {
+      box(p).instance.onDatagram(Datagram(box(p).host, s), peer,
+                                 std::string_view(static_cast<const char*>(data), len));
+    });
+  }
+};
+
+}  // namespace detail
+
+// The C table for a handler made of Config and Instance. Callbacks the Instance does not
+// define stay NULL, so portd applies its defaults.
+template <typename Config, typename Instance>
+constexpr portd_handler_def makeHandler(const char* name, const char* description,
+                                        unsigned protocols, const portd_option_def* options,
+                                        size_t option_count) {
+  using B = detail::Bridge<Config, Instance>;
+  portd_handler_def d{};
+  d.name = name;
+  d.description = description;
+  d.protocols = protocols;
+  d.options = options;
+  d.option_count = option_count;
+  d.configure = &B::configure;
+  d.release_config = &B::releaseConfig;
+  d.create = &B::create;
+  d.destroy = &B::destroy;
+  if constexpr (requires(Instance& i, Conn c) { i.onOpen(c); }) {
+    d.on_open = &B::onOpen;
+  }
+  if constexpr (requires(Instance& i, Conn c, std::string_view s) { i.onData(c, s); }) {
+    d.on_data = &B::onData;
+  }
+  if constexpr (requires(Instance& i, Conn c) { i.onPeerClosed(c); }) {
+    d.on_peer_closed = &B::onPeerClosed;
+  }
+  if constexpr (requires(Instance& i, Conn c) { i.onClose(c); }) {
+    d.on_close = &B::onClose;
+  }
+  if constexpr (requires(Instance& i, Datagram g, const sockaddr* a, std::string_view s) {
+                  i.onDatagram(g, a, s);
+                }) {
+    d.on_datagram = &B::onDatagram;
+  }
+  return d;
+}
+
+}  // namespace portd::sdk
+
+// Defines portd_plugin_entry() for a plugin whose handlers are in the array `handlers`.
+#define PORTD_PLUGIN(plugin_name, plugin_version, handlers)                           \
+  extern "C" PORTD_EXPORT const portd_plugin* portd_plugin_entry(void) {              \
+    static const portd_plugin plugin{PORTD_ABI_VERSION, plugin_name, plugin_version, \
+                                     handlers, sizeof(handlers) / sizeof(handlers[0])}; \
+    return &plugin;                                                                   \
+  }
