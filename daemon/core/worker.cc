@@ -72,6 +72,8 @@ void Worker::run() {
 
   // Every handle is closed by now (the loop only ends when none is active); destroying the
   // listeners frees the handler instances, and one more turn runs the last close callbacks.
+  // Handler timers go first: none may fire into an instance that is being destroyed.
+  ctx_->timers().close();
   tcp_.clear();
   udp_.clear();
   mailbox_->close();
@@ -90,14 +92,23 @@ int Worker::openListeners() {
     const config::ListenerConfig& l = config_->listeners[i];
     int fd = std::exchange(fds_[i], -1);
     int rc = 0;
-    if (l.protocol == net::Transport::kTcp) {
-      auto& listener =
-          tcp_.emplace_back(std::make_unique<net::TcpListener>(*ctx_, config_, l, worker_count_));
-      listener->setOnDrained([this] { checkDrained(); });
-      rc = listener->listen(fd);
-    } else {
-      auto& socket = udp_.emplace_back(std::make_unique<net::UdpSocket>(*ctx_, config_, l));
-      rc = socket->open(fd);
+    try {
+      if (l.protocol == net::Transport::kTcp) {
+        auto& listener = tcp_.emplace_back(
+            std::make_unique<net::TcpListener>(*ctx_, config_, l, worker_count_));
+        listener->setOnDrained([this] { checkDrained(); });
+        rc = listener->listen(fd);
+      } else {
+        auto& socket = udp_.emplace_back(std::make_unique<net::UdpSocket>(*ctx_, config_, l));
+        rc = socket->open(fd);
+      }
+    } catch (const std::exception& e) {
+      // The handler could not make its instance; the socket was not adopted.
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, e.what());
+      return UV_EINVAL;
     }
     if (rc != 0) {
       spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, uv_strerror(rc));

@@ -9,6 +9,10 @@
 
 #include "handlers/options.h"
 
+namespace portd::core {
+class LoopContext;
+}
+
 namespace portd::net {
 class Connection;
 class UdpSocket;
@@ -40,13 +44,20 @@ class Handler {
                           std::string_view /*data*/) {}
 };
 
+// Where an instance will run: its worker's loop and the listener it serves.
+struct InstanceContext {
+  core::LoopContext& loop;
+  const std::string& listener;
+};
+
 // The configuration of one listener's handler, checked once when the file is loaded. Immutable
 // and shared by every worker.
 class HandlerConfig {
  public:
   virtual ~HandlerConfig() = default;
-  // Called on each worker's own thread.
-  virtual std::unique_ptr<Handler> createInstance() const = 0;
+  // Called on each worker's own thread. Throws std::runtime_error when no instance can be made;
+  // the worker then fails to start.
+  virtual std::unique_ptr<Handler> createInstance(const InstanceContext& where) const = 0;
 };
 
 struct HandlerDescriptor {

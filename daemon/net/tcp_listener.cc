@@ -16,7 +16,7 @@ TcpListener::TcpListener(core::LoopContext& ctx, std::shared_ptr<const config::C
       config_(std::move(config)),
       listener_(listener),
       max_connections_(listener.maxConnectionsPerWorker(workers)),
-      handler_(listener.handler_config->createInstance()) {}
+      handler_(listener.handler_config->createInstance({ctx, listener.name})) {}
 
 TcpListener::~TcpListener() {
   // Connections point at this listener; the worker destroys it only once they are gone.

@@ -19,7 +19,7 @@ UdpSocket::UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Confi
     : ctx_(ctx),
       config_(std::move(config)),
       listener_(listener),
-      handler_(listener.handler_config->createInstance()) {}
+      handler_(listener.handler_config->createInstance({ctx, listener.name})) {}
 
 UdpSocket::~UdpSocket() { stop(); }
 

@@ -38,6 +38,7 @@ class UdpSocket {
 
   const config::ListenerConfig& config() const { return listener_; }
   ListenerStats& stats() { return stats_; }
+  handlers::Handler& handler() const { return *handler_; }
 
  private:
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);

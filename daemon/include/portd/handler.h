@@ -154,7 +154,9 @@ typedef struct portd_handler_def {
   /* Main thread, when the configuration is loaded: check the options and build the
    * immutable, shared configuration of one listener. On rejection return NULL after writing
    * a one-line reason to error (error_len bytes, NUL included); portd reports it as a
-   * configuration error of that listener and does not start. */
+   * configuration error of that listener and does not start. A reason that starts with an
+   * option's name and ": " ("max_line: must be at least 1") points at that option in the
+   * file. NULL configure: the config passed to create() is NULL. */
   void *(*configure)(const portd_host_api *host, const portd_options *options, char *error,
                      size_t error_len);
   void (*release_config)(void *config);
