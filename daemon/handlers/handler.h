@@ -15,6 +15,7 @@ class LoopContext;
 
 namespace portd::net {
 class Connection;
+struct ListenerStats;
 class UdpSocket;
 }  // namespace portd::net
 
@@ -44,10 +45,12 @@ class Handler {
                           std::string_view /*data*/) {}
 };
 
-// Where an instance will run: its worker's loop and the listener it serves.
+// Where an instance will run: its worker's loop, the listener it serves, and that listener's
+// counters on this worker (which the instance may add to and register names in).
 struct InstanceContext {
   core::LoopContext& loop;
   const std::string& listener;
+  net::ListenerStats& stats;
 };
 
 // The configuration of one listener's handler, checked once when the file is loaded. Immutable

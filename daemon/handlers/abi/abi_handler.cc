@@ -26,6 +26,7 @@ class AbiHandler final : public Handler {
     w_.def = &def;
     w_.listener = where.listener;
     w_.loop = &where.loop;
+    w_.stats = &where.stats;
     w_.creating = true;
     {
       DispatchScope scope(&w_);

@@ -2,32 +2,27 @@
 
 #include <portd/handler.h>
 
-#include <array>
-#include <atomic>
 #include <string>
-#include <vector>
 
 #include "core/rate_limit.h"
 
 namespace portd::core {
 class LoopContext;
 }
+namespace portd::net {
+struct ListenerStats;
+}
 
 // What the C interface calls a portd_worker: one handler instance's view of its worker. Lives
-// as long as the instance; touched by the worker thread only, except the counters, which a
-// metrics reader may load from another thread.
+// as long as the instance; touched by the worker thread only.
 struct portd_worker {
-  static constexpr size_t kMaxCounters = 32;
-
   const portd_handler_def* def = nullptr;
   std::string listener;
   portd::core::LoopContext* loop = nullptr;
+  // The listener's counters on this worker: named handler counters and handler_errors.
+  portd::net::ListenerStats* stats = nullptr;
   void* instance = nullptr;
   bool creating = false;  // counters may be registered only in create()
-
-  // Named counters: one writer (this worker), relaxed loads by readers; no lock, no sharing.
-  std::vector<std::string> counter_names;
-  std::array<std::atomic<uint64_t>, kMaxCounters> counter_values{};
 
   // Callback errors and misuse are logged at most once a second per instance.
   portd::core::RateLimit error_limit;

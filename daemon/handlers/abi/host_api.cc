@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <cstring>
+#include <string_view>
 #include <variant>
 
 #include "core/loop_context.h"
 #include "handlers/abi/abi_worker.h"
 #include "handlers/options.h"
 #include "net/connection.h"
+#include "net/listener_stats.h"
 #include "net/udp_socket.h"
 
 namespace portd::handlers::abi {
@@ -213,21 +216,27 @@ void log(portd_worker* w, int level, const char* message) {
   }
 }
 
+// Names are registered only while the instance is created, before its worker reports ready:
+// that is what lets a metrics reader on another thread read them without a lock.
 int counter(portd_worker* w, const char* name) {
   if (w == nullptr || name == nullptr || name[0] == '\0' || !w->creating) return PORTD_EINVAL;
-  for (size_t i = 0; i < w->counter_names.size(); ++i) {
-    if (w->counter_names[i] == name) return static_cast<int>(i);
+  for (char ch : std::string_view(name)) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')) return PORTD_EINVAL;
   }
-  if (w->counter_names.size() == portd_worker::kMaxCounters) return PORTD_ENOMEM;
-  w->counter_names.emplace_back(name);
-  return static_cast<int>(w->counter_names.size() - 1);
+  std::vector<std::string>& names = w->stats->handler.names;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<int>(i);
+  }
+  if (names.size() == net::HandlerCounters::kMax) return PORTD_ENOMEM;
+  names.emplace_back(name);
+  return static_cast<int>(names.size() - 1);
 }
 
 void counterAdd(portd_worker* w, int index, uint64_t delta) {
-  if (w == nullptr || index < 0 || static_cast<size_t>(index) >= w->counter_names.size()) return;
-  // Single writer: a plain load and store, no locked instruction.
-  auto& v = w->counter_values[static_cast<size_t>(index)];
-  v.store(v.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  if (w == nullptr || index < 0 || static_cast<size_t>(index) >= w->stats->handler.names.size()) {
+    return;
+  }
+  w->stats->handler.values[static_cast<size_t>(index)] += delta;
 }
 
 const portd_host_api kHostApi = {
@@ -245,6 +254,7 @@ const portd_host_api kHostApi = {
 const portd_host_api* hostApi() { return &kHostApi; }
 
 void reportHandlerError(portd_worker* w, const char* what, int status, const char* outcome) {
+  ++w->stats->handler_errors;
   uint64_t suppressed = 0;
   if (w->error_limit.allow(uv_now(w->loop->loop()), &suppressed)) {
     spdlog::error(
