@@ -118,8 +118,12 @@ int main(int argc, char** argv) {
   int workers = -1;
   std::string level;
   auto* serve_cmd = app.add_subcommand("serve", "Run the daemon in the foreground");
+  // PORTD_CONFIG is how a container image names its file while letting `-c` or another
+  // PORTD_CONFIG (podman run -e) replace it.
   serve_cmd->add_option("-c,--config", config_path,
-                        "Configuration file (default: the embedded configuration)");
+                        "Configuration file (default: $PORTD_CONFIG, else the embedded "
+                        "configuration)")
+      ->envname("PORTD_CONFIG");
   serve_cmd->add_option("--workers", workers, "Worker threads (0 = one per CPU)")
       ->check(CLI::Range(0, 1024));
   serve_cmd->add_option("--log-level", level, "Log level")
@@ -127,7 +131,9 @@ int main(int argc, char** argv) {
 
   auto* check_cmd = app.add_subcommand("check", "Validate a configuration and summarise it");
   check_cmd->add_option("-c,--config", config_path,
-                        "Configuration file (default: the embedded configuration)");
+                        "Configuration file (default: $PORTD_CONFIG, else the embedded "
+                        "configuration)")
+      ->envname("PORTD_CONFIG");
 
   auto* handlers_cmd = app.add_subcommand("handlers", "List the handlers and their options");
   handlers_cmd->add_option("-c,--config", config_path,

@@ -50,8 +50,9 @@ int remainingMs(Clock::time_point deadline) {
 
 // The part of the child that runs between fork() and exec(). The test process has threads, so
 // only async-signal-safe calls are allowed here: no allocation, no locks, no stdio.
-[[noreturn]] void execChild(pid_t parent, const char* path, char* const* argv, int in_fd,
-                            int out_fd, int err_fd, const rlimit* file_limit) {
+[[noreturn]] void execChild(pid_t parent, const char* path, char* const* argv,
+                            char* const* envp, int in_fd, int out_fd, int err_fd,
+                            const rlimit* file_limit) {
   // A test that crashes or is killed by its timeout must not leave a daemon behind holding
   // ports. Checking getppid() afterwards closes the race with a parent that died before prctl.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -72,8 +73,8 @@ int remainingMs(Clock::time_point deadline) {
     (void)!::write(2, kMsg, sizeof kMsg - 1);
     ::_exit(127);
   }
-  ::execv(path, argv);
-  static constexpr char kMsg[] = "child_process: execv failed\n";
+  ::execve(path, argv, envp);
+  static constexpr char kMsg[] = "child_process: execve failed\n";
   (void)!::write(2, kMsg, sizeof kMsg - 1);
   ::_exit(127);
 }
@@ -88,6 +89,25 @@ ChildProcess::ChildProcess(const Spec& spec) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
+  // The environment is built before fork(): the child may not allocate.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    bool replaced = false;
+    for (const std::string& extra : spec.env) {
+      std::string_view name = std::string_view(extra).substr(0, extra.find('=') + 1);
+      replaced = replaced || entry.starts_with(name);
+    }
+    if (!replaced) {
+      env_strings.emplace_back(entry);
+    }
+  }
+  env_strings.insert(env_strings.end(), spec.env.begin(), spec.env.end());
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
   std::optional<rlimit> limit;
   if (spec.file_limit) {
     limit = rlimit{*spec.file_limit, *spec.file_limit};
@@ -111,7 +131,7 @@ ChildProcess::ChildProcess(const Spec& spec) {
   pid_t parent = ::getpid();
   pid_t pid = null_fd < 0 ? -1 : ::fork();
   if (pid == 0) {
-    execChild(parent, spec.path.c_str(), argv.data(), null_fd, out[1], err[1],
+    execChild(parent, spec.path.c_str(), argv.data(), envp.data(), null_fd, out[1], err[1],
               limit ? &*limit : nullptr);
   }
   int saved = errno;

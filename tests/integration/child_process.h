@@ -56,6 +56,8 @@ class ChildProcess {
     std::vector<std::string> args;  // without argv[0]
     // RLIMIT_NOFILE, soft and hard, set in the child before exec.
     std::optional<rlim_t> file_limit;
+    // Added to (or replacing in) the test's environment: "NAME=value".
+    std::vector<std::string> env;
   };
 
   // Starts the child. Throws std::system_error if that fails (exec failures show up as exit

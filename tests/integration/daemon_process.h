@@ -34,8 +34,9 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs `portd ARGS...` and waits up to `timeout` for it to end.
-CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout = 10s);
+// Runs `portd ARGS...` with `env` ("NAME=value") added, and waits up to `timeout` for it to end.
+CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout = 10s,
+                       const std::vector<std::string>& env = {});
 
 // The real portd binary running `serve` with a configuration of the test's own. Listeners
 // should use port 0; the bound addresses are read back from the daemon's log.
@@ -49,6 +50,7 @@ class Daemon {
     std::vector<std::string> extra_args;  // e.g. {"--log-level", "debug"}
     // RLIMIT_NOFILE, soft and hard: portd raises its soft limit to the hard one.
     std::optional<rlim_t> file_limit;
+    std::vector<std::string> env;  // "NAME=value", added to the test's environment
   };
 
   Daemon() = default;
