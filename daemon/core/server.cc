@@ -6,11 +6,17 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
+#include <map>
 #include <vector>
 
 #include "core/cpu_limit.h"
 #include "core/mailbox.h"
+#include "core/systemd.h"
 #include "core/server_state.h"
 #include "core/uv_handle.h"
 #include "core/worker.h"
@@ -34,13 +40,39 @@ void closeAll(std::vector<std::vector<int>>& fds) {
 
 // Opens one socket per listener per worker. For port 0, the first worker's socket gets a port
 // from the kernel and the other workers bind to that same port, so that they share it.
+// A listener whose name matches a socket passed by systemd (socket activation) adopts it
+// instead: every worker gets its own descriptor (a dup) of that one socket.
 // fds[worker][listener]. Returns false (having closed everything) if any bind fails.
 bool bindAll(const config::Config& config, unsigned workers,
+             std::map<std::string, std::vector<int>>& passed,
              std::vector<std::vector<int>>* fds) {
   fds->assign(workers, std::vector<int>(config.listeners.size(), -1));
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     const config::ListenerConfig& l = config.listeners[i];
+    bool tcp = l.protocol == net::Transport::kTcp;
     net::Address addr = l.address;
+    auto adopted = passed.find(l.name);
+    if (adopted != passed.end()) {
+      int fd = adopted->second.front();
+      std::string error = systemd::checkPassedSocket(fd, tcp);
+      if (error.empty() && adopted->second.size() > 1) {
+        error = "more than one socket is named after it (FileDescriptorName=)";
+      }
+      if (!error.empty()) {
+        spdlog::critical("listener \"{}\": the socket passed by systemd: {}", l.name, error);
+        closeAll(*fds);
+        return false;
+      }
+      passed.erase(adopted);
+      net::setNonBlocking(fd);
+      for (unsigned w = 0; w < workers; ++w) {
+        (*fds)[w][i] = w == 0 ? fd : ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      }
+      addr = net::localAddress(fd);
+      spdlog::info("listener \"{}\": {} {} on {} ({} workers, socket from systemd)", l.name,
+                   config::transportName(l.protocol), l.handler, addr.toString(), workers);
+      continue;
+    }
     for (unsigned w = 0; w < workers; ++w) {
       std::string error;
       int fd = net::openBoundSocket(l.protocol, addr, &error);
@@ -57,6 +89,15 @@ bool bindAll(const config::Config& config, unsigned workers,
     spdlog::info("listener \"{}\": {} {} on {} ({} workers)", l.name, config::transportName(l.protocol),
                  l.handler, addr.toString(), workers);
   }
+  // A passed socket no listener names would never be served: say so rather than hold it.
+  for (auto& [name, list] : passed) {
+    for (int fd : list) {
+      spdlog::error("systemd passed a socket named \"{}\" (descriptor {}) but no listener has "
+                    "that name; closing it", name, fd);
+      ::close(fd);
+    }
+  }
+  passed.clear();
   return true;
 }
 
@@ -74,6 +115,8 @@ class Supervisor {
     sigterm_.reset();
     sigint_.reset();
     timer_.reset();
+    watchdog_.reset();
+    status_timer_.reset();
     mailbox_.reset();
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -83,7 +126,8 @@ class Supervisor {
  private:
   int serve() {
     std::vector<std::vector<int>> fds;
-    if (!bindAll(*config_, worker_count_, &fds)) {
+    auto passed = systemd::takePassedSockets();
+    if (!bindAll(*config_, worker_count_, passed, &fds)) {
       return 1;
     }
     mailbox_ = std::make_unique<Mailbox>(&loop_);
@@ -114,6 +158,9 @@ class Supervisor {
       state_.setPhase(ServerState::Phase::kReady);
       spdlog::info("portd ready: {} workers, {} listeners", worker_count_,
                    config_->listeners.size());
+      systemd::ready(fmt::format("{} workers, {} listeners", worker_count_,
+                                 config_->listeners.size()));
+      startServiceTimers();
     }
     uv_run(&loop_, UV_RUN_DEFAULT);
     for (auto& w : workers_) {
@@ -139,8 +186,66 @@ class Supervisor {
     self->beginShutdown();
   }
 
+  // The watchdog (WatchdogSec=): WATCHDOG=1 only while every worker loop turns, so that a
+  // stuck worker stops the pings and systemd restarts the service. And STATUS= every 2 s.
+  void startServiceTimers() {
+    uint64_t usec = systemd::watchdogUsec();
+    if (usec > 0) {
+      watchdog_max_age_ms_ = std::max<uint64_t>(usec / 2000, 500);
+      uv_timer_init(&loop_, watchdog_.get());
+      watchdog_->data = this;
+      uv_timer_start(
+          watchdog_.get(),
+          [](uv_timer_t* t) {
+            auto* self = static_cast<Supervisor*>(t->data);
+            if (self->state_.healthy(self->watchdog_max_age_ms_)) {
+              systemd::watchdogPing();
+            } else {
+              spdlog::error("a worker loop has not turned for {} ms: not pinging the watchdog",
+                            self->watchdog_max_age_ms_);
+            }
+          },
+          0, std::max<uint64_t>(usec / 4000, 100));
+    }
+    if (std::getenv("NOTIFY_SOCKET") != nullptr) {
+      uv_timer_init(&loop_, status_timer_.get());
+      status_timer_->data = this;
+      uv_timer_start(
+          status_timer_.get(),
+          [](uv_timer_t* t) {
+            auto* self = static_cast<Supervisor*>(t->data);
+            systemd::status(self->summary());
+          },
+          2000, 2000);
+      uv_unref(status_timer_.handle());
+    }
+  }
+
+  // "3 connections, 120 req/s": open TCP connections and requests (or datagrams) per second
+  // since the last summary.
+  std::string summary() {
+    uint64_t active = 0, requests = 0;
+    for (unsigned w = 0; w < state_.workerCount(); ++w) {
+      for (const auto& s : state_.worker(w).listeners) {
+        active += s->accepted.load() - s->rejected.load() - s->closed.load();
+        requests += s->requests.requests.load() + s->datagrams_in.load();
+      }
+    }
+    uint64_t now = uv_now(&loop_);
+    double rate = now > summary_ms_ && summary_ms_ != 0
+                      ? static_cast<double>(requests - summary_requests_) * 1000.0 /
+                            static_cast<double>(now - summary_ms_)
+                      : 0.0;
+    summary_ms_ = now;
+    summary_requests_ = requests;
+    return fmt::format("{} connections, {:.0f} req/s, {} workers", active, rate, worker_count_);
+  }
+
   void beginShutdown() {
     state_.setPhase(ServerState::Phase::kDraining);
+    systemd::stopping();
+    watchdog_.reset();
+    status_timer_.reset();
     shutting_down_ = true;
     for (auto& w : workers_) {
       w->drain();
@@ -169,6 +274,8 @@ class Supervisor {
     sigterm_.reset();
     sigint_.reset();
     timer_.reset();
+    watchdog_.reset();
+    status_timer_.reset();
     mailbox_->close();
   }
 
@@ -180,6 +287,11 @@ class Supervisor {
   UvHandle<uv_signal_t> sigterm_;
   UvHandle<uv_signal_t> sigint_;
   UvHandle<uv_timer_t> timer_;
+  UvHandle<uv_timer_t> watchdog_;
+  UvHandle<uv_timer_t> status_timer_;
+  uint64_t watchdog_max_age_ms_ = 1000;
+  uint64_t summary_ms_ = 0;
+  uint64_t summary_requests_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t exited_ = 0;
   bool shutting_down_ = false;

@@ -45,7 +45,7 @@ TempFile::~TempFile() { ::unlink(path_.c_str()); }
 
 CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout,
                        const std::vector<std::string>& env) {
-  ChildProcess child({PORTD_BINARY, args, std::nullopt, env});
+  ChildProcess child({PORTD_BINARY, args, std::nullopt, env, {}, ""});
   CommandResult result;
   result.status = child.wait(timeout);
   result.out = child.stdoutText();
@@ -55,8 +55,9 @@ CommandResult runPortd(const std::vector<std::string>& args, Clock::duration tim
 
 ::testing::AssertionResult Daemon::start(std::string_view config, const Options& options) {
   config_file_ = std::make_unique<TempFile>(config);
-  ChildProcess::Spec spec{PORTD_BINARY, {"serve", "-c", config_file_->path()}, options.file_limit,
-                          options.env};
+  ChildProcess::Spec spec{PORTD_BINARY,         {"serve", "-c", config_file_->path()},
+                          options.file_limit,   options.env,
+                          options.listen_fds,   options.listen_fdnames};
   spec.args.insert(spec.args.end(), options.extra_args.begin(), options.extra_args.end());
   child_ = std::make_unique<ChildProcess>(spec);
   bool ready = child_->waitForStderr(

@@ -51,6 +51,8 @@ class Daemon {
     // RLIMIT_NOFILE, soft and hard: portd raises its soft limit to the hard one.
     std::optional<rlim_t> file_limit;
     std::vector<std::string> env;  // "NAME=value", added to the test's environment
+    std::vector<int> listen_fds;   // passed as systemd's socket activation does
+    std::string listen_fdnames;
   };
 
   Daemon() = default;
