@@ -45,18 +45,22 @@ void raiseFileLimit() {
 
 int serve(const std::string& path, int workers, const std::string& level,
           const handlers::Registry& registry) {
-  auto cfg = load(path, registry);
-  auto overridden = std::make_shared<config::Config>(*cfg);
-  if (workers >= 0) {
-    overridden->server.workers = static_cast<unsigned>(workers);
-  }
-  if (!level.empty()) {
-    overridden->log.level = level;
-  }
-  core::setupLogging(overridden->log);
-  spdlog::info("portd {} starting with {}", PORTD_VERSION, overridden->source);
+  // The configuration with the command line's overrides, which a reload keeps applying.
+  auto read = [path, workers, level, &registry] {
+    auto overridden = std::make_shared<config::Config>(*load(path, registry));
+    if (workers >= 0) {
+      overridden->server.workers = static_cast<unsigned>(workers);
+    }
+    if (!level.empty()) {
+      overridden->log.level = level;
+    }
+    return std::shared_ptr<const config::Config>(std::move(overridden));
+  };
+  auto cfg = read();
+  core::setupLogging(cfg->log);
+  spdlog::info("portd {} starting with {}", PORTD_VERSION, cfg->source);
   raiseFileLimit();
-  return core::runServer(std::move(overridden));
+  return core::runServer(std::move(cfg), read);
 }
 
 int check(const std::string& path, const handlers::Registry& registry) {

@@ -83,6 +83,27 @@ void Daemon::parseListeners(const std::string& log) {
   }
 }
 
+void Daemon::rewriteConfig(std::string_view config) {
+  std::ofstream out(config_file_->path(), std::ios::trunc);
+  out << config;
+}
+
+::testing::AssertionResult Daemon::reload(size_t n) {
+  signal(SIGHUP);
+  bool done = child_->waitForStderr(
+      [&](std::string_view log) {
+        return countOccurrences(log, "configuration reloaded from") +
+                   countOccurrences(log, "reload refused") >=
+               n;
+      },
+      kIoTimeout);
+  if (!done) {
+    return ::testing::AssertionFailure() << "reload " << n << " did not finish; the log:\n" << log();
+  }
+  parseListeners(log());
+  return ::testing::AssertionSuccess();
+}
+
 Endpoint Daemon::listener(const std::string& name) const {
   auto it = listeners_.find(name);
   if (it == listeners_.end()) {

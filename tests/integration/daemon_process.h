@@ -67,6 +67,12 @@ class Daemon {
   // the log did not mention it.
   Endpoint listener(const std::string& name) const;
 
+  // Replaces the configuration file's text (for a reload: then signal(SIGHUP)).
+  void rewriteConfig(std::string_view config);
+  // Sends SIGHUP and waits for the daemon to log that reload number `n` (counting from 1) was
+  // applied or refused; reads the listeners' addresses again.
+  ::testing::AssertionResult reload(size_t n);
+
   void signal(int signum) {
     if (child_) {
       child_->signal(signum);
