@@ -150,6 +150,10 @@ X systemctl start portd.socket
 got=$(X sh -c 'printf "activated\n" | socat -t 3 - TCP:127.0.0.1:7000')
 [[ $got == activated ]] || fail "the first connection through portd.socket got '$got'"
 [[ $(X systemctl show -p ActiveState --value portd) == active ]] || fail "portd did not start"
+for _ in $(seq 1 50); do
+  X journalctl -u portd -o cat --no-pager | grep -q 'listener "echo-tcp".*socket from systemd' && break
+  sleep 0.1
+done
 X journalctl -u portd -o cat --no-pager | grep -q 'listener "echo-tcp".*socket from systemd' || fail "the socket was not adopted"
 step "6. socket activation: the first connection started portd, which adopted the socket and answered"
 X systemctl stop portd portd.socket
