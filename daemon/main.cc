@@ -87,6 +87,10 @@ int listHandlers(const handlers::Registry& registry) {
     for (const handlers::OptionSpec& o : d.options) {
       fmt::print("    {} ({}, default {}): {}\n", o.name, handlers::optionTypeName(o.type),
                  handlers::formatOptionValue(o.default_value), o.help);
+      for (const handlers::OptionSpec& f : o.fields) {
+        fmt::print("        {} ({}, default {}): {}\n", f.name, handlers::optionTypeName(f.type),
+                   handlers::formatOptionValue(f.default_value), f.help);
+      }
     }
   }
   return 0;

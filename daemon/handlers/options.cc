@@ -18,6 +18,12 @@ const char* optionTypeName(OptionType type) {
       return "size";
     case OptionType::kIntegerList:
       return "array of integers";
+    case OptionType::kStringList:
+      return "array of strings";
+    case OptionType::kPath:
+      return "file path";
+    case OptionType::kTableList:
+      return "array of tables";
   }
   return "?";
 }
@@ -33,6 +39,27 @@ std::string formatOptionValue(const OptionValue& value) {
     std::string operator()(ByteSize s) const { return std::to_string(s.bytes); }
     std::string operator()(const std::vector<int64_t>& v) const {
       return fmt::format("[{}]", fmt::join(v, ", "));
+    }
+    std::string operator()(const std::vector<std::string>& v) const {
+      std::string out = "[";
+      for (const std::string& s : v) {
+        out += (out.size() > 1 ? ", " : "") + (*this)(s);
+      }
+      return out + "]";
+    }
+    std::string operator()(const std::vector<Options>& v) const {
+      // An inline TOML array of inline tables: [{path = "/a", status = 200}, ...].
+      std::string out = "[";
+      for (const Options& table : v) {
+        out += out.size() > 1 ? ", {" : "{";
+        bool first = true;
+        for (const auto& [name, value] : table.values()) {
+          out += (first ? "" : ", ") + name + " = " + std::visit(*this, value);
+          first = false;
+        }
+        out += "}";
+      }
+      return out + "]";
     }
   };
   return std::visit(Visitor{}, value);
