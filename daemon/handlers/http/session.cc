@@ -208,6 +208,7 @@ void Session::beginHead() {
   body_bytes_ = 0;
   header_count_ = 0;
   field_open_ = false;
+  name_len_ = 0;
   value_spans_ = 0;
   host_count_ = 0;
   expect_continue_ = false;
@@ -233,6 +234,7 @@ int Session::onUrl(llhttp_t* p, const char* at, size_t len) {
 
 int Session::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   Session* s = sessionOf(p);
+  s->name_len_ += len;
   if (s->phase_ == Phase::kHead) {
     if (!s->checkHeadBytes(at + len)) {
       return -1;
@@ -245,8 +247,6 @@ int Session::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   } else {
     // A trailer field: counted and limited, not kept.
     s->trailer_bytes_ += len;
-    s->field_open_ = true;
-    s->name_at_ = s->headers_.size();
     if (s->trailer_bytes_ > s->handler_.config().limits().max_header_bytes) {
       s->fail(431);
       return -1;
@@ -257,12 +257,13 @@ int Session::onHeaderField(llhttp_t* p, const char* at, size_t len) {
 
 int Session::onHeaderFieldComplete(llhttp_t* p) {
   Session* s = sessionOf(p);
-  const bool named = s->field_open_;
+  // llhttp accepts a line that starts with its colon (": value"), as a field with an empty
+  // name; a field name is a token of at least one character.
+  const bool named = s->name_len_ > 0;
+  s->name_len_ = 0;
   s->field_open_ = false;
   s->value_spans_ = 0;
   if (!named) {
-    // llhttp accepts a line that starts with its colon (": value"); a field name is a token of at
-    // least one character.
     spdlog::debug("http: header field with an empty name");
     s->fail(400);
     return -1;

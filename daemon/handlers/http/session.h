@@ -125,6 +125,7 @@ class Session {
   size_t name_at_ = 0;
   size_t value_at_ = 0;
   bool field_open_ = false;
+  size_t name_len_ = 0;
   enum class Field { kOther, kHost, kExpect } field_ = Field::kOther;
   // obs-fold detection: where the last span of the current value ended.
   const char* value_end_ = nullptr;
