@@ -1,7 +1,5 @@
 #include "handlers/http/date_cache.h"
 
-#include <time.h>
-
 #include <cstdio>
 
 namespace portd::handlers::http {
@@ -20,9 +18,14 @@ size_t DateCache::format(int64_t unix_seconds, char* out) {
   return n > 0 && static_cast<size_t>(n) < kLineSize ? static_cast<size_t>(n) : 0;
 }
 
-void DateCache::refresh(uint64_t now_ms) {
-  struct timespec ts {};
+timespec DateCache::realWallClock() {
+  timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
+  return ts;
+}
+
+void DateCache::refresh(uint64_t now_ms) {
+  const timespec ts = clock_();
   len_ = format(ts.tv_sec, buf_);
   ++refreshes_;
   // Look again when the wall clock reaches its next second, as measured on the loop's clock.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 #include <string_view>
 
@@ -10,6 +12,12 @@ namespace portd::handlers::http {
 // next wall-clock second, not per response.
 class DateCache {
  public:
+  // Reads the wall clock; tests pass their own.
+  using WallClock = timespec (*)();
+  static timespec realWallClock();
+
+  explicit DateCache(WallClock clock = &realWallClock) : clock_(clock) {}
+
   // `now_ms` is the loop's time (uv_now()); it only decides when to look at the wall clock.
   std::string_view line(uint64_t now_ms) {
     if (len_ == 0 || now_ms >= next_refresh_ms_) {
@@ -28,6 +36,7 @@ class DateCache {
  private:
   void refresh(uint64_t now_ms);
 
+  WallClock clock_;
   char buf_[kLineSize];
   size_t len_ = 0;
   uint64_t next_refresh_ms_ = 0;
