@@ -180,3 +180,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadHttpOption{"echo_prefix_relative", "echo_prefix = \"echo\"\n", 7, 15,
                       "listener[0].options.echo_prefix", "must start with '/'"}),
     [](const ::testing::TestParamInfo<BadHttpOption>& info) { return info.param.name; });
+
+// The example in examples/ is a valid configuration, with its body_file found next to it.
+TEST_F(HttpConfigTest, ExampleConfigurationLoads) {
+  auto c = config::loadConfigFile(std::string(PORTD_SOURCE_DIR) + "/examples/http.toml", registry_);
+  ASSERT_EQ(c->listeners.size(), 1u);
+  const auto& http =
+      dynamic_cast<const handlers::http::HttpConfig&>(*c->listeners[0].handler_config);
+  const handlers::http::Route* page = http.routes().find("/static/index.html");
+  ASSERT_NE(page, nullptr);
+  EXPECT_NE(page->response.body.find("portd"), std::string::npos);
+  EXPECT_NE(http.routes().find("/healthz"), nullptr);
+}
