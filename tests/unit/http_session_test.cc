@@ -74,8 +74,39 @@ class HttpSessionTest : public LoopTest {
     int fd = test::boundSocket(cfg_->listeners[0], &addr);
     listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_, cfg_->listeners[0], 1);
     ASSERT_EQ(listener_->listen(fd), 0);
+    addr_ = addr;
     client_ = test::nonBlockingClient(SOCK_STREAM, addr);
     ASSERT_TRUE(runUntil([&] { return listener_->connectionCount() == 1; }));
+  }
+
+  // Sends `request` on a new connection in two writes split at `split`, each read by the daemon
+  // before the next is sent, and returns the status line of the answer.
+  std::string splitExchange(const std::string& request, size_t split) {
+    const uint64_t accepted = listener_->stats().accepted;
+    int fd = test::nonBlockingClient(SOCK_STREAM, addr_);
+    EXPECT_TRUE(runUntil([&] { return listener_->stats().accepted == accepted + 1; }));
+    const uint64_t bytes_in = listener_->stats().bytes_in;
+    EXPECT_EQ(::send(fd, request.data(), split, MSG_NOSIGNAL), static_cast<ssize_t>(split));
+    EXPECT_TRUE(runUntil([&] { return listener_->stats().bytes_in == bytes_in + split; }));
+    const size_t rest = request.size() - split;
+    EXPECT_EQ(::send(fd, request.data() + split, rest, MSG_NOSIGNAL), static_cast<ssize_t>(rest));
+    std::string got;
+    EXPECT_TRUE(runUntil([&] {
+      ssize_t n = ::recv(fd, buf_, sizeof buf_, 0);
+      if (n > 0) {
+        got.append(buf_, static_cast<size_t>(n));
+      }
+      return got.find("\r\n") != std::string::npos;
+    }));
+    ::close(fd);
+    return got.substr(0, got.find("\r\n"));
+  }
+
+  // splitExchange() at every byte boundary of `request`: each must get `status_line`.
+  void expectEverywhere(const std::string& request, const std::string& status_line) {
+    for (size_t split = 1; split < request.size(); ++split) {
+      ASSERT_EQ(splitExchange(request, split), status_line) << "split after byte " << split;
+    }
   }
 
   void TearDown() override {
@@ -120,6 +151,7 @@ class HttpSessionTest : public LoopTest {
   std::shared_ptr<const config::Config> cfg_;
   std::optional<core::LoopContext> ctx_;
   std::unique_ptr<net::TcpListener> listener_;
+  net::Address addr_;
   int client_ = -1;
   char buf_[256 * 1024];
 };
@@ -180,6 +212,39 @@ TEST_F(HttpSessionTest, SteadyStateEchoAllocatesNothing) {
     }
   }
   EXPECT_EQ(g_allocations.load() - before, 0u) << "heap allocations in 200 echo requests";
+}
+
+// The checks portd adds to llhttp's look at the input around read boundaries: they must hold
+// wherever the reads split the request.
+TEST_F(HttpSessionTest, ObsFoldIsRefusedWhereverTheReadsSplitIt) {
+  expectEverywhere("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nX-B: c\r\n\r\n",
+                   "HTTP/1.1 400 Bad Request");
+  expectEverywhere("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a b\r\nX-B: c\r\n\r\n",
+                   "HTTP/1.1 200 OK");
+}
+
+TEST_F(HttpSessionTest, BareLfEndIsRefusedWhereverTheReadsSplitIt) {
+  expectEverywhere("GET /hello HTTP/1.1\r\nHost: x\r\n\n", "HTTP/1.1 400 Bad Request");
+  expectEverywhere(
+      "POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: v\r\n\n",
+      "HTTP/1.1 400 Bad Request");
+  expectEverywhere(
+      "POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: v\r\n\r\n",
+      "HTTP/1.1 200 OK");
+}
+
+TEST_F(HttpSessionTest, HeadLimitHoldsWhereverTheReadsSplitIt) {
+  // 16 KiB is the default limit; a head one byte over it is refused however it arrives.
+  std::string head = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+  const std::string end = "\r\n\r\n";
+  std::string exact = head + std::string(16 * 1024 - head.size() - end.size(), 'p') + end;
+  std::string over = head + std::string(16 * 1024 - head.size() - end.size() + 1, 'p') + end;
+  for (size_t split : {size_t{1}, size_t{40}, size_t{8000}, exact.size() - 3, exact.size() - 1}) {
+    EXPECT_EQ(splitExchange(exact, split), "HTTP/1.1 200 OK") << split;
+    EXPECT_EQ(splitExchange(over, split), "HTTP/1.1 431 Request Header Fields Too Large") << split;
+  }
 }
 
 }  // namespace

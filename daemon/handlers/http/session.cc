@@ -118,6 +118,7 @@ size_t Session::parse(std::string_view data) {
   while (more && (phase_ == Phase::kIdle || phase_ == Phase::kHead || phase_ == Phase::kBody)) {
     feed_begin_ = p;
     feed_end_ = end;
+    ++feed_count_;
     count_from_ = p;
     event_ = Event::kNone;
     llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<size_t>(end - p));
@@ -288,11 +289,14 @@ int Session::onHeaderFieldComplete(llhttp_t* p) {
 int Session::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
   Session* s = sessionOf(p);
   // llhttp hands an obsolete line folding ("X: a\r\n b") to us as a second span of the same
-  // value, after the CRLF. A value split only by the end of a read continues exactly at the
-  // start of the next input; any other second span is a fold, which RFC 9112 5.2 lets a server
-  // reject with 400 (and which proxies may read differently).
+  // value, after the CRLF. Within one llhttp_execute() call a value comes as one span, so a
+  // value split only by the end of the input continues in the next call, exactly at its start,
+  // after a span that ended exactly at the end of the previous one. Any other second span is a
+  // fold, which RFC 9112 5.2 lets a server refuse with 400 (and which proxies may read
+  // differently).
   if (s->value_spans_ > 0) {
-    bool contiguous = s->value_at_feed_end_ ? at == s->feed_begin_ : at == s->value_end_;
+    bool contiguous =
+        s->value_feed_ != s->feed_count_ && s->value_at_feed_end_ && at == s->feed_begin_;
     if (!contiguous) {
       spdlog::debug("http: obsolete line folding in a header value");
       s->fail(400);
@@ -300,7 +304,7 @@ int Session::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
     }
   }
   ++s->value_spans_;
-  s->value_end_ = at + len;
+  s->value_feed_ = s->feed_count_;
   s->value_at_feed_end_ = at + len == s->feed_end_;
   if (s->phase_ == Phase::kHead) {
     if (!s->checkHeadBytes(at + len)) {

@@ -109,6 +109,7 @@ class Session {
   // The input being parsed: one llhttp_execute() call's range.
   const char* feed_begin_ = nullptr;
   const char* feed_end_ = nullptr;
+  uint64_t feed_count_ = 0;  // llhttp_execute() calls so far
   // The last two bytes of earlier input, for CRLF checks that look back across reads.
   char tail_[2] = {0, 0};
 
@@ -127,8 +128,9 @@ class Session {
   bool field_open_ = false;
   size_t name_len_ = 0;
   enum class Field { kOther, kHost, kExpect } field_ = Field::kOther;
-  // obs-fold detection: where the last span of the current value ended.
-  const char* value_end_ = nullptr;
+  // obs-fold detection: which llhttp_execute() call gave the last span of the current value, and
+  // whether that span ran to the end of its input.
+  uint64_t value_feed_ = 0;
   bool value_at_feed_end_ = false;
   size_t value_spans_ = 0;
   int host_count_ = 0;
