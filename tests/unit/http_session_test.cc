@@ -111,6 +111,8 @@ class HttpSessionTest : public LoopTest {
 
   void TearDown() override {
     ::close(client_);
+    // The destructor alone would leave the listening descriptor open.
+    listener_->stopAccepting();
     listener_.reset();
     LoopTest::TearDown();
   }
