@@ -32,7 +32,36 @@ std::string formatOptionValue(const OptionValue& value) {
   struct Visitor {
     std::string operator()(bool b) const { return b ? "true" : "false"; }
     std::string operator()(int64_t i) const { return std::to_string(i); }
-    std::string operator()(const std::string& s) const { return "\"" + s + "\""; }
+    // A TOML basic string, escaped so that a value such as a response body stays on one line.
+    std::string operator()(const std::string& s) const {
+      std::string out = "\"";
+      for (char c : s) {
+        switch (c) {
+          case '"':
+            out += "\\\"";
+            break;
+          case '\\':
+            out += "\\\\";
+            break;
+          case '\n':
+            out += "\\n";
+            break;
+          case '\r':
+            out += "\\r";
+            break;
+          case '\t':
+            out += "\\t";
+            break;
+          default:
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+              out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
+            } else {
+              out += c;
+            }
+        }
+      }
+      return out + "\"";
+    }
     std::string operator()(config::Duration d) const {
       return "\"" + config::formatDuration(d) + "\"";
     }

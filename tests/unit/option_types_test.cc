@@ -2,6 +2,7 @@
 // nested schema, and errors that point into them.
 
 #include <gtest/gtest.h>
+#include <toml++/toml.h>
 
 #include "config/loader.h"
 
@@ -120,6 +121,14 @@ TEST_F(OptionTypesTest, InlineTablesAndEmptyArrayAreArraysOfTables) {
 TEST_F(OptionTypesTest, PathWithoutDirectoryInTheSourceStaysRelative) {
   auto c = load("file = \"body.txt\"\n", "test.toml");
   EXPECT_EQ(c->listeners[0].options->getPath("file"), "body.txt");
+}
+
+TEST_F(OptionTypesTest, StringsAreFormattedAsTomlThatReadsBack) {
+  const std::string tricky = "a\"b\\c\nd\te\x01";
+  std::string formatted = handlers::formatOptionValue(tricky);
+  EXPECT_EQ(formatted, "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+  toml::table t = toml::parse("x = " + formatted);
+  EXPECT_EQ(t["x"].value<std::string>(), tricky);
 }
 
 TEST_F(OptionTypesTest, FormatsAsTomlForPortdCheck) {
