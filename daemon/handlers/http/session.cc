@@ -454,6 +454,15 @@ void Session::messageDone(const char* at, const char* begin) {
   respond();
 }
 
+void Session::responded(Persistence persistence) {
+  recordLatency();
+  if (persistence == Persistence::kClose) {
+    phase_ = Phase::kClosing;
+  } else {
+    enterIdle();
+  }
+}
+
 Persistence Session::persistence() const {
   if (!keep_alive_) {
     return Persistence::kClose;
@@ -472,12 +481,7 @@ void Session::respond() {
       target_ == Target::kRoute ? route_->response : handler_.config().canned(404);
   appendCanned(handler_.out(), response, handler_.date().line(now()), p, head_only);
   handler_.mutableStats().countResponse(response.status);
-  recordLatency();
-  if (p == Persistence::kClose) {
-    phase_ = Phase::kClosing;
-  } else {
-    enterIdle();
-  }
+  responded(p);
 }
 
 void Session::respondEcho(Persistence p, bool head_only) {
@@ -490,12 +494,7 @@ void Session::respondEcho(Persistence p, bool head_only) {
     // A refused knob is the client's mistake, not a broken stream: the connection stays.
     appendKnobError(handler_.out(), error, handler_.date().line(now()), p, head_only);
     stats.countResponse(400);
-    recordLatency();
-    if (p == Persistence::kClose) {
-      phase_ = Phase::kClosing;
-    } else {
-      enterIdle();
-    }
+    responded(p);
     return;
   }
   Xorshift64& rng = handler_.rng();
@@ -513,12 +512,7 @@ void Session::respondEcho(Persistence p, bool head_only) {
     appendEchoResponse(handler_.out(), request, knobs, d, handler_.date().line(now()), p,
                        head_only);
     stats.countResponse(d.status);
-    recordLatency();
-    if (p == Persistence::kClose) {
-      phase_ = Phase::kClosing;
-    } else {
-      enterIdle();
-    }
+    responded(p);
     return;
   }
   // The Date line is the one of the moment the response is made; the delay is at most
@@ -540,14 +534,12 @@ void Session::onDelayDone(uv_timer_t* t) {
   }
   self->handler_.out() += self->delayed_;
   self->handler_.mutableStats().countResponse(self->delayed_status_);
-  self->recordLatency();
-  if (self->delayed_close_) {
-    self->phase_ = Phase::kClosing;
+  self->responded(self->delayed_close_ ? Persistence::kClose : Persistence::kKeepAlive);
+  if (self->phase_ == Phase::kClosing) {
     self->pending_.clear();
     self->finishEvent();
     return;
   }
-  self->enterIdle();
   // The requests that arrived behind the delayed one are answered now, in order; another delay
   // among them stops this again.
   if (!self->pending_.empty()) {

@@ -60,6 +60,8 @@ class Session {
   void messageDone(const char* at, const char* begin);
   void respond();
   void respondEcho(Persistence persistence, bool head_only);
+  // After a final response: records its latency, then waits for the next request or closes.
+  void responded(Persistence persistence);
   // Answers with a canned error and closes: the request cannot be trusted or was refused.
   void fail(int status);
   // Flushes the worker's output buffer to the connection, and closes it if the session is done.
