@@ -103,6 +103,10 @@ int listHandlers(const std::string& path, const handlers::Registry& builtins) {
     for (const handlers::OptionSpec& o : d.options) {
       fmt::print("    {} ({}, default {}): {}\n", o.name, handlers::optionTypeName(o.type),
                  handlers::formatOptionValue(o.default_value), o.help);
+      for (const handlers::OptionSpec& f : o.fields) {
+        fmt::print("        {} ({}, default {}): {}\n", f.name, handlers::optionTypeName(f.type),
+                   handlers::formatOptionValue(f.default_value), f.help);
+      }
     }
   }
   return 0;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -315,57 +316,86 @@ class Reader {
     if (auto* n = get(t, path, "options", false)) {
       opts = &table(*n, opts_path);
     }
-    l.options = std::make_shared<const handlers::Options>(readOptions(*opts, opts_path, desc));
+    l.options = std::make_shared<const handlers::Options>(readOptions(
+        *opts, opts_path, desc.options, fmt::format("option for handler \"{}\"", desc.name)));
     try {
       l.handler_config = factory->configure(*l.options);
     } catch (const handlers::OptionError& e) {
-      const toml::node* at = e.key().empty() ? nullptr : opts->get(e.key());
+      const toml::node* at = findOption(*opts, e.key());
       fail(at ? at->source() : (opts->source().begin.line ? opts->source() : t.source()),
            e.key().empty() ? opts_path : join(opts_path, e.key()), e.what());
     }
     return l;
   }
 
+  // The node an OptionError's key names ("max_size", "route[2].body_file"), or the nearest
+  // enclosing one that exists: a required field that was left out is reported at its table.
+  static const toml::node* findOption(const toml::table& opts, std::string_view key) {
+    while (!key.empty()) {
+      if (const toml::node* n = opts.at_path(key).node()) {
+        return n;
+      }
+      size_t cut = key.find_last_of(".[");
+      key = key.substr(0, cut == std::string_view::npos ? 0 : cut);
+    }
+    return nullptr;
+  }
+
+  // `what` names the kind of key in the "unknown ..." message, e.g. `option for handler "echo"`.
   std::map<std::string, handlers::OptionValue> readOptions(
-      const toml::table& t, const std::string& path, const handlers::HandlerDescriptor& desc) const {
+      const toml::table& t, const std::string& path,
+      const std::vector<handlers::OptionSpec>& schema, const std::string& what) const {
     std::map<std::string, handlers::OptionValue> values;
-    for (const handlers::OptionSpec& spec : desc.options) {
+    for (const handlers::OptionSpec& spec : schema) {
       values[spec.name] = spec.default_value;
     }
     for (auto&& [key, node] : t) {
       std::string k(key.str());
       std::string full = join(path, k);
       const handlers::OptionSpec* spec = nullptr;
-      for (const handlers::OptionSpec& s : desc.options) {
+      for (const handlers::OptionSpec& s : schema) {
         if (s.name == k) {
           spec = &s;
         }
       }
       if (spec == nullptr) {
         std::string known;
-        for (const handlers::OptionSpec& s : desc.options) {
+        for (const handlers::OptionSpec& s : schema) {
           known += known.empty() ? s.name : ", " + s.name;
         }
         fail(key.source(), full,
-             fmt::format("unknown option for handler \"{}\" ({})", desc.name,
+             fmt::format("unknown {} ({})", what,
                          known.empty() ? "it takes no options" : "it takes: " + known));
       }
-      values[k] = readOptionValue(node, full, spec->type);
+      values[k] = readOptionValue(node, full, *spec);
     }
     return values;
+  }
+
+  // A relative path names a file next to the configuration file, so that a configuration and
+  // the files it mentions can move together.
+  std::string resolvePath(const std::string& value) const {
+    if (value.empty() || value.front() == '/') {
+      return value;
+    }
+    size_t slash = source_.rfind('/');
+    if (slash == std::string::npos) {
+      return value;
+    }
+    return source_.substr(0, slash + 1) + value;
   }
 
  public:
   handlers::OptionValue optionValue(const toml::node& n, const std::string& key,
                                     handlers::OptionType type) const {
-    return readOptionValue(n, key, type);
+    return readOptionValue(n, key, handlers::OptionSpec{key, type, {}, "", {}});
   }
 
  private:
   handlers::OptionValue readOptionValue(const toml::node& n, const std::string& key,
-                                        handlers::OptionType type) const {
+                                        const handlers::OptionSpec& spec) const {
     using handlers::OptionType;
-    switch (type) {
+    switch (spec.type) {
       case OptionType::kBool:
         if (!n.is_boolean()) {
           fail(n.source(), key, fmt::format("expected a boolean, got {}", nodeTypeName(n)));
@@ -387,6 +417,49 @@ class Reader {
         std::vector<int64_t> out;
         for (const toml::node& item : *n.as_array()) {
           out.push_back(integer(item, key, INT64_MIN, INT64_MAX));
+        }
+        return out;
+      }
+      case OptionType::kStringList: {
+        if (!n.is_array()) {
+          fail(n.source(), key,
+               fmt::format("expected an array of strings, got {}", nodeTypeName(n)));
+        }
+        std::vector<std::string> out;
+        const toml::array& arr = *n.as_array();
+        for (size_t i = 0; i < arr.size(); ++i) {
+          out.push_back(str(*arr.get(i), fmt::format("{}[{}]", key, i)));
+        }
+        return out;
+      }
+      case OptionType::kPath: {
+        std::string value = str(n, key);
+        if (value.empty()) {
+          fail(n.source(), key, "must not be empty");
+        }
+        return resolvePath(value);
+      }
+      case OptionType::kTableList: {
+        const toml::array* arr = n.as_array();
+        if (arr == nullptr || (!arr->empty() && !arr->is_array_of_tables())) {
+          // The table header to write is the key without its indices.
+          std::string header;
+          for (size_t i = 0; i < key.size(); ++i) {
+            if (key[i] == '[') {
+              i = std::min(key.find(']', i), key.size());
+            } else {
+              header += key[i];
+            }
+          }
+          fail(n.source(), key,
+               fmt::format("expected an array of tables (write each as [[{}]]), got {}", header,
+                           nodeTypeName(n)));
+        }
+        std::vector<handlers::Options> out;
+        std::string what = fmt::format("key in {}", key.substr(key.rfind('.') + 1));
+        for (size_t i = 0; i < arr->size(); ++i) {
+          out.emplace_back(readOptions(*arr->get(i)->as_table(), fmt::format("{}[{}]", key, i),
+                                       spec.fields, what));
         }
         return out;
       }

@@ -5,11 +5,16 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "core/systemd.h"
 
 namespace portd::core {
 
 namespace {
+
+constexpr int kBacklog = 511;  // as TcpListener::listen()
 
 void closeFds(std::vector<int>& fds) {
   for (int fd : fds) {
@@ -73,6 +78,13 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
       int fd = net::openBoundSocket(l.protocol, g.fds.empty() ? l.address : g.bound, &why);
       if (fd < 0) {
         return fail(fmt::format("listener \"{}\": {}", l.name, why));
+      }
+      // Listening from here on: connections queue from the moment a reload is announced,
+      // before the workers have taken the socket (their listen() again changes nothing).
+      if (tcp && ::listen(fd, kBacklog) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fail(fmt::format("listener \"{}\": listen: {}", l.name, std::strerror(err)));
       }
       if (g.fds.empty()) {
         g.bound = net::localAddress(fd);

@@ -1,5 +1,6 @@
 #include "handlers/discard/discard.h"
 #include "handlers/echo/echo.h"
+#include "handlers/http/http_config.h"
 #include "handlers/registry.h"
 
 namespace portd::handlers {
@@ -9,6 +10,7 @@ namespace portd::handlers {
 void registerBuiltins(Registry& registry) {
   registry.addBuiltin(echo::definition());
   registry.addBuiltin(discard::definition());
+  registry.addBuiltin(std::make_shared<http::HttpFactory>());
 }
 
 }  // namespace portd::handlers

@@ -24,6 +24,12 @@ void Registry::addBuiltin(const portd_handler_def& def) {
   }
 }
 
+void Registry::addBuiltin(std::shared_ptr<HandlerFactory> factory) {
+  if (auto error = add(std::move(factory))) {
+    throw std::logic_error(*error);
+  }
+}
+
 std::optional<std::string> Registry::add(std::shared_ptr<HandlerFactory> factory) {
   const std::string& name = factory->descriptor().name;
   if (factories_.contains(name)) {

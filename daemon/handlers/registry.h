@@ -23,6 +23,8 @@ class Registry {
   // A built-in handler, written against the public C interface like any plugin. A duplicate
   // name is a programming error.
   void addBuiltin(const portd_handler_def& def);
+  // A built-in on the internal C++ interface (handlers that need more than the C ABI offers).
+  void addBuiltin(std::shared_ptr<HandlerFactory> factory);
 
   const HandlerFactory* find(const std::string& name) const;
   std::vector<const HandlerFactory*> all() const;  // sorted by name

@@ -14,14 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-podman_cmd=(podman --runtime /usr/sbin/runc --cgroup-manager cgroupfs)
-limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
-base=localhost/debian:bookworm
+source tests/lib/podman.sh
+limits=("${podman_limits[@]}")
+base=$debian_base
 image=localhost/portd:test
 prefix=portd-ctest-$$
 work=$(mktemp -d)
 
-P() { "${podman_cmd[@]}" "$@"; }
 step() { echo "container: $*"; }
 fail() {
   echo "container: FAILED: $*" >&2
@@ -39,14 +38,7 @@ for tool in podman /usr/sbin/runc debootstrap curl socat promtool python3; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (.ci/setup installs it)"
 done
 
-if [[ ${PORTD_REBUILD_BASE:-0} == 1 ]] || ! P image exists "$base"; then
-  step "making the Debian 12 base image $base with debootstrap"
-  rootfs=$work/rootfs
-  debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
-    { tail -20 "$work/debootstrap.log"; fail "debootstrap"; }
-  tar -C "$rootfs" -c . | P import - "$base" >/dev/null
-  rm -rf "$rootfs"
-fi
+ensure_debian_base "$work" || fail "debootstrap"
 
 step "building $image (docker format, so that HEALTHCHECK is kept)"
 P build --format docker "${limits[@]}" --build-arg BUILD_BASE="$base" \

@@ -1,0 +1,97 @@
+#include "handlers/http/echo_endpoint.h"
+
+#include <algorithm>
+#include <array>
+
+#include "handlers/http/field_syntax.h"
+#include "handlers/http/status.h"
+
+namespace portd::handlers::http {
+
+namespace {
+
+// The filler of size= bodies: printable lines, so that a body shown in a terminal stays
+// readable, 64 bytes each.
+const std::string_view& fillerBlock() {
+  static const std::string block = [] {
+    std::string line = "portd echo filler abcdefghijklmnopqrstuvwxyz 0123456789 ABCDE\n";
+    std::string b;
+    while (b.size() < 4096) {
+      b += line;
+    }
+    return b;
+  }();
+  static const std::string_view view = block;
+  return view;
+}
+
+void appendFiller(std::string& out, uint64_t size) {
+  const std::string_view& block = fillerBlock();
+  while (size > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(size, block.size()));
+    out.append(block.data(), n);
+    size -= n;
+  }
+}
+
+}  // namespace
+
+void appendEchoResponse(std::string& out, const EchoRequest& request, const EchoKnobs& knobs,
+                        const EchoDecision& decision, std::string_view date_line,
+                        Persistence persistence, bool head_only) {
+  appendStatusLine(out, decision.status);
+  bool custom_type = false;
+  for (size_t i = 0; i < knobs.header_count; ++i) {
+    custom_type = custom_type || equalsIgnoreCase(knobs.header_names[i], "content-type");
+  }
+  const bool body_allowed = !statusHasNoBody(decision.status);
+  if (body_allowed) {
+    if (!custom_type) {
+      out += "Content-Type: text/plain\r\n";
+    }
+    constexpr std::string_view kVersion = "HTTP/1.";
+    const uint64_t length = decision.has_size
+                                ? decision.size
+                                : request.method.size() + 1 + request.target.size() + 1 +
+                                      kVersion.size() + 1 + 2 + request.headers.size() + 2 +
+                                      request.body.size();
+    appendContentLength(out, length);
+  }
+  for (size_t i = 0; i < knobs.header_count; ++i) {
+    out += knobs.header_names[i];
+    out += ": ";
+    out += knobs.header_values[i];
+    out += "\r\n";
+  }
+  appendHeadEnd(out, date_line, persistence);
+  if (head_only || !body_allowed) {
+    return;
+  }
+  if (decision.has_size) {
+    appendFiller(out, decision.size);
+    return;
+  }
+  out += request.method;
+  out += ' ';
+  out += request.target;
+  out += " HTTP/1.";
+  out += static_cast<char>('0' + request.http_minor);
+  out += "\r\n";
+  out += request.headers;
+  out += "\r\n";
+  out += request.body;
+}
+
+void appendKnobError(std::string& out, std::string_view message, std::string_view date_line,
+                     Persistence persistence, bool head_only) {
+  appendStatusLine(out, 400);
+  out += "Content-Type: text/plain\r\n";
+  appendContentLength(out, message.size() + 1);
+  appendHeadEnd(out, date_line, persistence);
+  if (!head_only) {
+    out += message;
+    out += '\n';
+  }
+}
+
+}  // namespace portd::handlers::http

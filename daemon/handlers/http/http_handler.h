@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "handlers/handler.h"
+#include "handlers/http/date_cache.h"
+#include "handlers/http/knobs.h"
+#include "handlers/http/stats.h"
+#include "handlers/http/xorshift.h"
+
+namespace portd::handlers::http {
+
+class HttpConfig;
+
+// The http handler of one listener on one worker: what that worker's sessions share. The
+// output buffer, the Date line, the random generator and the scratch space of /echo queries are
+// per worker, so that they need no lock and, once warm, no allocation.
+class HttpHandler final : public Handler {
+ public:
+  // `shared`: the listener's request counters on this worker, which the metrics read.
+  HttpHandler(const HttpConfig& config, uint64_t seed, net::RequestStats& shared);
+
+  void onOpen(net::Connection& conn) override;
+  void onData(net::Connection& conn, std::string_view data) override;
+  void onClose(net::Connection& conn) override;
+
+  // The counters of this listener on this worker.
+  const HttpStats& stats() const { return stats_; }
+
+  // For sessions.
+  const HttpConfig& config() const { return config_; }
+  HttpStats& mutableStats() { return stats_; }
+  DateCache& date() { return date_; }
+  Xorshift64& rng() { return rng_; }
+  // Responses not yet handed to a connection. Empty between callbacks.
+  std::string& out() { return out_; }
+  // Hands out() to `conn` in one write and empties it.
+  void flush(net::Connection& conn);
+  EchoKnobs& knobs() { return knobs_; }
+  std::string& knobScratch() { return knob_scratch_; }
+  std::string& errorScratch() { return error_scratch_; }
+
+ private:
+  static constexpr size_t kInitialCapacity = 16 * 1024;
+  static constexpr size_t kKeepCapacity = 4 << 20;
+
+  const HttpConfig& config_;
+  HttpStats stats_;
+  DateCache date_;
+  Xorshift64 rng_;
+  std::string out_;
+  EchoKnobs knobs_;
+  std::string knob_scratch_;
+  std::string error_scratch_;
+};
+
+}  // namespace portd::handlers::http

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "handlers/http/response.h"
+
+namespace portd::handlers::http {
+
+enum class Match { kExact, kPrefix };
+
+// A path and the fixed response it gets, whatever the method (HEAD gets the head only).
+struct Route {
+  std::string path;
+  Match match = Match::kExact;
+  CannedResponse response;
+};
+
+// The routes of one listener, fixed at configuration time. An exact route wins over a prefix
+// route; among prefix routes the longest prefix wins. Prefixes are plain string prefixes:
+// "/static" matches "/static/a" and "/staticky".
+class RouteTable {
+ public:
+  // False (and nothing added) when a route with the same path and match is already there.
+  bool add(Route route);
+  const Route* find(std::string_view path) const;
+  bool empty() const { return exact_.empty() && prefix_.empty(); }
+
+ private:
+  std::vector<Route> exact_;
+  std::vector<Route> prefix_;  // longest first
+};
+
+// The parts of a request target (RFC 9112 3.2): the path and the query of an origin-form
+// ("/a?b") or absolute-form ("http://host/a?b") target. For the authority form of CONNECT and
+// the asterisk form of OPTIONS, `path` is the target itself, which matches no route.
+struct Target {
+  std::string_view path;
+  std::string_view query;  // without the '?'
+};
+Target splitTarget(std::string_view target);
+
+}  // namespace portd::handlers::http

@@ -1,0 +1,252 @@
+// The http handler in-process, on a loop run by the test: the one-write rule for pipelined
+// requests, and no heap allocation per request once a connection is warm.
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "core/loop_context.h"
+#include "handlers/http/http_handler.h"
+#include "loop_fixture.h"
+#include "net/tcp_listener.h"
+#include "test_support.h"
+
+using namespace portd;
+
+// Every allocation of this test binary: C++ operator new, and libuv's through
+// uv_replace_allocator() (installed by main() below, before libuv allocates anything).
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+void* countedMalloc(size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n);
+}
+void* countedRealloc(void* p, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::realloc(p, n);
+}
+void* countedCalloc(size_t c, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::calloc(c, n);
+}
+}  // namespace
+
+void* operator new(std::size_t size) {
+  void* p = countedMalloc(size == 0 ? 1 : size);
+  if (p == nullptr) {
+    throw std::bad_alloc();
+  }
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+int main(int argc, char** argv) {
+  uv_replace_allocator(&countedMalloc, &countedRealloc, &countedCalloc, &std::free);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
+
+namespace {
+
+const char* kOptions = R"(
+[listener.options]
+[[listener.options.route]]
+path = "/hello"
+body = "hello, world\n"
+headers = ["Cache-Control: no-store"]
+)";
+
+class HttpSessionTest : public LoopTest {
+ protected:
+  void SetUp() override {
+    LoopTest::SetUp();
+    cfg_ = test::oneListener("tcp", "http", kOptions);
+    ctx_.emplace(loop(), 0);
+    ctx_->bindToCurrentThread();
+    net::Address addr;
+    int fd = test::boundSocket(cfg_->listeners[0], &addr);
+    listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_, cfg_->listeners[0], 1);
+    ASSERT_EQ(listener_->listen(fd), 0);
+    addr_ = addr;
+    client_ = test::nonBlockingClient(SOCK_STREAM, addr);
+    ASSERT_TRUE(runUntil([&] { return listener_->connectionCount() == 1; }));
+  }
+
+  // Sends `request` on a new connection in two writes split at `split`, each read by the daemon
+  // before the next is sent, and returns the status line of the answer.
+  std::string splitExchange(const std::string& request, size_t split) {
+    const uint64_t accepted = listener_->stats().accepted.load();
+    int fd = test::nonBlockingClient(SOCK_STREAM, addr_);
+    EXPECT_TRUE(runUntil([&] { return listener_->stats().accepted.load() == accepted + 1; }));
+    const uint64_t bytes_in = listener_->stats().bytes_in.load();
+    EXPECT_EQ(::send(fd, request.data(), split, MSG_NOSIGNAL), static_cast<ssize_t>(split));
+    EXPECT_TRUE(runUntil([&] { return listener_->stats().bytes_in.load() == bytes_in + split; }));
+    const size_t rest = request.size() - split;
+    EXPECT_EQ(::send(fd, request.data() + split, rest, MSG_NOSIGNAL), static_cast<ssize_t>(rest));
+    std::string got;
+    EXPECT_TRUE(runUntil([&] {
+      ssize_t n = ::recv(fd, buf_, sizeof buf_, 0);
+      if (n > 0) {
+        got.append(buf_, static_cast<size_t>(n));
+      }
+      return got.find("\r\n") != std::string::npos;
+    }));
+    ::close(fd);
+    return got.substr(0, got.find("\r\n"));
+  }
+
+  // splitExchange() at every byte boundary of `request`: each must get `status_line`.
+  void expectEverywhere(const std::string& request, const std::string& status_line) {
+    for (size_t split = 1; split < request.size(); ++split) {
+      ASSERT_EQ(splitExchange(request, split), status_line) << "split after byte " << split;
+    }
+  }
+
+  void TearDown() override {
+    ::close(client_);
+    // The destructor alone would leave the listening descriptor open.
+    listener_->stopAccepting();
+    listener_.reset();
+    LoopTest::TearDown();
+  }
+
+  handlers::http::HttpHandler& handler() {
+    return dynamic_cast<handlers::http::HttpHandler&>(listener_->handler());
+  }
+
+  // Sends `request` in one send() and turns the loop until `expect` response bytes are back.
+  // Allocates nothing itself, so that what it measures is the server's.
+  size_t exchange(const std::string& request, size_t expect) {
+    EXPECT_EQ(::send(client_, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    size_t got = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (got < expect || expect == 0) {
+      uv_run(loop(), UV_RUN_NOWAIT);
+      ssize_t n = ::recv(client_, buf_, sizeof buf_, 0);
+      if (n > 0) {
+        got += static_cast<size_t>(n);
+        if (expect == 0 && got > 0) {
+          // Unknown length: take what one read of the loop produced, after a few more turns.
+          for (int i = 0; i < 20; ++i) {
+            uv_run(loop(), UV_RUN_NOWAIT);
+            n = ::recv(client_, buf_, sizeof buf_, 0);
+            got += n > 0 ? static_cast<size_t>(n) : 0;
+          }
+          break;
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        break;
+      }
+    }
+    return got;
+  }
+
+  std::shared_ptr<const config::Config> cfg_;
+  std::optional<core::LoopContext> ctx_;
+  std::unique_ptr<net::TcpListener> listener_;
+  net::Address addr_;
+  int client_ = -1;
+  char buf_[256 * 1024];
+};
+
+std::string request(const char* path, const char* method = "GET") {
+  return std::string(method) + " " + path + " HTTP/1.1\r\nHost: portd\r\nUser-Agent: test\r\n\r\n";
+}
+
+TEST_F(HttpSessionTest, PipelinedRequestsReadTogetherLeaveInOneWrite) {
+  const std::string batch = request("/hello") + request("/nope") + request("/hello", "HEAD") +
+                            request("/echo?status=202&header=X-A:b");
+  const size_t expect = exchange(batch, 0);
+  ASSERT_GT(expect, 0u);
+  const uint64_t writes = handler().stats().writes;
+  const uint64_t ok = handler().stats().responses_by_class[2];
+  // The four requests go out in one send(), so the daemon reads them in one read.
+  EXPECT_EQ(exchange(batch, expect), expect);
+  EXPECT_EQ(handler().stats().writes, writes + 1) << "four responses, one write";
+  EXPECT_EQ(handler().stats().responses_by_class[2], ok + 3);
+  EXPECT_EQ(handler().stats().requests, 8u);
+}
+
+TEST_F(HttpSessionTest, SteadyStateAllocatesNothing) {
+  const std::string batch = request("/hello") + request("/nope") + request("/hello", "HEAD");
+  size_t expect = exchange(batch, 0);
+  ASSERT_GT(expect, 0u);
+  // Warm-up: buffers reach their working size.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(exchange(batch, expect), expect);
+  }
+  const uint64_t before = g_allocations.load();
+  for (int i = 0; i < 200; ++i) {
+    if (exchange(batch, expect) != expect) {
+      ADD_FAILURE() << "exchange " << i << " came back short";
+      break;
+    }
+  }
+  EXPECT_EQ(g_allocations.load() - before, 0u) << "heap allocations in 600 fixed-route requests";
+  EXPECT_EQ(handler().stats().requests, 633u);
+  EXPECT_EQ(handler().stats().latency.total(), 633u);
+}
+
+TEST_F(HttpSessionTest, SteadyStateEchoAllocatesNothing) {
+  const std::string batch =
+      // 202 Accepted and 409 Conflict: the same length whichever is drawn.
+      request("/echo/x?status=202:50,409&size=100&header=X-Knob:v") +
+      "POST /echo HTTP/1.1\r\nHost: portd\r\nContent-Length: 5\r\n\r\nhello";
+  size_t expect = exchange(batch, 0);
+  ASSERT_GT(expect, 0u);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(exchange(batch, expect), expect);
+  }
+  const uint64_t before = g_allocations.load();
+  for (int i = 0; i < 100; ++i) {
+    if (exchange(batch, expect) != expect) {
+      ADD_FAILURE() << "exchange " << i << " came back short";
+      break;
+    }
+  }
+  EXPECT_EQ(g_allocations.load() - before, 0u) << "heap allocations in 200 echo requests";
+}
+
+// The checks portd adds to llhttp's look at the input around read boundaries: they must hold
+// wherever the reads split the request.
+TEST_F(HttpSessionTest, ObsFoldIsRefusedWhereverTheReadsSplitIt) {
+  expectEverywhere("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nX-B: c\r\n\r\n",
+                   "HTTP/1.1 400 Bad Request");
+  expectEverywhere("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a b\r\nX-B: c\r\n\r\n",
+                   "HTTP/1.1 200 OK");
+}
+
+TEST_F(HttpSessionTest, BareLfEndIsRefusedWhereverTheReadsSplitIt) {
+  expectEverywhere("GET /hello HTTP/1.1\r\nHost: x\r\n\n", "HTTP/1.1 400 Bad Request");
+  expectEverywhere(
+      "POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: v\r\n\n",
+      "HTTP/1.1 400 Bad Request");
+  expectEverywhere(
+      "POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: v\r\n\r\n",
+      "HTTP/1.1 200 OK");
+}
+
+TEST_F(HttpSessionTest, HeadLimitHoldsWhereverTheReadsSplitIt) {
+  // 16 KiB is the default limit; a head one byte over it is refused however it arrives.
+  std::string head = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+  const std::string end = "\r\n\r\n";
+  std::string exact = head + std::string(16 * 1024 - head.size() - end.size(), 'p') + end;
+  std::string over = head + std::string(16 * 1024 - head.size() - end.size() + 1, 'p') + end;
+  for (size_t split : {size_t{1}, size_t{40}, size_t{8000}, exact.size() - 3, exact.size() - 1}) {
+    EXPECT_EQ(splitExchange(exact, split), "HTTP/1.1 200 OK") << split;
+    EXPECT_EQ(splitExchange(over, split), "HTTP/1.1 431 Request Header Fields Too Large") << split;
+  }
+}
+
+}  // namespace
