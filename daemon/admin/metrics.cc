@@ -251,10 +251,10 @@ std::string renderPrometheus(const core::ServerState& state) {
     w.sample("portd_request_duration_seconds_count", labels[i], cumulative);
   }
 
-  w.family("portd_handler_counter_total", "counter", "Counters named by handlers.");
+  w.family("portd_handler_events_total", "counter", "Events counted by handlers, by the name the handler gave them.");
   for (size_t i = 0; i < totals.size(); ++i) {
     for (const auto& [name, value] : totals[i].handler) {
-      w.sample("portd_handler_counter_total",
+      w.sample("portd_handler_events_total",
                labels[i] + fmt::format(R"(,name="{}")", escape(name)), value);
     }
   }
@@ -385,6 +385,9 @@ std::string renderConfigToml(const config::Config& cfg) {
       {"log", toml::table{{"level", cfg.log.level},
                           {"format", cfg.log.format == config::LogFormat::kJson ? "json" : "text"}}},
   };
+  if (cfg.admin_address) {
+    root.insert("admin", toml::table{{"address", cfg.admin_address->toString()}});
+  }
   if (!cfg.plugins.empty()) {
     toml::array plugins;
     for (const plugin::PluginInfo& p : cfg.plugins) {

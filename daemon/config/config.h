@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,8 @@ struct Config {
   std::shared_ptr<const handlers::Registry> registry;
   std::vector<plugin::PluginInfo> plugins;
   std::vector<ListenerConfig> listeners;
+  // [admin] address: the admin endpoint's own listener; none when absent.
+  std::optional<net::Address> admin_address;
 };
 
 const char* transportName(net::Transport t);

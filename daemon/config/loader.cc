@@ -59,7 +59,7 @@ class Reader {
   std::shared_ptr<const Config> read(const toml::table& root) {
     auto config = std::make_shared<Config>();
     config->source = source_;
-    checkKeys(root, "", {"server", "log", "plugin", "listener"});
+    checkKeys(root, "", {"server", "log", "admin", "plugin", "listener"});
     // Plugins first: their handlers must be known when the listeners are checked.
     if (const toml::node* n = root.get("plugin")) {
       readPlugins(*n, *config);
@@ -97,6 +97,9 @@ class Reader {
         }
       }
       config->listeners.push_back(std::move(l));
+    }
+    if (const toml::node* n = root.get("admin")) {
+      readAdmin(table(*n, "admin"), *config);
     }
     return config;
   }
@@ -216,6 +219,25 @@ class Reader {
         fail(p.source(), path + ".path", e.what());
       }
     }
+  }
+
+  // [admin] address = "127.0.0.1:9090": health, readiness, metrics, stats and the
+  // configuration over HTTP, on a listener of its own. Off when the table is absent.
+  void readAdmin(const toml::table& t, Config& config) const {
+    checkKeys(t, "admin", {"address"});
+    const toml::node& addr = *get(t, "admin", "address", true);
+    std::string error;
+    auto a = net::Address::parse(str(addr, "admin.address"), &error);
+    if (!a) {
+      fail(addr.source(), "admin.address", error);
+    }
+    for (const ListenerConfig& l : config.listeners) {
+      if (l.protocol == net::Transport::kTcp && a->port() != 0 && l.address == *a) {
+        fail(addr.source(), "admin.address",
+             fmt::format("tcp {} is already used by listener \"{}\"", a->toString(), l.name));
+      }
+    }
+    config.admin_address = *a;
   }
 
   void readServer(const toml::table& t, ServerConfig& out) const {

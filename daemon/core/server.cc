@@ -11,6 +11,7 @@
 #include <map>
 #include <vector>
 
+#include "admin/admin_routes.h"
 #include "config/loader.h"
 #include "core/cpu_limit.h"
 #include "core/log.h"
@@ -20,6 +21,8 @@
 #include "core/systemd.h"
 #include "core/uv_handle.h"
 #include "core/worker.h"
+#include "net/socket.h"
+#include "net/tcp_listener.h"
 
 namespace portd::core {
 
@@ -68,6 +71,9 @@ class Supervisor {
     }
     rejectUnclaimed(passed);
     logListeners(config, workers);
+    if (!openAdmin(config)) {
+      return 1;
+    }
 
     mailbox_ = std::make_unique<Mailbox>(&loop_);
     for (auto* s : {sigterm_.get(), sigint_.get(), sighup_.get()}) {
@@ -97,6 +103,57 @@ class Supervisor {
       w->join();
     }
     return failed_ ? 1 : 0;
+  }
+
+  // The admin endpoint: an http listener on the main loop (see admin/admin_routes.h). Kept
+  // through a drain, so that /readyz can say "draining", and closed last.
+  bool openAdmin(const config::Config& config) {
+    if (!config.admin_address) {
+      closeAdmin();
+      return true;
+    }
+    if (admin_ && admin_config_->listeners[0].address == *config.admin_address) {
+      return true;  // unchanged by a reload
+    }
+    std::string error;
+    int fd = net::openBoundSocket(net::Transport::kTcp, *config.admin_address, &error);
+    if (fd < 0) {
+      spdlog::critical("admin endpoint: {}", error);
+      return false;
+    }
+    closeAdmin();
+    if (!admin_ctx_) {
+      admin_ctx_ = std::make_unique<LoopContext>(&loop_, -1);
+    }
+    auto cfg = std::make_shared<config::Config>();
+    config::ListenerConfig l;
+    l.name = "admin";
+    l.address = *config.admin_address;
+    l.handler = "http";
+    l.max_connections = 64;
+    l.idle_timeout = std::chrono::seconds(60);
+    l.options = std::make_shared<const handlers::Options>(std::map<std::string, handlers::OptionValue>{});
+    l.handler_config = admin::adminHandlerConfig(state_);
+    cfg->listeners.push_back(std::move(l));
+    admin_config_ = cfg;
+    admin_ = std::make_unique<net::TcpListener>(*admin_ctx_, admin_config_,
+                                                admin_config_->listeners[0], 1);
+    if (int rc = admin_->listen(fd); rc != 0) {
+      spdlog::critical("admin endpoint: {}", uv_strerror(rc));
+      admin_.reset();
+      return false;
+    }
+    spdlog::info("admin endpoint on http://{} (/healthz /readyz /metrics /stats /config)",
+                 net::localAddress(fd).toString());
+    return true;
+  }
+
+  void closeAdmin() {
+    if (admin_) {
+      admin_->stopAccepting();
+      admin_->abortAll();
+      admin_.reset();
+    }
   }
 
   // Starts workers until there are `count`; false if one cannot start.
@@ -185,6 +242,9 @@ class Supervisor {
     sockets_ = std::move(prepared);
     state_.setConfig(next);
     applyLogging(next->log);
+    if (!openAdmin(*next)) {
+      spdlog::error("the admin endpoint could not move to its new address; it is off");
+    }
     unsigned keep = std::min<unsigned>(workers, static_cast<unsigned>(workers_.size()));
     for (unsigned i = 0; i < keep; ++i) {
       workers_[i]->reconfigure(assignmentFor(i, workers, worker_state_[i]));
@@ -346,6 +406,10 @@ class Supervisor {
   }
 
   void closeHandles() {
+    closeAdmin();
+    if (admin_ctx_) {
+      admin_ctx_->timers().close();
+    }
     sigterm_.reset();
     sigint_.reset();
     sighup_.reset();
@@ -356,9 +420,14 @@ class Supervisor {
 
   Reloader reloader_;
   ServerState state_;  // before the workers: they write into it until they are joined
+  // The admin listener and what it needs on the main loop; admin_ctx_ outlives the final
+  // uv_run(), in which the admin connections are freed.
   SocketSet sockets_;
   SocketSet current_unused_;  // nothing to reuse at start
   uv_loop_t loop_{};
+  std::unique_ptr<LoopContext> admin_ctx_;
+  std::shared_ptr<const config::Config> admin_config_;
+  std::unique_ptr<net::TcpListener> admin_;
   std::unique_ptr<Mailbox> mailbox_;
   UvHandle<uv_signal_t> sigterm_;
   UvHandle<uv_signal_t> sigint_;

@@ -39,7 +39,7 @@ TEST(Metrics, SumsTheWorkersCounters) {
   EXPECT_TRUE(has(m, "portd_connections_active{" + t + "} 5")) << m;
   EXPECT_TRUE(has(m, "portd_datagrams_received_total{" + u + "} 5")) << m;
   EXPECT_TRUE(has(m, "portd_errors_total{" + u + ",kind=\"datagram_dropped\"} 1")) << m;
-  EXPECT_TRUE(has(m, "portd_handler_counter_total{" + u + ",name=\"blocked_datagrams\"} 9")) << m;
+  EXPECT_TRUE(has(m, "portd_handler_events_total{" + u + ",name=\"blocked_datagrams\"} 9")) << m;
   EXPECT_TRUE(has(m, "portd_workers 2")) << m;
   EXPECT_NE(m.find("portd_build_info{version=\""), std::string::npos);
 }

@@ -80,7 +80,8 @@ uint64_t millis(config::Duration d) { return static_cast<uint64_t>(d.count()); }
 
 }  // namespace
 
-HttpConfig::HttpConfig(const Options& options) {
+HttpConfig::HttpConfig(const Options& options, std::shared_ptr<const DynamicRoutes> dynamic)
+    : dynamic_(std::move(dynamic)) {
   limits_.max_header_bytes = options.getSize("max_header_bytes");
   if (limits_.max_header_bytes < 256 || limits_.max_header_bytes > (64 << 20)) {
     throw OptionError("max_header_bytes", "must be between 256 and 64MiB");

@@ -32,18 +32,34 @@ struct EchoSettings {
   }
 };
 
+// Responses the daemon makes per request (the admin endpoint: /metrics, /healthz, ...), as
+// opposed to routes rendered once from the configuration. Called on the listener's loop thread.
+class DynamicRoutes {
+ public:
+  struct Response {
+    int status = 200;
+    std::string content_type;
+    std::string body;
+  };
+  virtual ~DynamicRoutes() = default;
+  // True, with `out` filled in, when `path` is one of these routes.
+  virtual bool respond(std::string_view path, Response* out) const = 0;
+};
+
 // The checked configuration of one http listener: routes with their responses rendered, limits
 // and the echo endpoint's settings. Immutable and shared by the workers' handler instances.
 class HttpConfig final : public HandlerConfig {
  public:
   // Throws OptionError for a value that cannot be used (the loader has checked the types).
-  explicit HttpConfig(const Options& options);
+  // `dynamic` routes, if any, are looked up before the fixed ones.
+  explicit HttpConfig(const Options& options, std::shared_ptr<const DynamicRoutes> dynamic = {});
 
   std::unique_ptr<Handler> createInstance(const InstanceContext& where) const override;
 
   const HttpLimits& limits() const { return limits_; }
   const EchoSettings& echo() const { return echo_; }
   const RouteTable& routes() const { return routes_; }
+  const DynamicRoutes* dynamic() const { return dynamic_.get(); }
   // The canned response for one of the statuses the handler produces by itself: 400, 404, 408,
   // 413, 417, 431 and 505. Anything else gives the 400 one.
   const CannedResponse& canned(int status) const;
@@ -54,6 +70,7 @@ class HttpConfig final : public HandlerConfig {
   HttpLimits limits_;
   EchoSettings echo_;
   RouteTable routes_;
+  std::shared_ptr<const DynamicRoutes> dynamic_;
   std::array<CannedResponse, 7> canned_;
 };
 

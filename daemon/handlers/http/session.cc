@@ -418,7 +418,9 @@ void Session::headersDone(const char* at, const char* begin) {
 
   const HttpConfig& config = handler_.config();
   http::Target target = splitTarget(url_);
-  if (config.echo().matches(target.path)) {
+  if (config.dynamic() != nullptr && config.dynamic()->respond(target.path, &dynamic_)) {
+    target_ = Target::kDynamic;
+  } else if (config.echo().matches(target.path)) {
     target_ = Target::kEcho;
   } else if ((route_ = config.routes().find(target.path)) != nullptr) {
     target_ = Target::kRoute;
@@ -475,6 +477,15 @@ void Session::respond() {
   const bool head_only = method_ == HTTP_HEAD;
   if (target_ == Target::kEcho) {
     respondEcho(p, head_only);
+    return;
+  }
+  if (target_ == Target::kDynamic) {
+    // Rendered when the request's head was complete; not a hot path (admin requests).
+    CannedResponse r = makeCannedResponse(dynamic_.status, dynamic_.content_type,
+                                          std::move(dynamic_.body), {"Cache-Control: no-store"});
+    appendCanned(handler_.out(), r, handler_.date().line(now()), p, head_only);
+    handler_.mutableStats().countResponse(r.status);
+    responded(p);
     return;
   }
   const CannedResponse& response =

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "handlers/http/http_config.h"
 #include "handlers/http/response.h"
 
 namespace portd::net {
@@ -49,7 +50,7 @@ class Session {
     kClosing,  // the last response is out or the connection is going: input is ignored
   };
   enum class Event { kNone, kHeadersDone, kMessageDone };
-  enum class Target { kNotFound, kRoute, kEcho };
+  enum class Target { kNotFound, kRoute, kEcho, kDynamic };
 
   ~Session() = default;
 
@@ -144,6 +145,7 @@ class Session {
   uint8_t http_minor_ = 1;
   Target target_ = Target::kNotFound;
   const Route* route_ = nullptr;
+  DynamicRoutes::Response dynamic_;  // for Target::kDynamic
   uint64_t start_ns_ = 0;
 
   // Timers. The deadline timer is not re-armed per request: it stays armed for the earliest

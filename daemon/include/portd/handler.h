@@ -137,7 +137,7 @@ typedef struct portd_host_api {
   void (*log)(portd_worker *w, int level, const char *message);
 
   /* Named counters, shown in the daemon's metrics with the listener and handler as labels
-   * (portd_handler_counter_total{name="..."}). counter() may only be called in create(); the
+   * (portd_handler_events_total{name="..."}). counter() may only be called in create(); the
    * name is letters, digits and '_'; at most 32 per instance. It returns an index for
    * counter_add(), or a negative status. counter_add() costs a few instructions and no lock. */
   int (*counter)(portd_worker *w, const char *name);
