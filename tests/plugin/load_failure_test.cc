@@ -1,0 +1,101 @@
+// A plugin that cannot be loaded is a configuration error: `portd check` and `portd serve`
+// both exit with status 2 before anything is bound, with a message that names the plugin's
+// path and what is wrong with it.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "daemon_process.h"
+
+namespace portd::itest {
+namespace {
+
+constexpr int kExitConfig = 2;
+
+std::string listenerOn(const std::string& handler) {
+  return "[[listener]]\nname = \"l\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n"
+         "handler = \"" + handler + "\"\n";
+}
+
+std::string pluginEntry(const std::string& path) {
+  return "[[plugin]]\npath = \"" + path + "\"\n\n";
+}
+
+// Runs `portd check` and `portd serve` on `config`; both must refuse it with every one of
+// `words` in the message, where @FILE@ stands for the configuration file's path.
+void expectRefused(const std::string& config, std::vector<std::string> words) {
+  TempFile file(config);
+  for (std::string& w : words) {
+    if (size_t at = w.find("@FILE@"); at != std::string::npos) {
+      w.replace(at, 6, file.path());
+    }
+  }
+  for (const char* command : {"check", "serve"}) {
+    SCOPED_TRACE(command);
+    CommandResult r = runPortd({command, "-c", file.path()});
+    EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
+    EXPECT_NE(r.err.find("portd: configuration error: "), std::string::npos) << r.err;
+    for (const std::string& w : words) {
+      EXPECT_NE(r.err.find(w), std::string::npos) << "no \"" << w << "\" in:\n" << r.err;
+    }
+    // Nothing was bound, nothing started.
+    EXPECT_EQ(r.err.find(" on 127.0.0.1:"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("ready"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("is valid"), std::string::npos) << r.out;
+  }
+}
+
+std::string dirOf(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+TEST(PluginLoadFailure, MissingFile) {
+  // A relative path is resolved from the configuration file's directory, and the message
+  // shows where portd looked.
+  TempFile probe("");
+  std::string expected = dirOf(probe.path()) + "/no-such-plugin.so";
+  expectRefused(pluginEntry("no-such-plugin.so") + listenerOn("echo"),
+                {expected, "No such file"});
+}
+
+TEST(PluginLoadFailure, NotASharedObject) {
+  TempFile text("this is not an ELF file\n", ".so");
+  expectRefused(pluginEntry(text.path()) + listenerOn("echo"), {text.path()});
+}
+
+TEST(PluginLoadFailure, NoEntryPoint) {
+  expectRefused(pluginEntry(PLUGIN_NO_ENTRY) + listenerOn("echo"),
+                {PLUGIN_NO_ENTRY, "portd_plugin_entry"});
+}
+
+TEST(PluginLoadFailure, AbiVersionMismatch) {
+  expectRefused(pluginEntry(PLUGIN_BAD_ABI) + listenerOn("echo"),
+                {PLUGIN_BAD_ABI, "999", std::to_string(PORTD_TEST_ABI_VERSION)});
+}
+
+TEST(PluginLoadFailure, HandlerNameTaken) {
+  expectRefused(pluginEntry(PLUGIN_DUP_ECHO) + listenerOn("echo"),
+                {PLUGIN_DUP_ECHO, "\"echo\"", "already"});
+}
+
+TEST(PluginLoadFailure, SamePluginTwice) {
+  expectRefused(pluginEntry(PLUGIN_MISBEHAVE) + pluginEntry(PLUGIN_MISBEHAVE) +
+                    listenerOn("misbehave"),
+                {PLUGIN_MISBEHAVE});
+}
+
+TEST(PluginLoadFailure, HandlerRejectsItsOptions) {
+  // The listener's options table starts on line 9, column 1 of this file.
+  std::string config = pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
+                       "[listener.options]\nlevel = 42\n";
+  expectRefused(config, {"@FILE@:9:1:", "level 42 is above 10"});
+}
+
+TEST(PluginLoadFailure, OptionOfTheWrongTypeIsCheckedBeforeTheHandler) {
+  std::string config = pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
+                       "[listener.options]\nlevel = \"high\"\n";
+  expectRefused(config, {"level"});
+}
+
+}  // namespace
+}  // namespace portd::itest
