@@ -20,7 +20,7 @@ void BM_UdpEcho(benchmark::State& state) {
     auto exchange = [&](bool verify) { return pair.exchange(size, batch, verify); };
     if (!pair.error().empty() || !runExchanges(state, rig.context(), exchange, &before, &after)) {
       state.SkipWithError(pair.error().c_str());
-    } else if (pair.socket().stats().datagrams_dropped != 0) {
+    } else if (pair.socket().stats().datagrams_dropped.load() != 0) {
       state.SkipWithError("the server dropped datagrams");
     } else {
       setProcessed(state, size * batch, batch);

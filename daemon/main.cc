@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "config/loader.h"
@@ -79,8 +80,18 @@ int check(const std::string& path, const handlers::Registry& registry) {
   return 0;
 }
 
-int listHandlers(const handlers::Registry& registry) {
-  for (const handlers::HandlerFactory* f : registry.all()) {
+// The built-in handlers, or with -c those a configuration can use: its plugins' too.
+int listHandlers(const std::string& path, const handlers::Registry& builtins) {
+  std::shared_ptr<const config::Config> cfg;
+  const handlers::Registry* registry = &builtins;
+  if (!path.empty()) {
+    cfg = config::loadConfigFile(path, builtins);
+    registry = cfg->registry.get();
+    for (const plugin::PluginInfo& p : cfg->plugins) {
+      fmt::print("plugin {} {} ({}): {}\n", p.name, p.version, p.path, fmt::join(p.handlers, ", "));
+    }
+  }
+  for (const handlers::HandlerFactory* f : registry->all()) {
     const handlers::HandlerDescriptor& d = f->descriptor();
     fmt::print("{:<10} {:<9} {}\n", d.name, handlers::protocolsToString(d.protocols),
                d.description);
@@ -118,6 +129,8 @@ int main(int argc, char** argv) {
                         "Configuration file (default: the embedded configuration)");
 
   auto* handlers_cmd = app.add_subcommand("handlers", "List the handlers and their options");
+  handlers_cmd->add_option("-c,--config", config_path,
+                           "Also list the handlers of this configuration's plugins");
 
   try {
     app.parse(argc, argv);
@@ -134,7 +147,7 @@ int main(int argc, char** argv) {
       return check(config_path, registry);
     }
     if (handlers_cmd->parsed()) {
-      return listHandlers(registry);
+      return listHandlers(config_path, registry);
     }
   } catch (const config::ConfigError& e) {
     std::fprintf(stderr, "portd: configuration error: %s\n", e.what());

@@ -9,6 +9,7 @@
 #include "handlers/handler.h"
 #include "net/address.h"
 #include "net/socket.h"
+#include "plugin/plugin_loader.h"
 
 namespace portd::config {
 
@@ -55,6 +56,9 @@ struct Config {
   std::string source;  // file name, or "(embedded default)"
   ServerConfig server;
   LogConfig log;
+  // The handlers this configuration may name: the built-ins plus its plugins' handlers.
+  std::shared_ptr<const handlers::Registry> registry;
+  std::vector<plugin::PluginInfo> plugins;
   std::vector<ListenerConfig> listeners;
 };
 

@@ -1,7 +1,10 @@
 #include "config/loader.h"
 
+#include "plugin/plugin_loader.h"
+
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -55,7 +58,12 @@ class Reader {
   std::shared_ptr<const Config> read(const toml::table& root) {
     auto config = std::make_shared<Config>();
     config->source = source_;
-    checkKeys(root, "", {"server", "log", "listener"});
+    checkKeys(root, "", {"server", "log", "plugin", "listener"});
+    // Plugins first: their handlers must be known when the listeners are checked.
+    if (const toml::node* n = root.get("plugin")) {
+      readPlugins(*n, *config);
+    }
+    config->registry = std::make_shared<const handlers::Registry>(registry_);
     if (const toml::node* n = root.get("server")) {
       readServer(table(*n, "server"), config->server);
     }
@@ -180,6 +188,35 @@ class Reader {
     return *s;
   }
 
+  void readPlugins(const toml::node& n, Config& config) {
+    const toml::array* arr = n.as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      fail(n.source(), "plugin", "must be an array of tables: write each plugin as [[plugin]]");
+    }
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::table& t = *arr->get(i)->as_table();
+      std::string path = fmt::format("plugin[{}]", i);
+      checkKeys(t, path, {"path"});
+      const toml::node& p = *get(t, path, "path", true);
+      std::string file = str(p, path + ".path");
+      if (file.empty()) {
+        fail(p.source(), path + ".path", "must not be empty");
+      }
+      // Relative to the configuration file, so that a config and its plugins move together.
+      std::filesystem::path resolved(file);
+      if (resolved.is_relative() && source_ != kDefaultConfigSource) {
+        resolved = std::filesystem::path(source_).parent_path() / resolved;
+      }
+      try {
+        // Absolute: dlopen() searches the library path for a name without a slash.
+        config.plugins.push_back(plugin::loadPlugin(
+            std::filesystem::absolute(resolved).lexically_normal().string(), registry_));
+      } catch (const plugin::PluginError& e) {
+        fail(p.source(), path + ".path", e.what());
+      }
+    }
+  }
+
   void readServer(const toml::table& t, ServerConfig& out) const {
     checkKeys(t, "server", {"workers", "shutdown_timeout"});
     if (auto* n = get(t, "server", "workers", false)) {
@@ -282,9 +319,9 @@ class Reader {
     try {
       l.handler_config = factory->configure(*l.options);
     } catch (const handlers::OptionError& e) {
-      const toml::node* at = opts->get(e.key());
+      const toml::node* at = e.key().empty() ? nullptr : opts->get(e.key());
       fail(at ? at->source() : (opts->source().begin.line ? opts->source() : t.source()),
-           join(opts_path, e.key()), e.what());
+           e.key().empty() ? opts_path : join(opts_path, e.key()), e.what());
     }
     return l;
   }
@@ -318,6 +355,13 @@ class Reader {
     return values;
   }
 
+ public:
+  handlers::OptionValue optionValue(const toml::node& n, const std::string& key,
+                                    handlers::OptionType type) const {
+    return readOptionValue(n, key, type);
+  }
+
+ private:
   handlers::OptionValue readOptionValue(const toml::node& n, const std::string& key,
                                         handlers::OptionType type) const {
     using handlers::OptionType;
@@ -351,10 +395,22 @@ class Reader {
   }
 
   std::string source_;
-  const handlers::Registry& registry_;
+  handlers::Registry registry_;  // the built-ins, then each plugin's handlers
 };
 
 }  // namespace
+
+handlers::OptionValue parseOptionValue(handlers::OptionType type, std::string_view text) {
+  std::string doc = "value = " + std::string(text);
+  toml::table root;
+  try {
+    root = toml::parse(std::string_view(doc), std::string_view("(option default)"));
+  } catch (const toml::parse_error& e) {
+    throw ConfigError("(option default)", 1, 1, "", std::string(e.description()));
+  }
+  handlers::Registry none;
+  return Reader("(option default)", none).optionValue(*root.get("value"), "value", type);
+}
 
 std::shared_ptr<const Config> loadConfig(std::string_view text, const std::string& source,
                                          const handlers::Registry& registry) {

@@ -32,6 +32,10 @@ std::shared_ptr<const Config> loadConfig(std::string_view text, const std::strin
 std::shared_ptr<const Config> loadConfigFile(const std::string& path,
                                              const handlers::Registry& registry);
 
+// Parses one option value written as in a configuration file ("42", "\"250ms\"", "[7, 13]"):
+// how the C interface gives option defaults. Throws ConfigError.
+handlers::OptionValue parseOptionValue(handlers::OptionType type, std::string_view text);
+
 // The configuration used when no file is given (the same settings as config/portd.toml).
 std::string_view defaultConfigText();
 inline constexpr const char* kDefaultConfigSource = "(embedded default)";

@@ -7,7 +7,18 @@ LoopContext::LoopContext(uv_loop_t* loop, int worker_id)
       worker_id_(worker_id),
       thread_(std::this_thread::get_id()),
       read_pool_(kReadBlock, 4),
-      write_pool_(kWriteBlock, 256) {}
+      write_pool_(kWriteBlock, 256),
+      timers_(loop) {
+  current_ = this;
+}
+
+LoopContext::~LoopContext() {
+  if (current_ == this) {
+    current_ = nullptr;
+  }
+}
+
+thread_local LoopContext* LoopContext::current_ = nullptr;
 
 char* LoopContext::datagramBuffer() {
   if (!datagram_buffer_) {

@@ -7,6 +7,12 @@
 #include <thread>
 
 #include "core/buffer_pool.h"
+#include "core/handle_table.h"
+#include "core/timer_pool.h"
+
+namespace portd::net {
+class Connection;
+}
 
 namespace portd::core {
 
@@ -23,7 +29,15 @@ class LoopContext {
   static constexpr size_t kDatagramSlot = 64 * 1024;
   static constexpr size_t kDatagramSlots = 20;
 
+  // Makes itself the calling thread's current context (see current()).
   LoopContext(uv_loop_t* loop, int worker_id);
+  ~LoopContext();
+  LoopContext(const LoopContext&) = delete;
+  LoopContext& operator=(const LoopContext&) = delete;
+
+  // The context of the loop running on this thread. The plugin ABI names connections and
+  // timers by id alone; this is where the ids are looked up.
+  static LoopContext* current() { return current_; }
 
   uv_loop_t* loop() const { return loop_; }
   int workerId() const { return worker_id_; }
@@ -32,9 +46,16 @@ class LoopContext {
   // The recvmmsg buffer of this worker, allocated the first time a UDP socket asks for it.
   char* datagramBuffer();
 
+  // Ids of this worker's open connections and handler timers, for the plugin ABI.
+  HandleTable<net::Connection>& connections() { return connections_; }
+  TimerPool& timers() { return timers_; }
+
   bool onLoopThread() const { return std::this_thread::get_id() == thread_; }
   // Binds the context to the calling thread (the worker thread calls it once at start).
-  void bindToCurrentThread() { thread_ = std::this_thread::get_id(); }
+  void bindToCurrentThread() {
+    thread_ = std::this_thread::get_id();
+    current_ = this;
+  }
 
  private:
   uv_loop_t* loop_;
@@ -43,6 +64,10 @@ class LoopContext {
   BufferPool read_pool_;
   BufferPool write_pool_;
   std::unique_ptr<char[]> datagram_buffer_;
+  HandleTable<net::Connection> connections_;
+  TimerPool timers_;
+
+  static thread_local LoopContext* current_;
 };
 
 }  // namespace portd::core

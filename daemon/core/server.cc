@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/mailbox.h"
+#include "core/server_state.h"
 #include "core/uv_handle.h"
 #include "core/worker.h"
 #include "net/socket.h"
@@ -72,7 +73,7 @@ bool bindAll(const config::Config& config, unsigned workers,
 class Supervisor {
  public:
   Supervisor(std::shared_ptr<const config::Config> config, unsigned workers)
-      : config_(std::move(config)), worker_count_(workers) {}
+      : config_(config), worker_count_(workers), state_(std::move(config), workers) {}
 
   int run() {
     if (uv_loop_init(&loop_) != 0) {
@@ -106,7 +107,7 @@ class Supervisor {
 
     for (unsigned w = 0; w < worker_count_; ++w) {
       workers_.push_back(std::make_unique<Worker>(
-          static_cast<int>(w), worker_count_, config_, std::move(fds[w]),
+          static_cast<int>(w), worker_count_, config_, std::move(fds[w]), state_.worker(w),
           [this](int) { mailbox_->post([this] { onWorkerExit(); }); }));
     }
     for (size_t w = 0; w < workers_.size(); ++w) {
@@ -120,6 +121,7 @@ class Supervisor {
       }
     }
     if (!failed_) {
+      state_.setPhase(ServerState::Phase::kReady);
       spdlog::info("portd ready: {} workers, {} listeners", worker_count_,
                    config_->listeners.size());
     }
@@ -148,6 +150,7 @@ class Supervisor {
   }
 
   void beginShutdown() {
+    state_.setPhase(ServerState::Phase::kDraining);
     shutting_down_ = true;
     for (auto& w : workers_) {
       w->drain();
@@ -181,6 +184,7 @@ class Supervisor {
 
   std::shared_ptr<const config::Config> config_;
   unsigned worker_count_;
+  ServerState state_;  // before workers_: they write into it until they are joined
   uv_loop_t loop_{};
   std::unique_ptr<Mailbox> mailbox_;
   UvHandle<uv_signal_t> sigterm_;

@@ -9,11 +9,12 @@
 namespace portd::core {
 
 Worker::Worker(int id, unsigned worker_count, std::shared_ptr<const config::Config> config,
-               std::vector<int> fds, std::function<void(int)> on_exit)
+               std::vector<int> fds, WorkerState& state, std::function<void(int)> on_exit)
     : id_(id),
       worker_count_(worker_count),
       config_(std::move(config)),
       fds_(std::move(fds)),
+      state_(state),
       on_exit_(std::move(on_exit)) {}
 
 Worker::~Worker() {
@@ -63,6 +64,16 @@ void Worker::run() {
   }
   ctx_ = std::make_unique<LoopContext>(&loop_, id_);
   mailbox_ = std::make_unique<Mailbox>(&loop_);
+  uv_timer_init(&loop_, heartbeat_.get());
+  heartbeat_->data = &state_;
+  uv_timer_start(
+      heartbeat_.get(),
+      [](uv_timer_t* t) {
+        static_cast<WorkerState*>(t->data)->heartbeat_ms.store(ServerState::nowMs(),
+                                                               std::memory_order_relaxed);
+      },
+      0, 250);
+  uv_unref(heartbeat_.handle());
   rc = openListeners();
   started_.set_value(rc);
   if (rc != 0) {
@@ -72,6 +83,9 @@ void Worker::run() {
 
   // Every handle is closed by now (the loop only ends when none is active); destroying the
   // listeners frees the handler instances, and one more turn runs the last close callbacks.
+  // Handler timers go first: none may fire into an instance that is being destroyed.
+  ctx_->timers().close();
+  heartbeat_.reset();
   tcp_.clear();
   udp_.clear();
   mailbox_->close();
@@ -80,6 +94,7 @@ void Worker::run() {
   if (closed != 0) {
     spdlog::error("worker {}: loop closed with handles still open: {}", id_, uv_strerror(closed));
   }
+  state_.exited = true;
   if (on_exit_) {
     on_exit_(id_);
   }
@@ -90,14 +105,23 @@ int Worker::openListeners() {
     const config::ListenerConfig& l = config_->listeners[i];
     int fd = std::exchange(fds_[i], -1);
     int rc = 0;
-    if (l.protocol == net::Transport::kTcp) {
-      auto& listener =
-          tcp_.emplace_back(std::make_unique<net::TcpListener>(*ctx_, config_, l, worker_count_));
-      listener->setOnDrained([this] { checkDrained(); });
-      rc = listener->listen(fd);
-    } else {
-      auto& socket = udp_.emplace_back(std::make_unique<net::UdpSocket>(*ctx_, config_, l));
-      rc = socket->open(fd);
+    try {
+      if (l.protocol == net::Transport::kTcp) {
+        auto& listener = tcp_.emplace_back(
+            std::make_unique<net::TcpListener>(*ctx_, config_, l, worker_count_, state_.listeners[i]));
+        listener->setOnDrained([this] { checkDrained(); });
+        rc = listener->listen(fd);
+      } else {
+        auto& socket = udp_.emplace_back(std::make_unique<net::UdpSocket>(*ctx_, config_, l, state_.listeners[i]));
+        rc = socket->open(fd);
+      }
+    } catch (const std::exception& e) {
+      // The handler could not make its instance; the socket was not adopted.
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, e.what());
+      return UV_EINVAL;
     }
     if (rc != 0) {
       spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, uv_strerror(rc));

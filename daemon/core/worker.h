@@ -11,6 +11,8 @@
 #include "config/config.h"
 #include "core/loop_context.h"
 #include "core/mailbox.h"
+#include "core/server_state.h"
+#include "core/uv_handle.h"
 
 namespace portd::net {
 class TcpListener;
@@ -26,8 +28,9 @@ class Worker {
  public:
   // `fds` holds one bound socket per listener of `config`, in order; the worker owns them.
   // `on_exit` runs on the worker thread after its loop has ended.
+  // `state` receives the worker's counters and heartbeat; it must outlive the worker.
   Worker(int id, unsigned worker_count, std::shared_ptr<const config::Config> config,
-         std::vector<int> fds, std::function<void(int id)> on_exit);
+         std::vector<int> fds, WorkerState& state, std::function<void(int id)> on_exit);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -55,6 +58,7 @@ class Worker {
   const unsigned worker_count_;
   std::shared_ptr<const config::Config> config_;
   std::vector<int> fds_;
+  WorkerState& state_;
   std::function<void(int)> on_exit_;
   std::promise<int> started_;
   std::thread thread_;
@@ -63,6 +67,9 @@ class Worker {
   uv_loop_t loop_{};
   std::unique_ptr<LoopContext> ctx_;
   std::unique_ptr<Mailbox> mailbox_;
+  // Stamps state_.heartbeat_ms every 250 ms: a loop stuck in a callback stops stamping, which
+  // is what /healthz (and the systemd watchdog) look for. Unreferenced: it keeps no one alive.
+  UvHandle<uv_timer_t> heartbeat_;
   std::vector<std::unique_ptr<net::TcpListener>> tcp_;
   std::vector<std::unique_ptr<net::UdpSocket>> udp_;
   bool draining_ = false;

@@ -7,8 +7,8 @@ namespace portd::handlers {
 // One line per built-in handler. An explicit list rather than static registrars, so that the
 // linker cannot drop a handler nobody references.
 void registerBuiltins(Registry& registry) {
-  registry.addBuiltin<echo::EchoFactory>();
-  registry.addBuiltin<discard::DiscardFactory>();
+  registry.addBuiltin(echo::definition());
+  registry.addBuiltin(discard::definition());
 }
 
 }  // namespace portd::handlers

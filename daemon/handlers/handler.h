@@ -9,8 +9,13 @@
 
 #include "handlers/options.h"
 
+namespace portd::core {
+class LoopContext;
+}
+
 namespace portd::net {
 class Connection;
+struct ListenerStats;
 class UdpSocket;
 }  // namespace portd::net
 
@@ -40,13 +45,22 @@ class Handler {
                           std::string_view /*data*/) {}
 };
 
+// Where an instance will run: its worker's loop, the listener it serves, and that listener's
+// counters on this worker (which the instance may add to and register names in).
+struct InstanceContext {
+  core::LoopContext& loop;
+  const std::string& listener;
+  net::ListenerStats& stats;
+};
+
 // The configuration of one listener's handler, checked once when the file is loaded. Immutable
 // and shared by every worker.
 class HandlerConfig {
  public:
   virtual ~HandlerConfig() = default;
-  // Called on each worker's own thread.
-  virtual std::unique_ptr<Handler> createInstance() const = 0;
+  // Called on each worker's own thread. Throws std::runtime_error when no instance can be made;
+  // the worker then fails to start.
+  virtual std::unique_ptr<Handler> createInstance(const InstanceContext& where) const = 0;
 };
 
 struct HandlerDescriptor {

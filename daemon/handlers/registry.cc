@@ -1,5 +1,6 @@
 #include "handlers/registry.h"
 
+#include "handlers/abi/abi_handler.h"
 #include "net/connection.h"
 
 namespace portd::handlers {
@@ -17,7 +18,13 @@ std::string protocolsToString(unsigned protocols) {
   return out;
 }
 
-std::optional<std::string> Registry::add(std::unique_ptr<HandlerFactory> factory) {
+void Registry::addBuiltin(const portd_handler_def& def) {
+  if (auto error = add(abi::makeFactory(def))) {
+    throw std::logic_error(*error);
+  }
+}
+
+std::optional<std::string> Registry::add(std::shared_ptr<HandlerFactory> factory) {
   const std::string& name = factory->descriptor().name;
   if (factories_.contains(name)) {
     return "a handler named \"" + name + "\" is already registered";

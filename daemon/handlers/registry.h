@@ -3,8 +3,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <portd/handler.h>
 
 #include "handlers/handler.h"
 
@@ -15,21 +18,19 @@ namespace portd::handlers {
 class Registry {
  public:
   // Returns an error message when the name is already taken; the registry is then unchanged.
-  std::optional<std::string> add(std::unique_ptr<HandlerFactory> factory);
+  std::optional<std::string> add(std::shared_ptr<HandlerFactory> factory);
 
-  template <typename Factory>
-  void addBuiltin() {
-    if (auto error = add(std::make_unique<Factory>())) {
-      throw std::logic_error(*error);
-    }
-  }
+  // A built-in handler, written against the public C interface like any plugin. A duplicate
+  // name is a programming error.
+  void addBuiltin(const portd_handler_def& def);
 
   const HandlerFactory* find(const std::string& name) const;
   std::vector<const HandlerFactory*> all() const;  // sorted by name
   std::string names() const;                        // "discard, echo"
 
  private:
-  std::map<std::string, std::unique_ptr<HandlerFactory>> factories_;
+  // Shared, so that a configuration can copy the built-ins and add its plugins' handlers.
+  std::map<std::string, std::shared_ptr<HandlerFactory>> factories_;
 };
 
 // Registers every built-in handler: one line each, in builtin.cc.

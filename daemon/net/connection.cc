@@ -16,6 +16,7 @@ Connection::Connection(TcpListener& owner) : owner_(owner), out_(owner.context()
   tcp_.data = this;
   idle_timer_.data = this;
   write_req_.data = this;
+  id_ = owner.context().connections().add(this);
 }
 
 core::LoopContext& Connection::context() const { return owner_.context(); }
@@ -27,6 +28,14 @@ Address Connection::peerAddress() const {
     return Address{};
   }
   return Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+int Connection::peerName(sockaddr_storage* out) const {
+  int len = sizeof *out;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(out), &len) != 0) {
+    return 0;
+  }
+  return len;
 }
 
 void Connection::start() {
@@ -229,6 +238,8 @@ void Connection::finish() {
   if (opened_) {
     owner_.handler().onClose(*this);
   }
+  // The id goes stale now: a handler that kept it gets PORTD_ECLOSED, never a freed object.
+  context().connections().remove(id_);
   // Queued blocks go back to the pool now; a pending uv_write() is cancelled by uv_close() and
   // its callback only sees closing_.
   out_.clear();

@@ -41,10 +41,14 @@ class Connection {
   void pauseReading();
   void resumeReading();
 
+  // This connection's id in its worker's table (core::HandleTable): what plugins see.
+  uint64_t id() const { return id_; }
   size_t queuedBytes() const { return out_.size(); }
   bool isReading() const { return reading_; }
   bool isClosing() const { return closing_; }
   Address peerAddress() const;
+  // Fills `out` with the peer's address; returns its length, or 0 when unknown.
+  int peerName(sockaddr_storage* out) const;
   core::LoopContext& context() const;
 
   // One pointer for the handler's per-connection state.
@@ -78,6 +82,7 @@ class Connection {
   OutputQueue out_;
   size_t in_flight_ = 0;  // bytes handed to the pending uv_write()
   uint64_t last_activity_ms_ = 0;
+  uint64_t id_ = 0;
   void* handler_data_ = nullptr;
   int open_handles_ = 0;
   bool opened_ = false;  // the handler saw onOpen()

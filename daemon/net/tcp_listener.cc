@@ -11,12 +11,14 @@
 namespace portd::net {
 
 TcpListener::TcpListener(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-                         const config::ListenerConfig& listener, unsigned workers)
+                         const config::ListenerConfig& listener, unsigned workers,
+                         std::shared_ptr<ListenerStats> stats)
     : ctx_(ctx),
       config_(std::move(config)),
       listener_(listener),
       max_connections_(listener.maxConnectionsPerWorker(workers)),
-      handler_(listener.handler_config->createInstance()) {}
+      stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
+      handler_(listener.handler_config->createInstance({ctx, listener.name, *stats_})) {}
 
 TcpListener::~TcpListener() {
   // Connections point at this listener; the worker destroys it only once they are gone.
@@ -105,7 +107,7 @@ void TcpListener::pauseAccepting(int error) {
   // loop. Stop watching for a moment; the kernel keeps new connections in the backlog, and
   // connections that close meanwhile free what accept() needs.
   constexpr uint64_t kPauseMs = 100;
-  ++stats_.accept_errors;
+  ++stats_->accept_errors;
   uint64_t suppressed = 0;
   if (accept_error_log_.allow(uv_now(ctx_.loop()), &suppressed)) {
     spdlog::error("listener \"{}\": accept failed on worker {}: {}; pausing accepts for {} ms "
@@ -128,15 +130,15 @@ void TcpListener::admit(int fd) {
   int rc = uv_tcp_open(&c->tcp_, fd);
   if (rc != 0) {
     ::close(fd);
-    ++stats_.accept_errors;
+    ++stats_->accept_errors;
     c->abort();
     return;
   }
-  ++stats_.accepted;
+  ++stats_->accepted;
   if (count_ >= max_connections_) {
     // Closing at once tells the client "no" instead of leaving it in the backlog until it times
     // out; the kernel keeps spreading new connections over every worker either way.
-    ++stats_.rejected;
+    ++stats_->rejected;
     uint64_t suppressed = 0;
     if (reject_log_.allow(uv_now(ctx_.loop()), &suppressed)) {
       spdlog::warn("listener \"{}\": worker {} is at max_connections ({}); closing new "
@@ -172,7 +174,7 @@ void TcpListener::unlink(Connection* c) {
   }
   c->prev_ = c->next_ = nullptr;
   --count_;
-  ++stats_.closed;
+  ++stats_->closed;
   if (count_ == 0 && fd_ < 0 && on_drained_) {
     on_drained_();
   }

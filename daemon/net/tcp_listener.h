@@ -29,8 +29,11 @@ class TcpListener {
  public:
   // `config` keeps `listener` alive: connections keep the settings they started with even if
   // the daemon moves on to a newer configuration.
+  // `stats` is where this worker's counters of the listener go (the server keeps them for the
+  // metrics); null gives the listener counters of its own.
   TcpListener(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-              const config::ListenerConfig& listener, unsigned workers);
+              const config::ListenerConfig& listener, unsigned workers,
+              std::shared_ptr<ListenerStats> stats = nullptr);
   ~TcpListener();
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
@@ -57,7 +60,7 @@ class TcpListener {
   core::LoopContext& context() const { return ctx_; }
   const config::ListenerConfig& config() const { return listener_; }
   handlers::Handler& handler() const { return *handler_; }
-  ListenerStats& stats() { return stats_; }
+  ListenerStats& stats() { return *stats_; }
 
  private:
   friend class Connection;
@@ -71,13 +74,13 @@ class TcpListener {
   std::shared_ptr<const config::Config> config_;
   const config::ListenerConfig& listener_;
   const uint64_t max_connections_;
+  std::shared_ptr<ListenerStats> stats_;  // before handler_: the instance may register counters
   std::unique_ptr<handlers::Handler> handler_;
   int fd_ = -1;
   core::UvHandle<uv_poll_t> poll_;
   core::UvHandle<uv_timer_t> resume_timer_;
   Connection* head_ = nullptr;
   size_t count_ = 0;
-  ListenerStats stats_;
   core::RateLimit accept_error_log_;
   core::RateLimit reject_log_;
   std::function<void()> on_drained_;

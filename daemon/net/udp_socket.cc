@@ -15,11 +15,13 @@ constexpr size_t kSendBufferSize = kRecvBufferSize;
 }  // namespace
 
 UdpSocket::UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-                     const config::ListenerConfig& listener)
+                     const config::ListenerConfig& listener,
+                     std::shared_ptr<ListenerStats> stats)
     : ctx_(ctx),
       config_(std::move(config)),
       listener_(listener),
-      handler_(listener.handler_config->createInstance()) {}
+      stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
+      handler_(listener.handler_config->createInstance({ctx, listener.name, *stats_})) {}
 
 UdpSocket::~UdpSocket() { stop(); }
 
@@ -85,11 +87,11 @@ void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const so
     return;
   }
   if (flags & UV_UDP_PARTIAL) {
-    ++self->stats_.datagrams_dropped;  // truncated: answering part of it would be wrong
+    ++self->stats_->datagrams_dropped;  // truncated: answering part of it would be wrong
     return;
   }
-  ++self->stats_.datagrams_in;
-  self->stats_.bytes_in += static_cast<uint64_t>(nread);
+  ++self->stats_->datagrams_in;
+  self->stats_->bytes_in += static_cast<uint64_t>(nread);
   self->in_batch_ = (flags & UV_UDP_MMSG_CHUNK) != 0;
   self->handler_->onDatagram(*self, addr, std::string_view(buf->base, static_cast<size_t>(nread)));
   if (!self->in_batch_) {
@@ -110,7 +112,7 @@ void UdpSocket::reply(const sockaddr* peer, std::string_view data) {
   const char* bytes = data.data();
   if (!in_recv_buffer) {
     if (data.size() > kSendBufferSize) {
-      ++stats_.datagrams_dropped;
+      ++stats_->datagrams_dropped;
       return;
     }
     if (!send_buffer_) {
@@ -147,20 +149,20 @@ void UdpSocket::flush() {
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         // The socket's send buffer is full: the rest of the batch would fail the same way.
-        stats_.datagrams_dropped += pending_ - sent;
+        stats_->datagrams_dropped += pending_ - sent;
         break;
       }
       // An error for the first datagram, such as an unreachable peer: drop that one and go on
       // with the rest.
       spdlog::debug("listener \"{}\": send failed: {}", listener_.name, std::strerror(errno));
-      ++stats_.datagrams_dropped;
+      ++stats_->datagrams_dropped;
       ++sent;
       continue;
     }
     for (int i = 0; i < n; ++i) {
-      stats_.bytes_out += msgs_[sent + static_cast<size_t>(i)].msg_len;
+      stats_->bytes_out += msgs_[sent + static_cast<size_t>(i)].msg_len;
     }
-    stats_.datagrams_out += static_cast<uint64_t>(n);
+    stats_->datagrams_out += static_cast<uint64_t>(n);
     sent += static_cast<size_t>(n);
   }
   pending_ = 0;

@@ -20,8 +20,10 @@ namespace portd::net {
 // sendmmsg() when the batch ends. Loop thread only.
 class UdpSocket {
  public:
+  // `stats`: as for TcpListener.
   UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-            const config::ListenerConfig& listener);
+            const config::ListenerConfig& listener,
+            std::shared_ptr<ListenerStats> stats = nullptr);
   ~UdpSocket();
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
@@ -37,7 +39,8 @@ class UdpSocket {
   void reply(const sockaddr* peer, std::string_view data);
 
   const config::ListenerConfig& config() const { return listener_; }
-  ListenerStats& stats() { return stats_; }
+  ListenerStats& stats() { return *stats_; }
+  handlers::Handler& handler() const { return *handler_; }
 
  private:
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -50,6 +53,7 @@ class UdpSocket {
   core::LoopContext& ctx_;
   std::shared_ptr<const config::Config> config_;
   const config::ListenerConfig& listener_;
+  std::shared_ptr<ListenerStats> stats_;  // before handler_: the instance may register counters
   std::unique_ptr<handlers::Handler> handler_;
   core::UvHandle<uv_udp_t> udp_;
   int fd_ = -1;
@@ -63,7 +67,6 @@ class UdpSocket {
   // Reply bytes that did not come from the received datagram; allocated on first use.
   std::unique_ptr<char[]> send_buffer_;
   size_t send_used_ = 0;
-  ListenerStats stats_;
 };
 
 }  // namespace portd::net

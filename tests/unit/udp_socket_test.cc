@@ -34,8 +34,8 @@ TEST_F(UdpSocketTest, EchoesABatchInOrder) {
     }
     return got == 50;
   }));
-  EXPECT_EQ(socket.stats().datagrams_in, 50u);
-  EXPECT_EQ(socket.stats().datagrams_out, 50u);
+  EXPECT_EQ(socket.stats().datagrams_in.load(), 50u);
+  EXPECT_EQ(socket.stats().datagrams_out.load(), 50u);
   ::close(client);
 }
 
@@ -48,9 +48,9 @@ TEST_F(UdpSocketTest, DiscardAnswersNothing) {
   ASSERT_EQ(socket.open(fd), 0);
   int client = test::nonBlockingClient(SOCK_DGRAM, addr);
   ASSERT_EQ(::send(client, "x", 1, 0), 1);
-  ASSERT_TRUE(runUntil([&] { return socket.stats().datagrams_in == 1; }));
+  ASSERT_TRUE(runUntil([&] { return socket.stats().datagrams_in.load() == 1; }));
   char buf[8];
   EXPECT_EQ(::recv(client, buf, sizeof buf, 0), -1);
-  EXPECT_EQ(socket.stats().datagrams_out, 0u);
+  EXPECT_EQ(socket.stats().datagrams_out.load(), 0u);
   ::close(client);
 }

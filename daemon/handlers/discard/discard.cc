@@ -1,27 +1,27 @@
 #include "handlers/discard/discard.h"
 
+#include <portd/handler.hpp>
+
 namespace portd::handlers::discard {
 
 namespace {
 
-class Discard final : public Handler {
- public:
-  void onData(net::Connection& /*conn*/, std::string_view /*data*/) override {}
+struct Config {
+  explicit Config(const sdk::Options& /*options*/) {}
 };
 
-class DiscardConfig final : public HandlerConfig {
- public:
-  std::unique_ptr<Handler> createInstance() const override { return std::make_unique<Discard>(); }
+struct Discard {
+  Discard(sdk::Worker /*w*/, const Config& /*c*/) {}
+  void onData(sdk::Conn /*c*/, std::string_view /*data*/) {}
+  void onDatagram(sdk::Datagram /*d*/, const sockaddr* /*peer*/, std::string_view /*data*/) {}
 };
+
+const portd_handler_def kDiscard = sdk::makeHandler<Config, Discard>(
+    "discard", "RFC 863 discard: reads everything and answers nothing", PORTD_TCP | PORTD_UDP,
+    nullptr, 0);
 
 }  // namespace
 
-DiscardFactory::DiscardFactory()
-    : descriptor_{"discard", "RFC 863 discard: reads everything and answers nothing", kTcp | kUdp,
-                  {}} {}
-
-std::shared_ptr<const HandlerConfig> DiscardFactory::configure(const Options& /*options*/) const {
-  return std::make_shared<DiscardConfig>();
-}
+const portd_handler_def& definition() { return kDiscard; }
 
 }  // namespace portd::handlers::discard

@@ -1,70 +1,61 @@
 #include "handlers/echo/echo.h"
 
+#include <portd/handler.hpp>
+
 #include <bitset>
 
 #include "net/address.h"
-#include "net/connection.h"
-#include "net/udp_socket.h"
 
 namespace portd::handlers::echo {
 
 namespace {
 
-using PortSet = std::bitset<65536>;
+struct Config {
+  explicit Config(const sdk::Options& o) {
+    for (int64_t p : o.getIntList("blocked_source_ports")) {
+      if (p < 1 || p > 65535) {
+        throw sdk::ConfigError("blocked_source_ports: ports must be between 1 and 65535");
+      }
+      blocked.set(static_cast<size_t>(p));
+    }
+  }
+  std::bitset<65536> blocked;
+};
 
-class Echo final : public Handler {
+class Echo {
  public:
-  explicit Echo(const PortSet& blocked) : blocked_(blocked) {}
+  Echo(sdk::Worker w, const Config& c)
+      : worker_(w), config_(c), dropped_(w.counter("blocked_datagrams")) {}
 
-  void onData(net::Connection& conn, std::string_view data) override { conn.write(data); }
+  void onData(sdk::Conn c, std::string_view data) { c.write(data); }
 
-  void onDatagram(net::UdpSocket& socket, const sockaddr* peer, std::string_view data) override {
+  void onDatagram(sdk::Datagram d, const sockaddr* peer, std::string_view data) {
     uint16_t port = net::portOf(peer);
-    if (port == 0 || blocked_.test(port)) {
-      ++socket.stats().datagrams_dropped;
+    if (port == 0 || config_.blocked.test(port)) {
+      worker_.add(dropped_);
       return;
     }
-    socket.reply(peer, data);
+    d.reply(peer, data);
   }
 
  private:
-  const PortSet& blocked_;
+  sdk::Worker worker_;
+  const Config& config_;
+  int dropped_;
 };
 
-class EchoConfig final : public HandlerConfig {
- public:
-  explicit EchoConfig(const std::vector<int64_t>& blocked) {
-    for (int64_t p : blocked) {
-      blocked_.set(static_cast<size_t>(p));
-    }
-  }
-  std::unique_ptr<Handler> createInstance() const override {
-    return std::make_unique<Echo>(blocked_);
-  }
-
- private:
-  PortSet blocked_;
+const portd_option_def kOptions[] = {
+    {"blocked_source_ports", PORTD_OPT_INT_LIST, "[7, 13, 17, 19, 37, 53, 123]",
+     "UDP source ports never answered, so that two services cannot bounce packets between "
+     "them forever"},
 };
+
+const portd_handler_def kEcho = sdk::makeHandler<Config, Echo>(
+    "echo", "RFC 862 echo: sends back every byte or datagram it receives", PORTD_TCP | PORTD_UDP,
+    kOptions, std::size(kOptions));
 
 }  // namespace
 
-EchoFactory::EchoFactory()
-    : descriptor_{"echo",
-                  "RFC 862 echo: sends back every byte or datagram it receives",
-                  kTcp | kUdp,
-                  {{"blocked_source_ports", OptionType::kIntegerList,
-                    std::vector<int64_t>{7, 13, 17, 19, 37, 53, 123},
-                    "UDP source ports never answered, so that two services cannot bounce "
-                    "packets between them forever"}}} {}
-
-std::shared_ptr<const HandlerConfig> EchoFactory::configure(const Options& options) const {
-  const auto& ports = options.getIntegerList("blocked_source_ports");
-  for (int64_t p : ports) {
-    if (p < 1 || p > 65535) {
-      throw OptionError("blocked_source_ports", "ports must be between 1 and 65535");
-    }
-  }
-  return std::make_shared<EchoConfig>(ports);
-}
+const portd_handler_def& definition() { return kEcho; }
 
 }  // namespace portd::handlers::echo

@@ -136,9 +136,10 @@ typedef struct portd_host_api {
   /* Log a message through the daemon's log, tagged with the handler's name. Any thread. */
   void (*log)(portd_worker *w, int level, const char *message);
 
-  /* Named counters, shown in the daemon's metrics with the listener and handler as labels.
-   * counter() is called in create(); it returns an index for counter_add(), or a negative
-   * status. counter_add() costs a few instructions and no lock. */
+  /* Named counters, shown in the daemon's metrics with the listener and handler as labels
+   * (portd_handler_counter_total{name="..."}). counter() may only be called in create(); the
+   * name is letters, digits and '_'; at most 32 per instance. It returns an index for
+   * counter_add(), or a negative status. counter_add() costs a few instructions and no lock. */
   int (*counter)(portd_worker *w, const char *name);
   void (*counter_add)(portd_worker *w, int counter, uint64_t delta);
 } portd_host_api;
@@ -154,7 +155,9 @@ typedef struct portd_handler_def {
   /* Main thread, when the configuration is loaded: check the options and build the
    * immutable, shared configuration of one listener. On rejection return NULL after writing
    * a one-line reason to error (error_len bytes, NUL included); portd reports it as a
-   * configuration error of that listener and does not start. */
+   * configuration error of that listener and does not start. A reason that starts with an
+   * option's name and ": " ("max_line: must be at least 1") points at that option in the
+   * file. NULL configure: the config passed to create() is NULL. */
   void *(*configure)(const portd_host_api *host, const portd_options *options, char *error,
                      size_t error_len);
   void (*release_config)(void *config);

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <portd/handler.h>
+
+#include <string>
+
+#include "core/rate_limit.h"
+
+namespace portd::core {
+class LoopContext;
+}
+namespace portd::net {
+struct ListenerStats;
+}
+
+// What the C interface calls a portd_worker: one handler instance's view of its worker. Lives
+// as long as the instance; touched by the worker thread only.
+struct portd_worker {
+  const portd_handler_def* def = nullptr;
+  std::string listener;
+  portd::core::LoopContext* loop = nullptr;
+  // The listener's counters on this worker: named handler counters and handler_errors.
+  portd::net::ListenerStats* stats = nullptr;
+  void* instance = nullptr;
+  bool creating = false;  // counters may be registered only in create()
+
+  // Callback errors and misuse are logged at most once a second per instance.
+  portd::core::RateLimit error_limit;
+};
+
+namespace portd::handlers::abi {
+
+// The instance whose callback is running on this thread, for naming the culprit when a
+// plugin misuses an id. Set for the length of each call into a handler.
+portd_worker* dispatching();
+
+class DispatchScope {
+ public:
+  explicit DispatchScope(portd_worker* w);
+  ~DispatchScope();
+  DispatchScope(const DispatchScope&) = delete;
+  DispatchScope& operator=(const DispatchScope&) = delete;
+
+ private:
+  portd_worker* previous_;
+};
+
+}  // namespace portd::handlers::abi

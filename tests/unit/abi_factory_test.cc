@@ -1,0 +1,118 @@
+// The C handler table as the registry sees it: schema translation, option defaults, malformed
+// tables and rejected options.
+#include <gtest/gtest.h>
+#include <portd/handler.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "config/loader.h"
+#include "handlers/abi/abi_handler.h"
+#include "handlers/registry.h"
+
+namespace portd::handlers {
+namespace {
+
+int noData(void*, portd_conn_t, const void*, size_t) { return 0; }
+
+void* rejectLimit(const portd_host_api* host, const portd_options* o, char* error,
+                  size_t error_len) {
+  int64_t limit = 0;
+  if (host->opt_int(o, "limit", &limit) != PORTD_OK) {
+    std::snprintf(error, error_len, "no limit option");
+    return nullptr;
+  }
+  if (limit > 10) {
+    std::snprintf(error, error_len, "limit: must be at most 10, not %lld",
+                  static_cast<long long>(limit));
+    return nullptr;
+  }
+  static int config;
+  return &config;
+}
+
+const portd_option_def kOptions[] = {
+    {"limit", PORTD_OPT_INT, "5", "at most 10"},
+    {"delay", PORTD_OPT_DURATION, "\"250ms\"", ""},
+    {"ports", PORTD_OPT_INT_LIST, "[1, 2]", ""},
+};
+
+portd_handler_def table() {
+  portd_handler_def d{};
+  d.name = "limited";
+  d.protocols = PORTD_TCP;
+  d.options = kOptions;
+  d.option_count = 3;
+  d.on_data = noData;
+  return d;
+}
+
+TEST(AbiFactory, TranslatesTheSchemaAndParsesDefaults) {
+  static const portd_handler_def d = table();
+  auto f = abi::makeFactory(d);
+  const HandlerDescriptor& desc = f->descriptor();
+  EXPECT_EQ(desc.name, "limited");
+  EXPECT_EQ(desc.protocols, unsigned{kTcp});
+  ASSERT_EQ(desc.options.size(), 3u);
+  EXPECT_EQ(std::get<int64_t>(desc.options[0].default_value), 5);
+  EXPECT_EQ(std::get<config::Duration>(desc.options[1].default_value).count(), 250);
+  EXPECT_EQ(std::get<std::vector<int64_t>>(desc.options[2].default_value),
+            (std::vector<int64_t>{1, 2}));
+}
+
+TEST(AbiFactory, RefusesMalformedTables) {
+  static portd_handler_def unnamed = table();
+  unnamed.name = "";
+  EXPECT_THROW(abi::makeFactory(unnamed), std::runtime_error);
+
+  static portd_handler_def no_protocol = table();
+  no_protocol.protocols = 0;
+  EXPECT_THROW(abi::makeFactory(no_protocol), std::runtime_error);
+
+  static portd_handler_def tcp_without_data = table();
+  tcp_without_data.on_data = nullptr;
+  EXPECT_THROW(abi::makeFactory(tcp_without_data), std::runtime_error);
+
+  static const portd_option_def bad_default[] = {{"limit", PORTD_OPT_INT, "\"five\"", ""}};
+  static portd_handler_def bad = table();
+  bad.options = bad_default;
+  bad.option_count = 1;
+  try {
+    abi::makeFactory(bad);
+    FAIL() << "a default of the wrong type was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("default of option \"limit\""), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(AbiFactory, ARejectionNamingAnOptionPointsAtIt) {
+  static portd_handler_def d = table();
+  d.configure = rejectLimit;
+  Registry r;
+  ASSERT_FALSE(r.add(abi::makeFactory(d)));
+  const char* text =
+      "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\nhandler = \"limited\"\n"
+      "[listener.options]\nlimit = 50\n";
+  try {
+    config::loadConfig(text, "t.toml", r);
+    FAIL() << "the handler's rejection was ignored";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.line(), 7);
+    EXPECT_EQ(e.key(), "listener[0].options.limit");
+    EXPECT_NE(std::string(e.what()).find("must be at most 10, not 50"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ParseOptionValue, ReadsEveryTypeAndRefusesTheWrongOne) {
+  EXPECT_EQ(std::get<bool>(config::parseOptionValue(OptionType::kBool, "true")), true);
+  EXPECT_EQ(std::get<std::string>(config::parseOptionValue(OptionType::kString, "\"x\"")), "x");
+  EXPECT_EQ(std::get<ByteSize>(config::parseOptionValue(OptionType::kSize, "\"64KiB\"")).bytes,
+            65536u);
+  EXPECT_THROW(config::parseOptionValue(OptionType::kInteger, "true"), config::ConfigError);
+  EXPECT_THROW(config::parseOptionValue(OptionType::kInteger, "[1"), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace portd::handlers

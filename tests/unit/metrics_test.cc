@@ -1,0 +1,93 @@
+#include "admin/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include "config/loader.h"
+#include "handlers/registry.h"
+
+namespace portd::admin {
+namespace {
+
+std::shared_ptr<const config::Config> twoListeners() {
+  handlers::Registry r;
+  handlers::registerBuiltins(r);
+  return config::loadConfig(
+      "[[listener]]\nname = \"t\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n"
+      "handler = \"echo\"\n"
+      "[[listener]]\nname = \"u\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n"
+      "handler = \"echo\"\n",
+      "m.toml", r);
+}
+
+bool has(const std::string& text, const std::string& line) {
+  return text.find(line + "\n") != std::string::npos;
+}
+
+TEST(Metrics, SumsTheWorkersCounters) {
+  core::ServerState state(twoListeners(), 2);
+  state.worker(0).listeners[0]->accepted += 3;
+  state.worker(1).listeners[0]->accepted += 4;
+  state.worker(1).listeners[0]->closed += 2;
+  state.worker(0).listeners[1]->datagrams_in += 5;
+  state.worker(1).listeners[1]->datagrams_dropped += 1;
+  state.worker(0).listeners[1]->handler.names.push_back("blocked_datagrams");
+  state.worker(0).listeners[1]->handler.values[0] += 9;
+  std::string m = renderPrometheus(state);
+  const std::string t = R"(listener="t",handler="echo",protocol="tcp")";
+  const std::string u = R"(listener="u",handler="echo",protocol="udp")";
+  EXPECT_TRUE(has(m, "portd_connections_accepted_total{" + t + "} 7")) << m;
+  EXPECT_TRUE(has(m, "portd_connections_active{" + t + "} 5")) << m;
+  EXPECT_TRUE(has(m, "portd_datagrams_received_total{" + u + "} 5")) << m;
+  EXPECT_TRUE(has(m, "portd_errors_total{" + u + ",kind=\"datagram_dropped\"} 1")) << m;
+  EXPECT_TRUE(has(m, "portd_handler_counter_total{" + u + ",name=\"blocked_datagrams\"} 9")) << m;
+  EXPECT_TRUE(has(m, "portd_workers 2")) << m;
+  EXPECT_NE(m.find("portd_build_info{version=\""), std::string::npos);
+}
+
+TEST(Metrics, HistogramBucketsAreCumulative) {
+  core::ServerState state(twoListeners(), 1);
+  net::RequestStats& r = state.worker(0).listeners[0]->requests;
+  ++r.requests;
+  ++r.requests;
+  r.observe(50);       // <= 100 us
+  r.observe(3000000);  // <= 10 s
+  r.respond(200);
+  r.respond(503);
+  std::string m = renderPrometheus(state);
+  const std::string t = R"(listener="t",handler="echo",protocol="tcp")";
+  EXPECT_TRUE(has(m, "portd_request_duration_seconds_bucket{" + t + ",le=\"0.0001\"} 1")) << m;
+  EXPECT_TRUE(has(m, "portd_request_duration_seconds_bucket{" + t + ",le=\"1\"} 1")) << m;
+  EXPECT_TRUE(has(m, "portd_request_duration_seconds_bucket{" + t + ",le=\"+Inf\"} 2")) << m;
+  EXPECT_TRUE(has(m, "portd_request_duration_seconds_count{" + t + "} 2")) << m;
+  EXPECT_TRUE(has(m, "portd_responses_total{" + t + ",class=\"5xx\"} 1")) << m;
+}
+
+TEST(Metrics, AStuckWorkerIsUnhealthyAndAnExitedOneIsIgnored) {
+  core::ServerState state(twoListeners(), 2);
+  EXPECT_TRUE(state.healthy());
+  state.worker(1).heartbeat_ms = core::ServerState::nowMs() - 5000;
+  EXPECT_FALSE(state.healthy());
+  state.worker(1).exited = true;
+  EXPECT_TRUE(state.healthy());
+}
+
+TEST(Metrics, StatsAndConfigRender) {
+  auto cfg = twoListeners();
+  core::ServerState state(cfg, 1);
+  std::string json = renderStatsJson(state);
+  EXPECT_NE(json.find("\"phase\" : \"starting\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"name\" : \"u\""), std::string::npos) << json;
+  std::string toml = renderConfigToml(*cfg);
+  // What /config shows loads again as the same configuration.
+  handlers::Registry r;
+  handlers::registerBuiltins(r);
+  auto again = config::loadConfig(toml, "again.toml", r);
+  ASSERT_EQ(again->listeners.size(), 2u);
+  EXPECT_EQ(again->listeners[1].name, "u");
+  EXPECT_EQ(std::get<std::vector<int64_t>>(again->listeners[0].options->values().at(
+                "blocked_source_ports")),
+            (std::vector<int64_t>{7, 13, 17, 19, 37, 53, 123}));
+}
+
+}  // namespace
+}  // namespace portd::admin
