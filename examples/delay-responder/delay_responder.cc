@@ -37,10 +37,10 @@ struct Config {
         prefix(o.getString("prefix")),
         max_line(o.getSize("max_line")) {
     if (delay > std::chrono::hours(1)) {
-      throw portd::sdk::ConfigError("delay must be at most 1h");
+      throw portd::sdk::ConfigError("delay: must be at most 1h");
     }
     if (max_line < 1 || max_line > (1u << 20)) {
-      throw portd::sdk::ConfigError("max_line must be between 1 and 1MiB");
+      throw portd::sdk::ConfigError("max_line: must be between 1 and 1MiB");
     }
   }
   std::chrono::milliseconds delay;

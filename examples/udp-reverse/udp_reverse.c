@@ -45,7 +45,7 @@ static void *configure(const portd_host_api *host, const portd_options *o, char 
     return NULL;
   }
   if (max_bytes < 1 || max_bytes > MAX_UDP_PAYLOAD) {
-    snprintf(error, error_len, "max_bytes must be between 1 and %u, not %llu", MAX_UDP_PAYLOAD,
+    snprintf(error, error_len, "max_bytes: must be between 1 and %u, not %llu", MAX_UDP_PAYLOAD,
              (unsigned long long)max_bytes);
     return NULL;
   }

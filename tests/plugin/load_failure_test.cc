@@ -42,12 +42,15 @@ void expectRefused(const std::string& config, std::vector<std::string> words) {
     }
     // Nothing was bound, nothing started.
     EXPECT_EQ(r.err.find(" on 127.0.0.1:"), std::string::npos) << r.err;
-    EXPECT_EQ(r.err.find("ready"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("portd ready"), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("is valid"), std::string::npos) << r.out;
   }
 }
 
 std::string dirOf(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+// Every load failure is reported at the [[plugin]] entry's path, then says why.
+const char* kAtPluginPath = "@FILE@:2:8: plugin[0].path: plugin ";
 
 TEST(PluginLoadFailure, MissingFile) {
   // A relative path is resolved from the configuration file's directory, and the message
@@ -55,46 +58,58 @@ TEST(PluginLoadFailure, MissingFile) {
   TempFile probe("");
   std::string expected = dirOf(probe.path()) + "/no-such-plugin.so";
   expectRefused(pluginEntry("no-such-plugin.so") + listenerOn("echo"),
-                {expected, "No such file"});
+                {kAtPluginPath + expected + ": No such file or directory"});
 }
 
 TEST(PluginLoadFailure, NotASharedObject) {
   TempFile text("this is not an ELF file\n", ".so");
-  expectRefused(pluginEntry(text.path()) + listenerOn("echo"), {text.path()});
+  expectRefused(pluginEntry(text.path()) + listenerOn("echo"),
+                {kAtPluginPath + text.path() + ": not a loadable shared object"});
 }
 
 TEST(PluginLoadFailure, NoEntryPoint) {
   expectRefused(pluginEntry(PLUGIN_NO_ENTRY) + listenerOn("echo"),
-                {PLUGIN_NO_ENTRY, "portd_plugin_entry"});
+                {kAtPluginPath + std::string(PLUGIN_NO_ENTRY) + ": no portd_plugin_entry() symbol"});
 }
 
 TEST(PluginLoadFailure, AbiVersionMismatch) {
   expectRefused(pluginEntry(PLUGIN_BAD_ABI) + listenerOn("echo"),
-                {PLUGIN_BAD_ABI, "999", std::to_string(PORTD_TEST_ABI_VERSION)});
+                {kAtPluginPath + std::string(PLUGIN_BAD_ABI),
+                 "built for handler ABI version 999",
+                 "speaks version " + std::to_string(PORTD_TEST_ABI_VERSION)});
 }
 
 TEST(PluginLoadFailure, HandlerNameTaken) {
   expectRefused(pluginEntry(PLUGIN_DUP_ECHO) + listenerOn("echo"),
-                {PLUGIN_DUP_ECHO, "\"echo\"", "already"});
+                {kAtPluginPath + std::string(PLUGIN_DUP_ECHO) +
+                 ": a handler named \"echo\" is already registered"});
 }
 
 TEST(PluginLoadFailure, SamePluginTwice) {
   expectRefused(pluginEntry(PLUGIN_MISBEHAVE) + pluginEntry(PLUGIN_MISBEHAVE) +
                     listenerOn("misbehave"),
-                {PLUGIN_MISBEHAVE});
+                {"@FILE@:5:8: plugin[1].path: plugin " + std::string(PLUGIN_MISBEHAVE) +
+                 ": a handler named \"misbehave\" is already registered"});
 }
 
 TEST(PluginLoadFailure, HandlerRejectsItsOptions) {
-  // The listener's options table starts on line 9, column 1 of this file.
-  std::string config = pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
-                       "[listener.options]\nlevel = 42\n";
-  expectRefused(config, {"@FILE@:9:1:", "level 42 is above 10"});
+  // The reason is the handler's; the place is the listener's options table (line 9).
+  expectRefused(pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
+                    "[listener.options]\nlevel = 42\n",
+                {"@FILE@:9:1: listener[0].options: level 42 is above 10"});
+}
+
+TEST(PluginLoadFailure, HandlerRejectsOneOption) {
+  // A reason starting with "NAME: " points at that option (line 11, after the '=').
+  expectRefused(pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
+                    "[listener.options]\nlevel = 3\nword = \"\"\n",
+                {"@FILE@:11:8: listener[0].options.word: must not be empty"});
 }
 
 TEST(PluginLoadFailure, OptionOfTheWrongTypeIsCheckedBeforeTheHandler) {
-  std::string config = pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
-                       "[listener.options]\nlevel = \"high\"\n";
-  expectRefused(config, {"level"});
+  expectRefused(pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
+                    "[listener.options]\nlevel = \"high\"\n",
+                {"@FILE@:10:9: listener[0].options.level: expected an integer"});
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 //          uses its stale id with every connection function and logs what they returned
 //   fail   throws from onData: a failure of the handler on this connection
 //   id     answers the connection's id, so that a test can tell connections apart
-// "picky" (TCP): rejects its options when `level` is above 10.
+// "picky" (TCP): rejects its options when `level` is above 10 or `word` is empty.
 #include <portd/handler.hpp>
 
 #include <list>
@@ -89,13 +89,19 @@ void Late::fire() { owner->fired(this); }
 
 const portd_option_def kPickyOptions[] = {
     {"level", PORTD_OPT_INT, "1", "at most 10"},
+    {"word", PORTD_OPT_STRING, "\"ok\"", "not empty"},
 };
 
 struct PickyConfig {
   explicit PickyConfig(const portd::sdk::Options& o) {
     int64_t level = o.getInt("level");
     if (level > 10) {
+      // A reason about the options as a whole: reported at the listener's options table.
       throw portd::sdk::ConfigError("level " + std::to_string(level) + " is above 10");
+    }
+    if (o.getString("word").empty()) {
+      // "NAME: ...": reported at that option.
+      throw portd::sdk::ConfigError("word: must not be empty");
     }
   }
 };
@@ -110,7 +116,8 @@ const portd_handler_def kHandlers[] = {
         "misbehave", "breaks the rules on request", PORTD_TCP, kMisbehaveOptions,
         sizeof(kMisbehaveOptions) / sizeof(kMisbehaveOptions[0])),
     portd::sdk::makeHandler<PickyConfig, Picky>("picky", "rejects level > 10", PORTD_TCP,
-                                                kPickyOptions, 1),
+                                                kPickyOptions,
+                                                sizeof(kPickyOptions) / sizeof(kPickyOptions[0])),
 };
 
 }  // namespace

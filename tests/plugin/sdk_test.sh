@@ -133,7 +133,15 @@ grep -Eq '^echo ' "$tmp/handlers.out" || fail "portd handlers no longer lists th
 
 step "portd check -c"
 "$portd" check -c "$cfg" >"$tmp/check.out" 2>&1 || { cat "$tmp/check.out" >&2; fail "portd check -c"; }
-grep -q 'delay=200ms' "$tmp/check.out" || { cat "$tmp/check.out" >&2; fail "portd check does not show the plugin handler's options"; }
+grep -q 'delay="200ms"' "$tmp/check.out" || { cat "$tmp/check.out" >&2; fail "portd check does not show the plugin handler's options"; }
+
+# A value the plugin rejects is a configuration error at that option.
+sed 's/^max_line = .*/max_line = 0/' "$cfg" >"$tmp/conf/bad.toml"
+status=0
+"$portd" check -c "$tmp/conf/bad.toml" >"$tmp/bad.out" 2>&1 || status=$?
+[ "$status" -eq 2 ] || fail "portd check of a rejected option exited with $status"
+grep -q "bad.toml:[0-9]*:[0-9]*: listener\[0\].options.max_line: must be between 1 and 1MiB" "$tmp/bad.out" ||
+  { cat "$tmp/bad.out" >&2; fail "no error at the rejected option"; }
 
 # 5. Serve, and talk to both handlers.
 step "starting the installed portd"
