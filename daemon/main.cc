@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "handlers/registry.h"
+#include "probe/probe.h"
 #include "version.h"
 
 namespace {
@@ -132,6 +133,15 @@ int main(int argc, char** argv) {
   handlers_cmd->add_option("-c,--config", config_path,
                            "Also list the handlers of this configuration's plugins");
 
+  std::string probe_url;
+  int probe_timeout_ms = 2000;
+  auto* probe_cmd = app.add_subcommand(
+      "probe", "GET an http:// URL; exit 0 on a 2xx status, 1 otherwise (for health checks)");
+  probe_cmd->add_option("url", probe_url, "For example http://127.0.0.1:9090/healthz")
+      ->required();
+  probe_cmd->add_option("--timeout-ms", probe_timeout_ms, "Give up after this long")
+      ->check(CLI::Range(1, 600000));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -145,6 +155,12 @@ int main(int argc, char** argv) {
     }
     if (check_cmd->parsed()) {
       return check(config_path, registry);
+    }
+    if (probe_cmd->parsed()) {
+      std::string report;
+      int rc = probe::run(probe_url, std::chrono::milliseconds(probe_timeout_ms), &report);
+      std::fprintf(rc == 0 ? stdout : stderr, "%s\n", report.c_str());
+      return rc;
     }
     if (handlers_cmd->parsed()) {
       return listHandlers(config_path, registry);

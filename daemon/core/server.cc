@@ -9,6 +9,7 @@
 #include <csignal>
 #include <vector>
 
+#include "core/cpu_limit.h"
 #include "core/mailbox.h"
 #include "core/server_state.h"
 #include "core/uv_handle.h"
@@ -17,18 +18,7 @@
 
 namespace portd::core {
 
-unsigned defaultWorkerCount() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) {
-      return static_cast<unsigned>(n);
-    }
-  }
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<unsigned>(n) : 1;
-}
+unsigned defaultWorkerCount() { return cpuBudget().workers; }
 
 namespace {
 
@@ -201,7 +191,12 @@ class Supervisor {
 int runServer(std::shared_ptr<const config::Config> config) {
   // A peer that resets a connection must cost us an EPIPE from write(), not the process.
   std::signal(SIGPIPE, SIG_IGN);
-  unsigned workers = config->server.workers ? config->server.workers : defaultWorkerCount();
+  unsigned workers = config->server.workers;
+  if (workers == 0) {
+    CpuBudget budget = cpuBudget();
+    workers = budget.workers;
+    spdlog::info("workers: {} ({})", workers, budget.describe());
+  }
   return Supervisor(std::move(config), workers).run();
 }
 

@@ -11,7 +11,8 @@ namespace portd::core {
 // not be bound or a worker could not start.
 int runServer(std::shared_ptr<const config::Config> config);
 
-// How many workers "workers = 0" means: the CPUs in this process's affinity mask.
+// How many workers "workers = 0" means: the CPUs in this process's affinity mask, and no more
+// than its cgroup's CPU quota allows (see core/cpu_limit.h).
 unsigned defaultWorkerCount();
 
 }  // namespace portd::core
