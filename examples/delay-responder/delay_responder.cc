@@ -125,6 +125,9 @@ class Instance {
 
   void onClose(Conn c) {
     Session* s = c.data<Session>();
+    if (s == nullptr) {
+      return;  // onOpen failed before the Session was set
+    }
     if (s->timer != 0) {
       worker_.stopTimer(s->timer);  // its id must not fire into a deleted Session
     }

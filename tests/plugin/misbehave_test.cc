@@ -96,6 +96,7 @@ TEST(MisbehavingPlugin, FailingCallbackClosesOnlyThatConnection) {
   // The connection opened before, and new ones, are still served.
   EXPECT_EQ(command(other.get(), "ping", 5), "pong\n");
   EXPECT_TRUE(stillServes(d)) << d.log();
+  other.reset();
   EXPECT_TRUE(d.stop()) << d.log();
 }
 
