@@ -36,10 +36,14 @@ fail() {
 }
 step() { echo "sdk_test: $*"; }
 
-# 1. Install.
+# 1. Install, then move the tree: everything installed must be relative to its prefix.
 prefix=$tmp/prefix
-step "installing into $prefix"
-cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || fail "cmake --install: $(cat "$tmp/install.log")"
+step "installing into $tmp/staging, then moving it to $prefix"
+cmake --install "$build" --prefix "$tmp/staging" >"$tmp/install.log" || fail "cmake --install: $(cat "$tmp/install.log")"
+mv "$tmp/staging" "$prefix"
+if grep -rq "$tmp/staging" "$prefix/lib" "$prefix/include"; then
+  fail "installed files name the prefix they were installed to: $(grep -rl "$tmp/staging" "$prefix")"
+fi
 for f in bin/portd include/portd/handler.h include/portd/handler.hpp \
          lib/cmake/portd/portdConfig.cmake lib/cmake/portd/portdConfigVersion.cmake \
          lib/pkgconfig/portd.pc; do
