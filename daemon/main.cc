@@ -45,18 +45,22 @@ void raiseFileLimit() {
 
 int serve(const std::string& path, int workers, const std::string& level,
           const handlers::Registry& registry) {
-  auto cfg = load(path, registry);
-  auto overridden = std::make_shared<config::Config>(*cfg);
-  if (workers >= 0) {
-    overridden->server.workers = static_cast<unsigned>(workers);
-  }
-  if (!level.empty()) {
-    overridden->log.level = level;
-  }
-  core::setupLogging(overridden->log);
-  spdlog::info("portd {} starting with {}", PORTD_VERSION, overridden->source);
+  // The configuration with the command line's overrides, which a reload keeps applying.
+  auto read = [path, workers, level, &registry] {
+    auto overridden = std::make_shared<config::Config>(*load(path, registry));
+    if (workers >= 0) {
+      overridden->server.workers = static_cast<unsigned>(workers);
+    }
+    if (!level.empty()) {
+      overridden->log.level = level;
+    }
+    return std::shared_ptr<const config::Config>(std::move(overridden));
+  };
+  auto cfg = read();
+  core::setupLogging(cfg->log);
+  spdlog::info("portd {} starting with {}", PORTD_VERSION, cfg->source);
   raiseFileLimit();
-  return core::runServer(std::move(overridden));
+  return core::runServer(std::move(cfg), read);
 }
 
 int check(const std::string& path, const handlers::Registry& registry) {
@@ -118,8 +122,12 @@ int main(int argc, char** argv) {
   int workers = -1;
   std::string level;
   auto* serve_cmd = app.add_subcommand("serve", "Run the daemon in the foreground");
+  // PORTD_CONFIG is how a container image names its file while letting `-c` or another
+  // PORTD_CONFIG (podman run -e) replace it.
   serve_cmd->add_option("-c,--config", config_path,
-                        "Configuration file (default: the embedded configuration)");
+                        "Configuration file (default: $PORTD_CONFIG, else the embedded "
+                        "configuration)")
+      ->envname("PORTD_CONFIG");
   serve_cmd->add_option("--workers", workers, "Worker threads (0 = one per CPU)")
       ->check(CLI::Range(0, 1024));
   serve_cmd->add_option("--log-level", level, "Log level")
@@ -127,7 +135,9 @@ int main(int argc, char** argv) {
 
   auto* check_cmd = app.add_subcommand("check", "Validate a configuration and summarise it");
   check_cmd->add_option("-c,--config", config_path,
-                        "Configuration file (default: the embedded configuration)");
+                        "Configuration file (default: $PORTD_CONFIG, else the embedded "
+                        "configuration)")
+      ->envname("PORTD_CONFIG");
 
   auto* handlers_cmd = app.add_subcommand("handlers", "List the handlers and their options");
   handlers_cmd->add_option("-c,--config", config_path,

@@ -33,10 +33,15 @@ struct Totals {
   bool hasRequests() const { return requests != 0 || latency_sum_us != 0; }
 };
 
-Totals sum(const core::ServerState& state, size_t listener) {
+Totals sum(const core::ServerState& state, const std::string& listener) {
   Totals t;
   for (unsigned w = 0; w < state.workerCount(); ++w) {
-    const ListenerStats& s = *state.worker(w).listeners[listener];
+    const auto& map = state.worker(w).listeners;
+    auto it = map.find(listener);
+    if (it == map.end()) {
+      continue;
+    }
+    const ListenerStats& s = *it->second;
     t.accepted += s.accepted.load();
     t.closed += s.closed.load();
     t.rejected += s.rejected.load();
@@ -59,15 +64,13 @@ Totals sum(const core::ServerState& state, size_t listener) {
     for (size_t i = 0; i < t.latency.size(); ++i) {
       t.latency[i] += s.requests.latency[i].load();
     }
-    // Names were registered before the worker reported ready; read-only since.
-    for (size_t i = 0; i < s.handler.names.size(); ++i) {
-      uint64_t v = s.handler.values[i].load();
-      auto it = std::find_if(t.handler.begin(), t.handler.end(),
-                             [&](const auto& p) { return p.first == s.handler.names[i]; });
-      if (it == t.handler.end()) {
-        t.handler.emplace_back(s.handler.names[i], v);
+    for (const auto& [name, v] : s.handler.snapshot()) {
+      auto found = std::find_if(t.handler.begin(), t.handler.end(),
+                                [&](const auto& p) { return p.first == name; });
+      if (found == t.handler.end()) {
+        t.handler.emplace_back(name, v);
       } else {
-        it->second += v;
+        found->second += v;
       }
     }
   }
@@ -154,7 +157,7 @@ std::string renderPrometheus(const core::ServerState& state) {
   std::vector<std::string> labels;
   for (size_t i = 0; i < cfg.listeners.size(); ++i) {
     const config::ListenerConfig& l = cfg.listeners[i];
-    totals.push_back(sum(state, i));
+    totals.push_back(sum(state, l.name));
     labels.push_back(fmt::format(R"(listener="{}",handler="{}",protocol="{}")", escape(l.name),
                                  escape(l.handler), config::transportName(l.protocol)));
   }
@@ -258,8 +261,13 @@ std::string renderPrometheus(const core::ServerState& state) {
 
   w.family("portd_uptime_seconds", "gauge", "Seconds since the daemon started.");
   w.sample("portd_uptime_seconds", "", state.uptimeSeconds());
-  w.family("portd_workers", "gauge", "Worker threads (event loops).");
-  w.sample("portd_workers", "", static_cast<uint64_t>(state.workerCount()));
+  w.family("portd_workers", "gauge", "Worker threads (event loops) running.");
+  w.sample("portd_workers", "", static_cast<uint64_t>(state.runningWorkers()));
+  w.family("portd_reloads_total", "counter", "Configuration reloads applied.");
+  w.sample("portd_reloads_total", "", state.reloads);
+  w.family("portd_reload_failures_total", "counter",
+           "Reloads refused because the new configuration was invalid.");
+  w.sample("portd_reload_failures_total", "", state.reload_failures);
   w.family("portd_up", "gauge", "1 while every worker loop turns, as /healthz says.");
   w.sample("portd_up", "", uint64_t{state.healthy() ? 1u : 0u});
   w.family("process_open_fds", "gauge", "Open file descriptors.");
@@ -278,7 +286,7 @@ std::string renderStatsJson(const core::ServerState& state) {
   toml::array listeners;
   for (size_t i = 0; i < cfg.listeners.size(); ++i) {
     const config::ListenerConfig& l = cfg.listeners[i];
-    Totals t = sum(state, i);
+    Totals t = sum(state, l.name);
     auto n = [](uint64_t v) { return static_cast<int64_t>(v); };
     toml::table entry{
         {"name", l.name},
@@ -329,7 +337,9 @@ std::string renderStatsJson(const core::ServerState& state) {
       {"phase", phase},
       {"healthy", state.healthy()},
       {"uptime_seconds", state.uptimeSeconds()},
-      {"workers", static_cast<int64_t>(state.workerCount())},
+      {"workers", static_cast<int64_t>(state.runningWorkers())},
+      {"reloads", static_cast<int64_t>(state.reloads)},
+      {"reload_failures", static_cast<int64_t>(state.reload_failures)},
       {"open_fds", static_cast<int64_t>(openFds())},
       {"resident_memory_bytes", static_cast<int64_t>(residentBytes())},
       {"listeners", std::move(listeners)},

@@ -46,17 +46,33 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
-void setupLogging(const config::LogConfig& log) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "portd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+namespace {
+
+std::unique_ptr<spdlog::formatter> makeFormatter(config::LogFormat format) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  if (log.format == config::LogFormat::kJson) {
+  if (format == config::LogFormat::kJson) {
     formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l","thread":%t,"msg":"%*"})");
   } else {
     formatter->set_pattern("%Y-%m-%d %H:%M:%S.%e %l [%t] %v");
   }
-  logger->set_formatter(std::move(formatter));
+  return formatter;
+}
+
+}  // namespace
+
+void applyLogging(const config::LogConfig& log) {
+  // In place, never a new default logger: workers log through the default logger's raw
+  // pointer at any moment. The level is an atomic; set_formatter() takes each sink's lock.
+  auto logger = spdlog::default_logger();
+  logger->set_formatter(makeFormatter(log.format));
+  logger->set_level(spdlog::level::from_str(log.level));
+}
+
+void setupLogging(const config::LogConfig& log) {
+  auto logger = std::make_shared<spdlog::logger>(
+      "portd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_formatter(makeFormatter(log.format));
   logger->set_level(spdlog::level::from_str(log.level));
   // Errors must reach the journal even if the process dies right after.
   logger->flush_on(spdlog::level::warn);

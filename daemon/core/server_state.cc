@@ -5,13 +5,34 @@ namespace portd::core {
 ServerState::ServerState(std::shared_ptr<const config::Config> config, unsigned workers)
     : config_(std::move(config)), started_(std::chrono::steady_clock::now()) {
   for (unsigned w = 0; w < workers; ++w) {
-    auto state = std::make_unique<WorkerState>();
-    for (size_t i = 0; i < config_->listeners.size(); ++i) {
-      state->listeners.push_back(std::make_shared<net::ListenerStats>());
+    WorkerState& state = addWorker();
+    for (const config::ListenerConfig& l : config_->listeners) {
+      state.listeners[l.name] = std::make_shared<net::ListenerStats>();
     }
-    state->heartbeat_ms = nowMs();
-    workers_.push_back(std::move(state));
   }
+}
+
+WorkerState& ServerState::addWorker() {
+  auto state = std::make_unique<WorkerState>();
+  state->heartbeat_ms = nowMs();
+  workers_.push_back(std::move(state));
+  return *workers_.back();
+}
+
+unsigned ServerState::runningWorkers() const {
+  unsigned n = 0;
+  for (const auto& w : workers_) {
+    n += w->exited.load(std::memory_order_relaxed) ? 0 : 1;
+  }
+  return n;
+}
+
+std::shared_ptr<net::ListenerStats> ServerState::stats(unsigned worker, const std::string& name) {
+  auto& slot = workers_[worker]->listeners[name];
+  if (!slot) {
+    slot = std::make_shared<net::ListenerStats>();
+  }
+  return slot;
 }
 
 uint64_t ServerState::nowMs() {

@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -11,17 +13,19 @@
 
 namespace portd::core {
 
-// What one worker publishes for the admin endpoint. Written by the worker thread only;
-// read by the admin listener on the main thread. No lock: counters and atomics.
+// What one worker publishes for the admin endpoint. The counters are written by the worker
+// thread only and read by the admin listener on the main thread: no lock, counters and atomics.
 struct WorkerState {
-  // One per listener of the configuration, in order. Created before the worker starts.
-  std::vector<std::shared_ptr<net::ListenerStats>> listeners;
+  // By listener name. The map itself is changed by the main thread only (which creates an
+  // entry before handing it to the worker); a listener's counters carry on across reloads.
+  std::map<std::string, std::shared_ptr<net::ListenerStats>> listeners;
   // Milliseconds on the steady clock when the loop last turned (a 250 ms timer stamps it).
   std::atomic<uint64_t> heartbeat_ms{0};
   std::atomic<bool> exited{false};
 };
 
-// The daemon as the admin endpoint sees it: phase, workers, counters, configuration.
+// The daemon as the admin endpoint sees it: phase, workers, counters, configuration. Changed
+// on the main thread only (start, reload); workers write only the counters they were given.
 class ServerState {
  public:
   enum class Phase { kStarting, kReady, kDraining };
@@ -31,9 +35,21 @@ class ServerState {
   static uint64_t nowMs();
 
   const config::Config& config() const { return *config_; }
+  const std::shared_ptr<const config::Config>& configPtr() const { return config_; }
+  void setConfig(std::shared_ptr<const config::Config> config) { config_ = std::move(config); }
+
+  // Every worker that ever ran, exited ones included, so that totals never go backwards.
   unsigned workerCount() const { return static_cast<unsigned>(workers_.size()); }
   WorkerState& worker(unsigned i) { return *workers_[i]; }
   const WorkerState& worker(unsigned i) const { return *workers_[i]; }
+  WorkerState& addWorker();
+  // Workers still running.
+  unsigned runningWorkers() const;
+  // This worker's counters of listener `name`, created on first use.
+  std::shared_ptr<net::ListenerStats> stats(unsigned worker, const std::string& name);
+
+  uint64_t reloads = 0;          // applied
+  uint64_t reload_failures = 0;  // refused: the old configuration kept serving
 
   Phase phase() const { return phase_.load(std::memory_order_acquire); }
   void setPhase(Phase p) { phase_.store(p, std::memory_order_release); }

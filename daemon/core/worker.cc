@@ -8,22 +8,28 @@
 
 namespace portd::core {
 
-Worker::Worker(int id, unsigned worker_count, std::shared_ptr<const config::Config> config,
-               std::vector<int> fds, WorkerState& state, std::function<void(int)> on_exit)
-    : id_(id),
-      worker_count_(worker_count),
-      config_(std::move(config)),
-      fds_(std::move(fds)),
-      state_(state),
-      on_exit_(std::move(on_exit)) {}
+namespace {
+
+void closeFds(Assignment& a) {
+  for (auto& list : a.fds) {
+    for (int& fd : list) {
+      if (fd >= 0) {
+        ::close(fd);
+        fd = -1;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Worker::Worker(int id, Assignment assignment, WorkerState& state,
+               std::function<void(Worker*)> on_exit)
+    : id_(id), initial_(std::move(assignment)), state_(state), on_exit_(std::move(on_exit)) {}
 
 Worker::~Worker() {
   join();
-  for (int fd : fds_) {
-    if (fd >= 0) {
-      ::close(fd);  // never handed to a listener
-    }
-  }
+  closeFds(initial_);  // only if the thread never took them
 }
 
 int Worker::start() {
@@ -44,6 +50,24 @@ bool Worker::post(std::function<void()> fn) {
   return mailbox_ && mailbox_->post(std::move(fn));
 }
 
+void Worker::reconfigure(Assignment assignment) {
+  auto shared = std::make_shared<Assignment>(std::move(assignment));
+  bool posted = post([this, shared] {
+    if (draining_) {
+      closeFds(*shared);
+      return;
+    }
+    retireAll();
+    if (int rc = apply(*shared); rc != 0) {
+      spdlog::error("worker {}: the new configuration could not be applied: {}", id_,
+                    uv_strerror(rc));
+    }
+  });
+  if (!posted) {
+    closeFds(*shared);
+  }
+}
+
 void Worker::drain() {
   post([this] { beginDrain(); });
 }
@@ -51,6 +75,9 @@ void Worker::drain() {
 void Worker::closeConnections() {
   post([this] {
     for (auto& l : tcp_) {
+      l->abortAll();
+    }
+    for (auto& l : retired_) {
       l->abortAll();
     }
   });
@@ -74,7 +101,7 @@ void Worker::run() {
       },
       0, 250);
   uv_unref(heartbeat_.handle());
-  rc = openListeners();
+  rc = apply(initial_);
   started_.set_value(rc);
   if (rc != 0) {
     beginDrain();
@@ -88,6 +115,7 @@ void Worker::run() {
   heartbeat_.reset();
   tcp_.clear();
   udp_.clear();
+  retired_.clear();
   mailbox_->close();
   uv_run(&loop_, UV_RUN_DEFAULT);
   int closed = uv_loop_close(&loop_);
@@ -96,39 +124,66 @@ void Worker::run() {
   }
   state_.exited = true;
   if (on_exit_) {
-    on_exit_(id_);
+    on_exit_(this);
   }
 }
 
-int Worker::openListeners() {
-  for (size_t i = 0; i < config_->listeners.size(); ++i) {
-    const config::ListenerConfig& l = config_->listeners[i];
-    int fd = std::exchange(fds_[i], -1);
-    int rc = 0;
-    try {
-      if (l.protocol == net::Transport::kTcp) {
-        auto& listener = tcp_.emplace_back(
-            std::make_unique<net::TcpListener>(*ctx_, config_, l, worker_count_, state_.listeners[i]));
-        listener->setOnDrained([this] { checkDrained(); });
-        rc = listener->listen(fd);
-      } else {
-        auto& socket = udp_.emplace_back(std::make_unique<net::UdpSocket>(*ctx_, config_, l, state_.listeners[i]));
-        rc = socket->open(fd);
-      }
-    } catch (const std::exception& e) {
-      // The handler could not make its instance; the socket was not adopted.
-      if (fd >= 0) {
+int Worker::apply(Assignment& a) {
+  const config::Config& config = *a.config;
+  int first_error = 0;
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const config::ListenerConfig& l = config.listeners[i];
+    for (int& fd_slot : a.fds[i]) {
+      int fd = std::exchange(fd_slot, -1);
+      int rc = 0;
+      try {
+        if (l.protocol == net::Transport::kTcp) {
+          auto& listener = tcp_.emplace_back(std::make_unique<net::TcpListener>(
+              *ctx_, a.config, l, a.sockets_total[i], a.stats[i]));
+          listener->setOnDrained([this] { checkDrained(); });
+          rc = listener->listen(fd);
+        } else {
+          auto& socket =
+              udp_.emplace_back(std::make_unique<net::UdpSocket>(*ctx_, a.config, l, a.stats[i]));
+          rc = socket->open(fd);
+        }
+      } catch (const std::exception& e) {
+        // The handler could not make its instance; the socket was not adopted.
         ::close(fd);
+        spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, e.what());
+        rc = UV_EINVAL;
       }
-      spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, e.what());
-      return UV_EINVAL;
-    }
-    if (rc != 0) {
-      spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, uv_strerror(rc));
-      return rc;
+      if (rc != 0) {
+        spdlog::error("worker {}: listener \"{}\": {}", id_, l.name, uv_strerror(rc));
+        first_error = first_error ? first_error : rc;
+      }
     }
   }
-  return 0;
+  closeFds(a);  // after an error, the ones not reached
+  return first_error;
+}
+
+void Worker::retireAll() {
+  // UDP sockets have no connections: they stop at once. Their descriptors are dups, so the
+  // socket itself (and whatever datagrams wait in it) lives on in the new UdpSocket.
+  for (auto& s : udp_) {
+    s->stop();
+  }
+  udp_.clear();
+  for (auto& l : tcp_) {
+    l->setOnDrained([this] { post([this] { sweepRetired(); }); });
+    l->stopAccepting();
+    retired_.push_back(std::move(l));
+  }
+  tcp_.clear();
+  sweepRetired();
+}
+
+// Frees retired listeners whose last connection has gone. Never called from inside one of
+// their callbacks (it runs from the mailbox), so destroying them here is safe.
+void Worker::sweepRetired() {
+  std::erase_if(retired_, [](const auto& l) { return l->connectionCount() == 0; });
+  checkDrained();
 }
 
 void Worker::beginDrain() {
@@ -151,6 +206,11 @@ void Worker::checkDrained() {
   }
   for (auto& l : tcp_) {
     if (l->accepting() || l->connectionCount() > 0) {
+      return;
+    }
+  }
+  for (auto& l : retired_) {
+    if (l->connectionCount() > 0) {
       return;
     }
   }

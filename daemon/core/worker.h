@@ -21,16 +21,25 @@ class UdpSocket;
 
 namespace portd::core {
 
+// What a worker serves: an immutable configuration and, for each of its listeners (by index),
+// the sockets this worker owns (dups of the server's, so that a socket outlives any one
+// worker's copy) and the counters it writes.
+struct Assignment {
+  std::shared_ptr<const config::Config> config;
+  std::vector<std::vector<int>> fds;                        // [listener][k]
+  std::vector<unsigned> sockets_total;                      // [listener]: over all workers
+  std::vector<std::shared_ptr<net::ListenerStats>> stats;   // [listener]
+};
+
 // One worker thread running one libuv loop that owns its own listening sockets, connections,
 // handler instances and buffers. Nothing it owns is touched by another thread: other threads
 // talk to it only through post().
 class Worker {
  public:
-  // `fds` holds one bound socket per listener of `config`, in order; the worker owns them.
-  // `on_exit` runs on the worker thread after its loop has ended.
-  // `state` receives the worker's counters and heartbeat; it must outlive the worker.
-  Worker(int id, unsigned worker_count, std::shared_ptr<const config::Config> config,
-         std::vector<int> fds, WorkerState& state, std::function<void(int id)> on_exit);
+  // `state` receives the worker's heartbeat; it must outlive the worker. `on_exit` runs on the
+  // worker thread after its loop has ended.
+  Worker(int id, Assignment assignment, WorkerState& state,
+         std::function<void(Worker*)> on_exit);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -40,6 +49,11 @@ class Worker {
   int start();
   // Any thread. Runs `fn` on the worker's loop; false if the worker has already stopped.
   bool post(std::function<void()> fn);
+  // Any thread. Serve `assignment` from now on: new listener objects take the sockets with the
+  // new settings, the old ones stop accepting and keep their connections, with the settings
+  // those started with, until they end. Sockets never close in between, so nothing queued in
+  // them is lost.
+  void reconfigure(Assignment assignment);
   // Any thread. Stop accepting; the loop ends once the open connections have closed.
   void drain();
   // Any thread. Close every open connection now (the end of a drain that ran out of time).
@@ -50,16 +64,16 @@ class Worker {
 
  private:
   void run();
-  int openListeners();
+  int apply(Assignment& assignment);
+  void retireAll();
+  void sweepRetired();
   void beginDrain();
   void checkDrained();
 
   const int id_;
-  const unsigned worker_count_;
-  std::shared_ptr<const config::Config> config_;
-  std::vector<int> fds_;
+  Assignment initial_;
   WorkerState& state_;
-  std::function<void(int)> on_exit_;
+  std::function<void(Worker*)> on_exit_;
   std::promise<int> started_;
   std::thread thread_;
 
@@ -72,6 +86,8 @@ class Worker {
   UvHandle<uv_timer_t> heartbeat_;
   std::vector<std::unique_ptr<net::TcpListener>> tcp_;
   std::vector<std::unique_ptr<net::UdpSocket>> udp_;
+  // Listeners of earlier configurations: no longer accepting, serving their last connections.
+  std::vector<std::unique_ptr<net::TcpListener>> retired_;
   bool draining_ = false;
   bool finished_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -9,12 +10,42 @@
 
 namespace portd::net {
 
-// Named counters of a handler instance (the plugin interface's counter()). Names are fixed once
-// the instance is created, before the worker reports ready; values are single-writer counters.
-struct HandlerCounters {
+// Named counters of handler instances (the plugin interface's counter()). Values are
+// single-writer counters; names are added when an instance is created, which a reload can do
+// while a scrape reads them, so the names (not the values) are behind a mutex.
+class HandlerCounters {
+ public:
   static constexpr size_t kMax = 32;
-  std::vector<std::string> names;
-  std::array<core::Counter, kMax> values;
+
+  // The index of `name`, registered if new; -1 when all kMax are taken.
+  int index(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (names_[i] == name) {
+        return static_cast<int>(i);
+      }
+    }
+    if (names_.size() == kMax) {
+      return -1;
+    }
+    names_.push_back(name);
+    return static_cast<int>(names_.size() - 1);
+  }
+  bool valid(int index) const { return index >= 0 && static_cast<size_t>(index) < kMax; }
+  void add(int index, uint64_t delta) { values_[static_cast<size_t>(index)] += delta; }
+  std::vector<std::pair<std::string, uint64_t>> snapshot() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (size_t i = 0; i < names_.size(); ++i) {
+      out.emplace_back(names_[i], values_[i].load());
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> names_;
+  std::array<core::Counter, kMax> values_;
 };
 
 // Request counts and latencies of handlers that have requests (http).

@@ -1,5 +1,7 @@
 #include "net/socket.h"
 
+#include <fcntl.h>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +42,13 @@ int openBoundSocket(Transport transport, const Address& addr, std::string* error
     return fail(("bind " + addr.toString()).c_str());
   }
   return fd;
+}
+
+void setNonBlocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) {
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  }
 }
 
 Address localAddress(int fd) {

@@ -15,6 +15,10 @@ enum class Transport { kTcp, kUdp };
 // `error` set.
 int openBoundSocket(Transport transport, const Address& addr, std::string* error);
 
+// Sets O_NONBLOCK (a property of the open file, so shared with every dup of `fd`): sockets
+// passed in by systemd arrive blocking.
+void setNonBlocking(int fd);
+
 // The address a socket is bound to (reads back the port the kernel chose for port 0).
 Address localAddress(int fd);
 

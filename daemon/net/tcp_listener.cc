@@ -11,12 +11,12 @@
 namespace portd::net {
 
 TcpListener::TcpListener(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-                         const config::ListenerConfig& listener, unsigned workers,
+                         const config::ListenerConfig& listener, unsigned sockets,
                          std::shared_ptr<ListenerStats> stats)
     : ctx_(ctx),
       config_(std::move(config)),
       listener_(listener),
-      max_connections_(listener.maxConnectionsPerWorker(workers)),
+      max_connections_(listener.maxConnectionsPerWorker(sockets)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
       handler_(listener.handler_config->createInstance({ctx, listener.name, *stats_})) {}
 

@@ -30,9 +30,10 @@ class TcpListener {
   // `config` keeps `listener` alive: connections keep the settings they started with even if
   // the daemon moves on to a newer configuration.
   // `stats` is where this worker's counters of the listener go (the server keeps them for the
-  // metrics); null gives the listener counters of its own.
+  // metrics); null gives the listener counters of its own. `sockets` is how many sockets (over
+  // all workers) serve the listener: each admits its share of max_connections.
   TcpListener(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-              const config::ListenerConfig& listener, unsigned workers,
+              const config::ListenerConfig& listener, unsigned sockets,
               std::shared_ptr<ListenerStats> stats = nullptr);
   ~TcpListener();
   TcpListener(const TcpListener&) = delete;

@@ -50,8 +50,24 @@ int remainingMs(Clock::time_point deadline) {
 
 // The part of the child that runs between fork() and exec(). The test process has threads, so
 // only async-signal-safe calls are allowed here: no allocation, no locks, no stdio.
-[[noreturn]] void execChild(pid_t parent, const char* path, char* const* argv, int in_fd,
-                            int out_fd, int err_fd, const rlimit* file_limit) {
+// Writes the decimal digits of `v` into `out` (which has room for 20) and terminates it.
+void formatPid(char* out, long v) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  for (int i = 0; i < n; ++i) {
+    out[i] = digits[n - 1 - i];
+  }
+  out[n] = '\0';
+}
+
+[[noreturn]] void execChild(pid_t parent, const char* path, char* const* argv,
+                            char* const* envp, int in_fd, int out_fd, int err_fd,
+                            const rlimit* file_limit, const std::vector<int>* listen_fds,
+                            char* listen_pid_digits) {
   // A test that crashes or is killed by its timeout must not leave a daemon behind holding
   // ports. Checking getppid() afterwards closes the race with a parent that died before prctl.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -64,16 +80,28 @@ int remainingMs(Clock::time_point deadline) {
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
     ::_exit(127);
   }
+  // Passed sockets go to 3, 4, ...: first out of the way (above any target), then in place.
+  size_t passed = listen_fds->size();
+  int high = 1000;
+  for (size_t i = 0; i < passed; ++i) {
+    if (::dup2((*listen_fds)[i], high + static_cast<int>(i)) < 0) ::_exit(127);
+  }
+  for (size_t i = 0; i < passed; ++i) {
+    if (::dup2(high + static_cast<int>(i), 3 + static_cast<int>(i)) < 0) ::_exit(127);
+  }
+  if (listen_pid_digits != nullptr) {
+    formatPid(listen_pid_digits, static_cast<long>(::getpid()));
+  }
   // Descriptors the test runner left open would count against a file limit and keep pipes of
   // other children open.
-  ::close_range(3, ~0U, 0);
+  ::close_range(3 + static_cast<unsigned>(passed), ~0U, 0);
   if (file_limit != nullptr && ::setrlimit(RLIMIT_NOFILE, file_limit) != 0) {
     static constexpr char kMsg[] = "child_process: setrlimit(RLIMIT_NOFILE) failed\n";
     (void)!::write(2, kMsg, sizeof kMsg - 1);
     ::_exit(127);
   }
-  ::execv(path, argv);
-  static constexpr char kMsg[] = "child_process: execv failed\n";
+  ::execve(path, argv, envp);
+  static constexpr char kMsg[] = "child_process: execve failed\n";
   (void)!::write(2, kMsg, sizeof kMsg - 1);
   ::_exit(127);
 }
@@ -88,6 +116,34 @@ ChildProcess::ChildProcess(const Spec& spec) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
+  // The environment is built before fork(): the child may not allocate.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    bool replaced = false;
+    for (const std::string& extra : spec.env) {
+      std::string_view name = std::string_view(extra).substr(0, extra.find('=') + 1);
+      replaced = replaced || entry.starts_with(name);
+    }
+    if (!replaced) {
+      env_strings.emplace_back(entry);
+    }
+  }
+  env_strings.insert(env_strings.end(), spec.env.begin(), spec.env.end());
+  char* listen_pid_digits = nullptr;
+  if (!spec.listen_fds.empty()) {
+    env_strings.push_back("LISTEN_FDS=" + std::to_string(spec.listen_fds.size()));
+    env_strings.push_back("LISTEN_FDNAMES=" + spec.listen_fdnames);
+    env_strings.push_back("LISTEN_PID=" + std::string(24, '\0'));  // the child fills it in
+  }
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  if (!spec.listen_fds.empty()) {
+    listen_pid_digits = env_strings.back().data() + std::strlen("LISTEN_PID=");
+  }
   std::optional<rlimit> limit;
   if (spec.file_limit) {
     limit = rlimit{*spec.file_limit, *spec.file_limit};
@@ -111,8 +167,8 @@ ChildProcess::ChildProcess(const Spec& spec) {
   pid_t parent = ::getpid();
   pid_t pid = null_fd < 0 ? -1 : ::fork();
   if (pid == 0) {
-    execChild(parent, spec.path.c_str(), argv.data(), null_fd, out[1], err[1],
-              limit ? &*limit : nullptr);
+    execChild(parent, spec.path.c_str(), argv.data(), envp.data(), null_fd, out[1], err[1],
+              limit ? &*limit : nullptr, &spec.listen_fds, listen_pid_digits);
   }
   int saved = errno;
   for (int fd : {out[1], err[1], null_fd}) {

@@ -56,6 +56,12 @@ class ChildProcess {
     std::vector<std::string> args;  // without argv[0]
     // RLIMIT_NOFILE, soft and hard, set in the child before exec.
     std::optional<rlim_t> file_limit;
+    // Added to (or replacing in) the test's environment: "NAME=value".
+    std::vector<std::string> env;
+    // Socket activation as systemd does it: these descriptors become 3, 4, ... in the child,
+    // with LISTEN_FDS, LISTEN_PID (the child's own pid) and LISTEN_FDNAMES (colon-separated).
+    std::vector<int> listen_fds;
+    std::string listen_fdnames;
   };
 
   // Starts the child. Throws std::system_error if that fails (exec failures show up as exit

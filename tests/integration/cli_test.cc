@@ -79,5 +79,26 @@ TEST(CliTest, UnknownSubcommandIsAUsageError) {
   EXPECT_EQ(r.status, ExitStatus::exited(2)) << r.err;
 }
 
+TEST(CliTest, PortdConfigNamesTheFileAndDashCWins) {
+  TempFile good(R"toml(
+[[listener]]
+name = "from-env"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+)toml");
+  TempFile bad("[[listener]]\nname = 1\n");
+  CommandResult env = runPortd({"check"}, 10s, {"PORTD_CONFIG=" + good.path()});
+  EXPECT_EQ(env.status, ExitStatus::exited(0)) << env.err;
+  EXPECT_NE(env.out.find("from-env"), std::string::npos) << env.out;
+
+  CommandResult flag = runPortd({"check", "-c", good.path()}, 10s, {"PORTD_CONFIG=" + bad.path()});
+  EXPECT_EQ(flag.status, ExitStatus::exited(0)) << flag.err;
+
+  CommandResult broken = runPortd({"check"}, 10s, {"PORTD_CONFIG=" + bad.path()});
+  EXPECT_EQ(broken.status, ExitStatus::exited(2));
+  EXPECT_NE(broken.err.find(bad.path() + ":2:"), std::string::npos) << broken.err;
+}
+
 }  // namespace
 }  // namespace portd::itest

@@ -43,8 +43,9 @@ TempFile::TempFile(std::string_view contents, std::string_view suffix) {
 
 TempFile::~TempFile() { ::unlink(path_.c_str()); }
 
-CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout) {
-  ChildProcess child({PORTD_BINARY, args, std::nullopt});
+CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout,
+                       const std::vector<std::string>& env) {
+  ChildProcess child({PORTD_BINARY, args, std::nullopt, env, {}, ""});
   CommandResult result;
   result.status = child.wait(timeout);
   result.out = child.stdoutText();
@@ -54,7 +55,9 @@ CommandResult runPortd(const std::vector<std::string>& args, Clock::duration tim
 
 ::testing::AssertionResult Daemon::start(std::string_view config, const Options& options) {
   config_file_ = std::make_unique<TempFile>(config);
-  ChildProcess::Spec spec{PORTD_BINARY, {"serve", "-c", config_file_->path()}, options.file_limit};
+  ChildProcess::Spec spec{PORTD_BINARY,         {"serve", "-c", config_file_->path()},
+                          options.file_limit,   options.env,
+                          options.listen_fds,   options.listen_fdnames};
   spec.args.insert(spec.args.end(), options.extra_args.begin(), options.extra_args.end());
   child_ = std::make_unique<ChildProcess>(spec);
   bool ready = child_->waitForStderr(
@@ -78,6 +81,27 @@ void Daemon::parseListeners(const std::string& log) {
       listeners_[(*it)[1].str()] = *endpoint;
     }
   }
+}
+
+void Daemon::rewriteConfig(std::string_view config) {
+  std::ofstream out(config_file_->path(), std::ios::trunc);
+  out << config;
+}
+
+::testing::AssertionResult Daemon::reload(size_t n) {
+  signal(SIGHUP);
+  bool done = child_->waitForStderr(
+      [&](std::string_view log) {
+        return countOccurrences(log, "configuration reloaded from") +
+                   countOccurrences(log, "reload refused") >=
+               n;
+      },
+      kIoTimeout);
+  if (!done) {
+    return ::testing::AssertionFailure() << "reload " << n << " did not finish; the log:\n" << log();
+  }
+  parseListeners(log());
+  return ::testing::AssertionSuccess();
 }
 
 Endpoint Daemon::listener(const std::string& name) const {

@@ -34,8 +34,9 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs `portd ARGS...` and waits up to `timeout` for it to end.
-CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout = 10s);
+// Runs `portd ARGS...` with `env` ("NAME=value") added, and waits up to `timeout` for it to end.
+CommandResult runPortd(const std::vector<std::string>& args, Clock::duration timeout = 10s,
+                       const std::vector<std::string>& env = {});
 
 // The real portd binary running `serve` with a configuration of the test's own. Listeners
 // should use port 0; the bound addresses are read back from the daemon's log.
@@ -49,6 +50,9 @@ class Daemon {
     std::vector<std::string> extra_args;  // e.g. {"--log-level", "debug"}
     // RLIMIT_NOFILE, soft and hard: portd raises its soft limit to the hard one.
     std::optional<rlim_t> file_limit;
+    std::vector<std::string> env;  // "NAME=value", added to the test's environment
+    std::vector<int> listen_fds;   // passed as systemd's socket activation does
+    std::string listen_fdnames;
   };
 
   Daemon() = default;
@@ -62,6 +66,12 @@ class Daemon {
   // Where the listener called `name` is bound; an invalid endpoint (and a test failure) if
   // the log did not mention it.
   Endpoint listener(const std::string& name) const;
+
+  // Replaces the configuration file's text (for a reload: then signal(SIGHUP)).
+  void rewriteConfig(std::string_view config);
+  // Sends SIGHUP and waits for the daemon to log that reload number `n` (counting from 1) was
+  // applied or refused; reads the listeners' addresses again.
+  ::testing::AssertionResult reload(size_t n);
 
   void signal(int signum) {
     if (child_) {

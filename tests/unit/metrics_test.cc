@@ -25,13 +25,13 @@ bool has(const std::string& text, const std::string& line) {
 
 TEST(Metrics, SumsTheWorkersCounters) {
   core::ServerState state(twoListeners(), 2);
-  state.worker(0).listeners[0]->accepted += 3;
-  state.worker(1).listeners[0]->accepted += 4;
-  state.worker(1).listeners[0]->closed += 2;
-  state.worker(0).listeners[1]->datagrams_in += 5;
-  state.worker(1).listeners[1]->datagrams_dropped += 1;
-  state.worker(0).listeners[1]->handler.names.push_back("blocked_datagrams");
-  state.worker(0).listeners[1]->handler.values[0] += 9;
+  state.worker(0).listeners["t"]->accepted += 3;
+  state.worker(1).listeners["t"]->accepted += 4;
+  state.worker(1).listeners["t"]->closed += 2;
+  state.worker(0).listeners["u"]->datagrams_in += 5;
+  state.worker(1).listeners["u"]->datagrams_dropped += 1;
+  auto& counters = state.worker(0).listeners["u"]->handler;
+  counters.add(counters.index("blocked_datagrams"), 9);
   std::string m = renderPrometheus(state);
   const std::string t = R"(listener="t",handler="echo",protocol="tcp")";
   const std::string u = R"(listener="u",handler="echo",protocol="udp")";
@@ -46,7 +46,7 @@ TEST(Metrics, SumsTheWorkersCounters) {
 
 TEST(Metrics, HistogramBucketsAreCumulative) {
   core::ServerState state(twoListeners(), 1);
-  net::RequestStats& r = state.worker(0).listeners[0]->requests;
+  net::RequestStats& r = state.worker(0).listeners["t"]->requests;
   ++r.requests;
   ++r.requests;
   r.observe(50);       // <= 100 us

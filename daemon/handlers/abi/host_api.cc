@@ -216,27 +216,21 @@ void log(portd_worker* w, int level, const char* message) {
   }
 }
 
-// Names are registered only while the instance is created, before its worker reports ready:
-// that is what lets a metrics reader on another thread read them without a lock.
+// Names are registered only while the instance is created: the table is fixed from then on.
 int counter(portd_worker* w, const char* name) {
   if (w == nullptr || name == nullptr || name[0] == '\0' || !w->creating) return PORTD_EINVAL;
   for (char ch : std::string_view(name)) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')) return PORTD_EINVAL;
   }
-  std::vector<std::string>& names = w->stats->handler.names;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return static_cast<int>(i);
-  }
-  if (names.size() == net::HandlerCounters::kMax) return PORTD_ENOMEM;
-  names.emplace_back(name);
-  return static_cast<int>(names.size() - 1);
+  int index = w->stats->handler.index(name);
+  return index < 0 ? PORTD_ENOMEM : index;
 }
 
 void counterAdd(portd_worker* w, int index, uint64_t delta) {
-  if (w == nullptr || index < 0 || static_cast<size_t>(index) >= w->stats->handler.names.size()) {
+  if (w == nullptr || !w->stats->handler.valid(index)) {
     return;
   }
-  w->stats->handler.values[static_cast<size_t>(index)] += delta;
+  w->stats->handler.add(index, delta);
 }
 
 const portd_host_api kHostApi = {

@@ -1,0 +1,114 @@
+#include "core/socket_set.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "core/systemd.h"
+
+namespace portd::core {
+
+namespace {
+
+void closeFds(std::vector<int>& fds) {
+  for (int fd : fds) {
+    ::close(fd);
+  }
+  fds.clear();
+}
+
+}  // namespace
+
+bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSet& current,
+                        std::map<std::string, std::vector<int>>& passed, std::string* error) {
+  // For each group: how many of its sockets existed before this call (taken from `current`).
+  std::map<std::string, size_t> before;
+  // On failure: close what this call opened or adopted, give `current` its sockets back.
+  auto fail = [&](std::string message) {
+    for (auto& [name, g] : groups_) {
+      size_t keep = before.contains(name) ? before[name] : 0;
+      for (size_t k = keep; k < g.fds.size(); ++k) {
+        ::close(g.fds[k]);
+      }
+      g.fds.resize(keep);
+      if (keep > 0) {
+        current.groups_[name] = std::move(g);
+      }
+    }
+    groups_.clear();
+    *error = std::move(message);
+    return false;
+  };
+
+  for (const config::ListenerConfig& l : config.listeners) {
+    bool tcp = l.protocol == net::Transport::kTcp;
+    auto kept = current.groups_.find(l.name);
+    if (kept != current.groups_.end() && kept->second.protocol == l.protocol &&
+        (kept->second.passed || kept->second.requested == l.address)) {
+      before[l.name] = kept->second.fds.size();
+      groups_[l.name] = std::move(kept->second);
+      current.groups_.erase(kept);
+    } else if (auto p = passed.find(l.name); p != passed.end()) {
+      std::vector<int> fds = std::move(p->second);
+      passed.erase(p);
+      groups_[l.name] = Group{l.protocol, l.address, net::localAddress(fds[0]), fds, true};
+      std::string why = fds.size() > 1
+                            ? "more than one socket is named after it (FileDescriptorName=)"
+                            : systemd::checkPassedSocket(fds[0], tcp);
+      if (!why.empty()) {
+        return fail(fmt::format("listener \"{}\": the socket passed by systemd: {}", l.name, why));
+      }
+      net::setNonBlocking(fds[0]);
+    } else {
+      groups_[l.name] = Group{l.protocol, l.address, l.address, {}, false};
+    }
+    Group& g = groups_[l.name];
+    if (g.passed) {
+      continue;  // one socket, shared by every worker through dups
+    }
+    // At least one socket per worker; more are kept (workers then serve several).
+    while (g.fds.size() < workers) {
+      std::string why;
+      int fd = net::openBoundSocket(l.protocol, g.fds.empty() ? l.address : g.bound, &why);
+      if (fd < 0) {
+        return fail(fmt::format("listener \"{}\": {}", l.name, why));
+      }
+      if (g.fds.empty()) {
+        g.bound = net::localAddress(fd);
+      }
+      g.fds.push_back(fd);
+    }
+  }
+  return true;
+}
+
+const SocketSet::Group* SocketSet::find(const std::string& name) const {
+  auto it = groups_.find(name);
+  return it == groups_.end() ? nullptr : &it->second;
+}
+
+std::vector<int> SocketSet::assign(const std::string& name, unsigned w, unsigned workers) const {
+  std::vector<int> out;
+  const Group* g = find(name);
+  if (g == nullptr) {
+    return out;
+  }
+  if (g->passed) {
+    out.push_back(::fcntl(g->fds[0], F_DUPFD_CLOEXEC, 3));
+    return out;
+  }
+  for (size_t k = w; k < g->fds.size(); k += workers) {
+    out.push_back(::fcntl(g->fds[k], F_DUPFD_CLOEXEC, 3));
+  }
+  return out;
+}
+
+void SocketSet::closeAll() {
+  for (auto& [name, g] : groups_) {
+    closeFds(g.fds);
+  }
+  groups_.clear();
+}
+
+}  // namespace portd::core
