@@ -51,7 +51,12 @@ class NotifySocket {
     }
     return "";
   }
-  const std::vector<std::string>& received() const { return received_; }
+  // Reads every message already waiting, without waiting for more.
+  void drain() {
+    char buf[4096];
+    while (::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
+    }
+  }
 
  private:
   static inline int counter_ = 0;
@@ -183,6 +188,30 @@ TEST(SystemdTest, APassedSocketNoListenerNamesIsClosedWithAnError) {
   extra.reset();
   EXPECT_NE(d.log().find("systemd passed a socket named \"stray\""), std::string::npos) << d.log();
   EXPECT_TRUE(waitUntilRefused(at));
+  EXPECT_TRUE(d.stop());
+}
+
+TEST(SystemdTest, AStuckWorkerStopsTheWatchdogPings) {
+  NotifySocket notify;
+  Daemon d;
+  std::string config = std::string("[server]\nworkers = 1\n[[plugin]]\npath = \"") +
+                       PORTD_HANG_PLUGIN +
+                       "\"\n[[listener]]\nname = \"stuck\"\nprotocol = \"tcp\"\n"
+                       "address = \"127.0.0.1:0\"\nhandler = \"hang\"\n"
+                       "[listener.options]\nhang = \"3s\"\n";
+  ASSERT_TRUE(d.start(config, withEnv({notify.env(), "WATCHDOG_USEC=400000"})));
+  ASSERT_NE(notify.waitFor("WATCHDOG=1"), "");
+  Fd c = connectTcp(d.listener("stuck"));
+  ASSERT_TRUE(sendAll(c.get(), "hang"));
+  // The only worker is blocked for 3 s: the main thread sees its heartbeat age and says so.
+  ASSERT_TRUE(d.waitForLog("a worker loop has not turned for 500 ms: not pinging the watchdog"));
+  // Every ping sent before that line is in the socket by now; after it, none comes while the
+  // worker is stuck (the window ends well before the 3 s are over).
+  notify.drain();
+  EXPECT_EQ(notify.waitFor("WATCHDOG=1", 800ms), "");
+  // Once the worker turns again, the pings come back.
+  EXPECT_NE(notify.waitFor("WATCHDOG=1", 5s), "");
+  c.reset();
   EXPECT_TRUE(d.stop());
 }
 
