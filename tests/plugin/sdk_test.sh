@@ -47,9 +47,14 @@ mv "$tmp/staging" "$prefix"
 if grep -rq "$tmp/staging" "$prefix/lib" "$prefix/include"; then
   fail "installed files name the prefix they were installed to: $(grep -rl "$tmp/staging" "$prefix")"
 fi
-for f in bin/portd include/portd/handler.h include/portd/handler.hpp \
-         lib/cmake/portd/portdConfig.cmake lib/cmake/portd/portdConfigVersion.cmake \
-         lib/pkgconfig/portd.pc; do
+for f in bin/portd include/portd/handler.h include/portd/handler.hpp; do
+  [ -e "$prefix/$f" ] || fail "$f is not installed"
+done
+# lib/, or lib/<multiarch>/ when the build was configured for the /usr prefix.
+libdir=$(cd "$prefix" && ls -d lib*/cmake/portd | head -1 | sed 's|/cmake/portd$||')
+[ -n "$libdir" ] || fail "no lib*/cmake/portd/ installed"
+for f in "$libdir/cmake/portd/portdConfig.cmake" "$libdir/cmake/portd/portdConfigVersion.cmake" \
+         "$libdir/pkgconfig/portd.pc"; do
   [ -e "$prefix/$f" ] || fail "$f is not installed"
 done
 portd=$prefix/bin/portd
@@ -68,7 +73,7 @@ for ex in delay-responder udp-reverse; do
     -DCMAKE_MODULE_LINKER_FLAGS="${flags[$ex]}" \
     >"$tmp/configure-$ex.log" 2>&1 || { cat "$tmp/configure-$ex.log" >&2; fail "configuring examples/$ex"; }
   found=$(sed -n 's/^portd_DIR:PATH=//p' "$tmp/build-$ex/CMakeCache.txt")
-  [ "$found" = "$prefix/lib/cmake/portd" ] || fail "examples/$ex found portd in '$found', not in the prefix"
+  [ "$found" = "$prefix/$libdir/cmake/portd" ] || fail "examples/$ex found portd in '$found', not in the prefix"
   cmake --build "$tmp/build-$ex" >"$tmp/build-$ex.log" 2>&1 || { cat "$tmp/build-$ex.log" >&2; fail "building examples/$ex"; }
 done
 delay_so=$tmp/build-delay-responder/delay_responder.so
@@ -81,7 +86,7 @@ for so in "$delay_so" "$reverse_so"; do
 done
 
 # 3. pkg-config, from the prefix: the flags work for a plugin built without CMake.
-pc=(env PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config)
+pc=(env PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config)
 cflags=$("${pc[@]}" --cflags portd) || fail "pkg-config --cflags portd"
 step "pkg-config --cflags portd: $cflags"
 [ "$("${pc[@]}" --modversion portd)" = "$("$portd" --version | awk '{ print $2 }')" ] ||
