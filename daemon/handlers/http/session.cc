@@ -534,7 +534,11 @@ void Session::respondEcho(Persistence p, bool head_only) {
   delayed_close_ = p == Persistence::kClose;
   phase_ = Phase::kDelayed;
   ++stats.delayed_responses;
-  uv_timer_start(&delay_timer_, &onDelayDone, d.delay_ms, 0);
+  // libuv keeps time in whole milliseconds, cached when the loop turned: a timer of N ms may
+  // fire up to 1 ms short of N in real time. A delay is a promise of at least N, so refresh the
+  // clock and round up by one.
+  uv_update_time(delay_timer_.loop);
+  uv_timer_start(&delay_timer_, &onDelayDone, d.delay_ms + 1, 0);
   conn_->pauseReading();
 }
 
