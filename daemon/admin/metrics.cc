@@ -351,7 +351,7 @@ std::string renderStatsJson(const core::ServerState& state) {
 
 namespace {
 
-// An option value as a TOML node; types the admin endpoint does not know are shown as text.
+// An option value as a TOML node, so that /config loads back as the same configuration.
 void insertOption(toml::table& t, const std::string& key, const handlers::OptionValue& v) {
   std::visit(
       [&](const auto& value) {
@@ -363,14 +363,25 @@ void insertOption(toml::table& t, const std::string& key, const handlers::Option
           t.insert(key, config::formatDuration(value));
         } else if constexpr (std::is_same_v<T, handlers::ByteSize>) {
           t.insert(key, static_cast<int64_t>(value.bytes));
-        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+        } else if constexpr (std::is_same_v<T, std::vector<int64_t>> ||
+                             std::is_same_v<T, std::vector<std::string>>) {
           toml::array a;
-          for (int64_t x : value) {
+          for (const auto& x : value) {
             a.push_back(x);
           }
           t.insert(key, std::move(a));
+        } else if constexpr (std::is_same_v<T, std::vector<handlers::Options>>) {
+          toml::array tables;
+          for (const handlers::Options& o : value) {
+            toml::table entry;
+            for (const auto& [k, x] : o.values()) {
+              insertOption(entry, k, x);
+            }
+            tables.push_back(std::move(entry));
+          }
+          t.insert(key, std::move(tables));
         } else {
-          t.insert(key, handlers::formatOptionValue(value));
+          static_assert(sizeof(T) == 0, "an option type /config cannot show");
         }
       },
       v);

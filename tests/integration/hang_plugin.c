@@ -3,6 +3,7 @@
  * makes /healthz fail and stops the systemd watchdog pings. Never do this in a handler. */
 #include <portd/handler.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 static void *configure(const portd_host_api *host, const portd_options *o, char *error,
@@ -14,17 +15,32 @@ static void *configure(const portd_host_api *host, const portd_options *o, char 
   return &ms;
 }
 
+struct instance {
+  const portd_host_api *host;
+  portd_worker *worker;
+  int reads; /* a named counter, so the metrics tests see plugin counters */
+  uint64_t ms;
+};
+
 static void *create(const portd_host_api *host, portd_worker *w, const void *config) {
-  (void)host;
-  (void)w;
-  return (void *)config;
+  struct instance *i = malloc(sizeof *i);
+  if (i == NULL) return NULL;
+  i->host = host;
+  i->worker = w;
+  i->reads = host->counter(w, "reads");
+  i->ms = *(const uint64_t *)config;
+  return i;
 }
+
+static void destroy(void *instance) { free(instance); }
 
 static int on_data(void *instance, portd_conn_t conn, const void *data, size_t len) {
   (void)conn;
   (void)data;
   (void)len;
-  uint64_t ms = *(const uint64_t *)instance;
+  struct instance *i = instance;
+  i->host->counter_add(i->worker, i->reads, 1);
+  uint64_t ms = i->ms;
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0) {
   }
@@ -43,6 +59,7 @@ static const portd_handler_def handlers[] = {{
     .option_count = 1,
     .configure = configure,
     .create = create,
+    .destroy = destroy,
     .on_data = on_data,
 }};
 

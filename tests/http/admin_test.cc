@@ -1,0 +1,223 @@
+// The admin endpoint, from outside: curl for every route, promtool for /metrics, readiness
+// during a drain, health with a stuck worker, and the reload counters.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+
+#include "http_client.h"
+
+namespace portd::itest {
+namespace {
+
+// The admin endpoint's address, from "admin endpoint on http://127.0.0.1:PORT (...)".
+Endpoint adminOf(const Daemon& d) {
+  static const std::regex kLine(R"(admin endpoint on http://(\S+) \()");
+  std::smatch m;
+  std::string log = d.log();
+  EXPECT_TRUE(std::regex_search(log, m, kLine)) << log;
+  return Endpoint::parse(m[1].str()).value_or(Endpoint());
+}
+
+// GET with curl; status and body.
+HttpResponse fetch(const Endpoint& e, std::string_view path) {
+  CommandResult r = runCurl({"-s", "-w", "\n%{http_code}", url(e, path)});
+  HttpResponse out;
+  size_t cut = r.out.rfind('\n');
+  if (cut != std::string::npos) {
+    out.body = r.out.substr(0, cut);
+    out.status = std::atoi(r.out.c_str() + cut + 1);
+  }
+  return out;
+}
+
+// Runs a shell command line; its exit status and output.
+CommandResult shell(const std::string& command) {
+  ChildProcess child({"/bin/sh", {"-c", command}, std::nullopt, {}, {}, ""});
+  CommandResult r;
+  r.status = child.wait(20s);
+  r.out = child.stdoutText();
+  r.err = child.stderrText();
+  return r;
+}
+
+// The value of the sample whose line starts with `series` ("name{labels}"), or -1.
+double sample(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(series + " ")) {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return -1;
+}
+
+const std::string kBase = R"toml(
+[server]
+workers = 2
+shutdown_timeout = "10s"
+
+[admin]
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "web"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "http"
+
+[[listener]]
+name = "echo-tcp"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+
+[[listener]]
+name = "echo-udp"
+protocol = "udp"
+address = "127.0.0.1:0"
+handler = "echo"
+)toml";
+
+TEST(AdminTest, HealthReadinessStatsAndConfig) {
+  Daemon d;
+  ASSERT_TRUE(d.start(kBase));
+  Endpoint admin = adminOf(d);
+  HttpResponse h = fetch(admin, "/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body, "ok\n");
+  HttpResponse r = fetch(admin, "/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ready\n");
+  EXPECT_EQ(fetch(admin, "/nothing-here").status, 404);
+
+  HttpResponse stats = fetch(admin, "/stats");
+  EXPECT_EQ(stats.status, 200);
+  TempFile json(stats.body);
+  CommandResult parsed = shell("python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+                               "print(d[\"phase\"], d[\"workers\"], len(d[\"listeners\"]))' " +
+                               json.path());
+  EXPECT_EQ(parsed.out, "ready 2 3\n") << parsed.err << stats.body;
+
+  // /config is the configuration in force, complete: it loads again as it is.
+  HttpResponse config = fetch(admin, "/config");
+  EXPECT_EQ(config.status, 200);
+  TempFile again(config.body);
+  CommandResult check = runPortd({"check", "-c", again.path()});
+  EXPECT_EQ(check.status, ExitStatus::exited(0)) << check.err << config.body;
+  EXPECT_NE(config.body.find("max_header_bytes = 16384"), std::string::npos) << config.body;
+  EXPECT_TRUE(d.stop());
+}
+
+TEST(AdminTest, MetricsPassPromtoolAndCountTheTraffic) {
+  Daemon d;
+  ASSERT_TRUE(d.start(kBase));
+  Endpoint admin = adminOf(d);
+  for (std::string_view path : {"/echo", "/echo?status=503", "/missing"}) {
+    runCurl({"-s", "-o", "/dev/null", url(d.listener("web"), path)});
+  }
+  Fd c = connectTcp(d.listener("echo-tcp"));
+  ASSERT_TRUE(echoRoundTrip(c.get(), "counted"));
+  Fd u = bindUdp(Endpoint::loopback(AF_INET));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(sendDatagram(u.get(), d.listener("echo-udp"), "dgram"));
+    ASSERT_TRUE(receiveDatagram(u.get()));
+  }
+  HttpResponse m = fetch(admin, "/metrics");
+  ASSERT_EQ(m.status, 200);
+  TempFile file(m.body);
+  CommandResult promtool = shell("promtool check metrics < " + file.path());
+  EXPECT_EQ(promtool.status, ExitStatus::exited(0)) << promtool.out << promtool.err;
+
+  const std::string web = R"(listener="web",handler="http",protocol="tcp")";
+  const std::string tcp = R"(listener="echo-tcp",handler="echo",protocol="tcp")";
+  const std::string udp = R"(listener="echo-udp",handler="echo",protocol="udp")";
+  EXPECT_EQ(sample(m.body, "portd_requests_total{" + web + "}"), 3) << m.body;
+  EXPECT_EQ(sample(m.body, "portd_responses_total{" + web + ",class=\"2xx\"}"), 1);
+  EXPECT_EQ(sample(m.body, "portd_responses_total{" + web + ",class=\"4xx\"}"), 1);
+  EXPECT_EQ(sample(m.body, "portd_responses_total{" + web + ",class=\"5xx\"}"), 1);
+  EXPECT_EQ(sample(m.body, "portd_request_duration_seconds_count{" + web + "}"), 3);
+  EXPECT_EQ(sample(m.body, "portd_connections_accepted_total{" + tcp + "}"), 1);
+  EXPECT_EQ(sample(m.body, "portd_connections_active{" + tcp + "}"), 1);
+  EXPECT_EQ(sample(m.body, "portd_bytes_received_total{" + tcp + "}"), 7);
+  EXPECT_EQ(sample(m.body, "portd_datagrams_received_total{" + udp + "}"), 2);
+  EXPECT_EQ(sample(m.body, "portd_datagrams_sent_total{" + udp + "}"), 2);
+  EXPECT_EQ(sample(m.body, "portd_workers"), 2);
+  EXPECT_GT(sample(m.body, "process_open_fds"), 0);
+  EXPECT_GT(sample(m.body, "process_resident_memory_bytes"), 0);
+  EXPECT_NE(m.body.find("portd_build_info{version=\"" PORTD_EXPECTED_VERSION "\",compiler=\""),
+            std::string::npos);
+  c.reset();
+  EXPECT_TRUE(d.stop());
+}
+
+TEST(AdminTest, ReadyzIs503WhileDraining) {
+  Daemon d;
+  ASSERT_TRUE(d.start(kBase));
+  Endpoint admin = adminOf(d);
+  // A slow request keeps the drain going.
+  Fd slow = connectTcp(d.listener("web"));
+  ASSERT_TRUE(sendAll(slow.get(), getRequest("/echo?delay=2s")));
+  d.signal(SIGTERM);
+  ASSERT_TRUE(d.waitForLog("draining"));
+  HttpResponse r = fetch(admin, "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "draining\n");
+  EXPECT_EQ(fetch(admin, "/healthz").status, 200) << "draining is not unhealthy";
+  auto responses = readResponses(slow.get(), 1);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 200) << "the request in flight completes";
+  slow.reset();
+  EXPECT_EQ(d.waitExit(10s), ExitStatus::exited(0));
+}
+
+TEST(AdminTest, HealthzFailsWhileAWorkerIsStuckAndPluginCountersShow) {
+  Daemon d;
+  ASSERT_TRUE(d.start(std::string("[server]\nworkers = 1\n[admin]\naddress = \"127.0.0.1:0\"\n"
+                                  "[[plugin]]\npath = \"") +
+                      PORTD_HANG_PLUGIN +
+                      "\"\n[[listener]]\nname = \"stuck\"\nprotocol = \"tcp\"\n"
+                      "address = \"127.0.0.1:0\"\nhandler = \"hang\"\n"
+                      "[listener.options]\nhang = \"2500ms\"\n"));
+  Endpoint admin = adminOf(d);
+  EXPECT_EQ(fetch(admin, "/healthz").status, 200);
+  Fd c = connectTcp(d.listener("stuck"));
+  ASSERT_TRUE(sendAll(c.get(), "x"));
+  // Within the 2.5 s hang, once the heartbeat is a second old, /healthz says 503.
+  HttpResponse h;
+  auto deadline = Clock::now() + 2s;
+  while ((h = fetch(admin, "/healthz")).status == 200 && Clock::now() < deadline) {
+  }
+  EXPECT_EQ(h.status, 503);
+  EXPECT_NE(h.body.find("has not turned"), std::string::npos) << h.body;
+  // And healthy again once it turns.
+  deadline = Clock::now() + 5s;
+  while ((h = fetch(admin, "/healthz")).status != 200 && Clock::now() < deadline) {
+  }
+  EXPECT_EQ(h.status, 200);
+  HttpResponse m = fetch(admin, "/metrics");
+  EXPECT_EQ(sample(m.body, R"(portd_handler_events_total{listener="stuck",handler="hang",protocol="tcp",name="reads"})"),
+            1)
+      << m.body;
+  c.reset();
+  EXPECT_TRUE(d.stop());
+}
+
+TEST(AdminTest, ReloadsAndRefusedReloadsAreCounted) {
+  Daemon d;
+  ASSERT_TRUE(d.start(kBase));
+  Endpoint admin = adminOf(d);
+  d.rewriteConfig(kBase + "[[listener]]\nname = \"x\"\n");
+  ASSERT_TRUE(d.reload(1));
+  d.rewriteConfig(kBase);
+  ASSERT_TRUE(d.reload(2));
+  HttpResponse m = fetch(admin, "/metrics");
+  EXPECT_EQ(sample(m.body, "portd_reload_failures_total"), 1) << m.body;
+  EXPECT_EQ(sample(m.body, "portd_reloads_total"), 1);
+  EXPECT_EQ(adminOf(d).toString(), admin.toString()) << "the admin endpoint stays where it was";
+  EXPECT_TRUE(d.stop());
+}
+
+}  // namespace
+}  // namespace portd::itest
