@@ -16,6 +16,17 @@ namespace {
 
 constexpr int kBacklog = 511;  // as TcpListener::listen()
 
+// dup() rather than fcntl(F_DUPFD_CLOEXEC): ThreadSanitizer follows dup() and so learns that
+// the number is a new descriptor. It does not see libuv close descriptors (libuv calls
+// syscall(SYS_close)), and without this a number reused on another thread looks like a race.
+int dupCloexec(int fd) {
+  int copy = ::dup(fd);
+  if (copy >= 0) {
+    ::fcntl(copy, F_SETFD, FD_CLOEXEC);
+  }
+  return copy;
+}
+
 void closeFds(std::vector<int>& fds) {
   for (int fd : fds) {
     ::close(fd);
@@ -107,11 +118,11 @@ std::vector<int> SocketSet::assign(const std::string& name, unsigned w, unsigned
     return out;
   }
   if (g->passed) {
-    out.push_back(::fcntl(g->fds[0], F_DUPFD_CLOEXEC, 3));
+    out.push_back(dupCloexec(g->fds[0]));
     return out;
   }
   for (size_t k = w; k < g->fds.size(); k += workers) {
-    out.push_back(::fcntl(g->fds[k], F_DUPFD_CLOEXEC, 3));
+    out.push_back(dupCloexec(g->fds[k]));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/loop_context.h"
+#include "core/sanitizer.h"
 #include "net/tcp_listener.h"
 
 namespace portd::net {
@@ -247,7 +248,10 @@ void Connection::finish() {
   // From here on the listener may be destroyed (it was the last connection of a draining
   // listener), so nothing below touches owner_.
   owner_.unlink(this);
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &onHandleClosed);
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd);
+  core::noteClosedByLibuv(fd);  // before: another thread may get the number right after
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &onHandleClosed);  // closes fd now
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), &onHandleClosed);
 }
 

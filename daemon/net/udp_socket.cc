@@ -1,5 +1,7 @@
 #include "net/udp_socket.h"
 
+#include "core/sanitizer.h"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -54,7 +56,9 @@ void UdpSocket::stop() {
     return;
   }
   flush();
-  udp_.reset();
+  // Noted before: another thread may get the number as soon as uv_close() has closed it.
+  core::noteClosedByLibuv(fd_);
+  udp_.reset();  // uv_close() closes the descriptor at once
   fd_ = -1;
 }
 
