@@ -11,8 +11,8 @@ struct Config {
 struct Discard {
   Discard(portd::sdk::Worker /*w*/, const Config& /*c*/) {}
   void onData(portd::sdk::Conn /*c*/, std::string_view /*data*/) {}
-  void onDatagram(portd::sdk::Datagram /*d*/, const sockaddr* /*peer*/,
-                  std::string_view /*data*/) {}
+  void onDatagram(portd::sdk::Datagram /*d*/, const sockaddr* /*peer*/, std::string_view /*data*/) {
+  }
 };
 
 const portd_handler_def kHandlers[] = {portd::sdk::makeHandler<Config, Discard>(

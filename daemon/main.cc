@@ -1,15 +1,14 @@
 // portd: parses the command line and starts things; the work happens in core/, net/ and
 // handlers/.
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
 
 #include "config/loader.h"
 #include "core/log.h"
@@ -27,8 +26,7 @@ constexpr int kExitConfig = 2;
 std::shared_ptr<const config::Config> load(const std::string& path,
                                            const handlers::Registry& registry) {
   if (path.empty()) {
-    return config::loadConfig(config::defaultConfigText(), config::kDefaultConfigSource,
-                              registry);
+    return config::loadConfig(config::defaultConfigText(), config::kDefaultConfigSource, registry);
   }
   return config::loadConfigFile(path, registry);
 }
@@ -66,9 +64,10 @@ int serve(const std::string& path, int workers, const std::string& level,
 int check(const std::string& path, const handlers::Registry& registry) {
   auto cfg = load(path, registry);
   fmt::print("portd: configuration {} is valid\n", cfg->source);
-  fmt::print("server: workers {} ({}), shutdown_timeout {}\n", cfg->server.workers,
-             cfg->server.workers ? "fixed" : fmt::format("auto: {} here", core::defaultWorkerCount()),
-             config::formatDuration(cfg->server.shutdown_timeout));
+  fmt::print(
+      "server: workers {} ({}), shutdown_timeout {}\n", cfg->server.workers,
+      cfg->server.workers ? "fixed" : fmt::format("auto: {} here", core::defaultWorkerCount()),
+      config::formatDuration(cfg->server.shutdown_timeout));
   fmt::print("listeners:\n");
   for (const config::ListenerConfig& l : cfg->listeners) {
     fmt::print("  {:<16} {} {:<24} {}", l.name, config::transportName(l.protocol),
@@ -128,9 +127,10 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Run the daemon in the foreground");
   // PORTD_CONFIG is how a container image names its file while letting `-c` or another
   // PORTD_CONFIG (podman run -e) replace it.
-  serve_cmd->add_option("-c,--config", config_path,
-                        "Configuration file (default: $PORTD_CONFIG, else the embedded "
-                        "configuration)")
+  serve_cmd
+      ->add_option("-c,--config", config_path,
+                   "Configuration file (default: $PORTD_CONFIG, else the embedded "
+                   "configuration)")
       ->envname("PORTD_CONFIG");
   serve_cmd->add_option("--workers", workers, "Worker threads (0 = one per CPU)")
       ->check(CLI::Range(0, 1024));
@@ -138,9 +138,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   auto* check_cmd = app.add_subcommand("check", "Validate a configuration and summarise it");
-  check_cmd->add_option("-c,--config", config_path,
-                        "Configuration file (default: $PORTD_CONFIG, else the embedded "
-                        "configuration)")
+  check_cmd
+      ->add_option("-c,--config", config_path,
+                   "Configuration file (default: $PORTD_CONFIG, else the embedded "
+                   "configuration)")
       ->envname("PORTD_CONFIG");
 
   auto* handlers_cmd = app.add_subcommand("handlers", "List the handlers and their options");
@@ -151,8 +152,7 @@ int main(int argc, char** argv) {
   int probe_timeout_ms = 2000;
   auto* probe_cmd = app.add_subcommand(
       "probe", "GET an http:// URL; exit 0 on a 2xx status, 1 otherwise (for health checks)");
-  probe_cmd->add_option("url", probe_url, "For example http://127.0.0.1:9090/healthz")
-      ->required();
+  probe_cmd->add_option("url", probe_url, "For example http://127.0.0.1:9090/healthz")->required();
   probe_cmd->add_option("--timeout-ms", probe_timeout_ms, "Give up after this long")
       ->check(CLI::Range(1, 600000));
 

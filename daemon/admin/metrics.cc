@@ -177,8 +177,8 @@ std::string renderPrometheus(const core::ServerState& state) {
        &Totals::accepted, true, false},
       {"portd_connections_closed_total", "counter", "TCP connections closed after being served.",
        &Totals::closed, true, false},
-      {"portd_bytes_received_total", "counter", "Bytes read from peers.", &Totals::bytes_in,
-       false, false},
+      {"portd_bytes_received_total", "counter", "Bytes read from peers.", &Totals::bytes_in, false,
+       false},
       {"portd_bytes_sent_total", "counter", "Bytes written to peers.", &Totals::bytes_out, false,
        false},
       {"portd_datagrams_received_total", "counter", "UDP datagrams received.",
@@ -206,10 +206,14 @@ std::string renderPrometheus(const core::ServerState& state) {
   for (size_t i = 0; i < totals.size(); ++i) {
     const Totals& t = totals[i];
     const std::pair<const char*, uint64_t> kinds[] = {
-        {"accept", t.accept_errors},         {"rejected_max_connections", t.rejected},
-        {"idle_timeout", t.idle_timeouts},   {"handler", t.handler_errors},
-        {"datagram_dropped", t.datagrams_dropped}, {"bad_request", t.bad_requests},
-        {"too_large", t.too_large},          {"request_timeout", t.timeouts},
+        {"accept", t.accept_errors},
+        {"rejected_max_connections", t.rejected},
+        {"idle_timeout", t.idle_timeouts},
+        {"handler", t.handler_errors},
+        {"datagram_dropped", t.datagrams_dropped},
+        {"bad_request", t.bad_requests},
+        {"too_large", t.too_large},
+        {"request_timeout", t.timeouts},
     };
     for (const auto& [kind, value] : kinds) {
       w.sample("portd_errors_total", labels[i] + fmt::format(R"(,kind="{}")", kind), value);
@@ -251,11 +255,12 @@ std::string renderPrometheus(const core::ServerState& state) {
     w.sample("portd_request_duration_seconds_count", labels[i], cumulative);
   }
 
-  w.family("portd_handler_events_total", "counter", "Events counted by handlers, by the name the handler gave them.");
+  w.family("portd_handler_events_total", "counter",
+           "Events counted by handlers, by the name the handler gave them.");
   for (size_t i = 0; i < totals.size(); ++i) {
     for (const auto& [name, value] : totals[i].handler) {
-      w.sample("portd_handler_events_total",
-               labels[i] + fmt::format(R"(,name="{}")", escape(name)), value);
+      w.sample("portd_handler_events_total", labels[i] + fmt::format(R"(,name="{}")", escape(name)),
+               value);
     }
   }
 
@@ -309,7 +314,8 @@ std::string renderStatsJson(const core::ServerState& state) {
                                               {"active", n(t.active())},
                                               {"closed", n(t.closed)}});
     } else {
-      entry.insert("datagrams", toml::table{{"in", n(t.datagrams_in)}, {"out", n(t.datagrams_out)}});
+      entry.insert("datagrams",
+                   toml::table{{"in", n(t.datagrams_in)}, {"out", n(t.datagrams_out)}});
     }
     if (t.hasRequests() || l.handler == "http") {
       toml::table responses;
@@ -391,10 +397,12 @@ void insertOption(toml::table& t, const std::string& key, const handlers::Option
 
 std::string renderConfigToml(const config::Config& cfg) {
   toml::table root{
-      {"server", toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
-                             {"shutdown_timeout", config::formatDuration(cfg.server.shutdown_timeout)}}},
-      {"log", toml::table{{"level", cfg.log.level},
-                          {"format", cfg.log.format == config::LogFormat::kJson ? "json" : "text"}}},
+      {"server",
+       toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
+                   {"shutdown_timeout", config::formatDuration(cfg.server.shutdown_timeout)}}},
+      {"log",
+       toml::table{{"level", cfg.log.level},
+                   {"format", cfg.log.format == config::LogFormat::kJson ? "json" : "text"}}},
   };
   if (cfg.admin_address) {
     root.insert("admin", toml::table{{"address", cfg.admin_address->toString()}});

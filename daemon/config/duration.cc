@@ -31,7 +31,8 @@ std::optional<Duration> parseDuration(std::string_view text, std::string* error)
     uint64_t n = 0;
     size_t used = readNumber(rest, &n);
     if (used == 0) {
-      *error = "invalid duration \"" + std::string(text) + "\" (expected e.g. \"250ms\", \"10s\", \"1m30s\")";
+      *error = "invalid duration \"" + std::string(text) +
+               "\" (expected e.g. \"250ms\", \"10s\", \"1m30s\")";
       return std::nullopt;
     }
     rest.remove_prefix(used);
@@ -49,7 +50,8 @@ std::optional<Duration> parseDuration(std::string_view text, std::string* error)
       scale = 3600 * 1000;
       rest.remove_prefix(1);
     } else {
-      *error = "duration \"" + std::string(text) + "\" needs a unit after each number (ms, s, m or h)";
+      *error =
+          "duration \"" + std::string(text) + "\" needs a unit after each number (ms, s, m or h)";
       return std::nullopt;
     }
     if (n > kMax / scale || total_ms + n * scale > kMax) {
@@ -84,7 +86,8 @@ std::optional<uint64_t> parseSize(std::string_view text, std::string* error) {
   uint64_t n = 0;
   size_t used = readNumber(text, &n);
   if (used == 0) {
-    *error = "invalid size \"" + std::string(text) + "\" (expected e.g. 65536, \"64KiB\" or \"1MiB\")";
+    *error =
+        "invalid size \"" + std::string(text) + "\" (expected e.g. 65536, \"64KiB\" or \"1MiB\")";
     return std::nullopt;
   }
   std::string_view unit = text.substr(used);

@@ -1,15 +1,15 @@
 #include "config/loader.h"
 
-#include "plugin/plugin_loader.h"
-
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
+
+#include "plugin/plugin_loader.h"
 
 namespace portd::config {
 
@@ -17,9 +17,9 @@ const char* transportName(net::Transport t) { return t == net::Transport::kTcp ?
 
 ConfigError::ConfigError(std::string source, int line, int column, std::string key,
                          const std::string& what)
-    : std::runtime_error(key.empty() ? fmt::format("{}:{}:{}: {}", source, line, column, what)
-                                     : fmt::format("{}:{}:{}: {}: {}", source, line, column,
-                                                   key, what)),
+    : std::runtime_error(key.empty()
+                             ? fmt::format("{}:{}:{}: {}", source, line, column, what)
+                             : fmt::format("{}:{}:{}: {}: {}", source, line, column, key, what)),
       line_(line),
       column_(column),
       key_(std::move(key)) {}
@@ -254,7 +254,7 @@ class Reader {
     checkKeys(t, "log", {"level", "format"});
     if (auto* n = get(t, "log", "level", false)) {
       out.level = str(*n, "log.level");
-      static const std::set<std::string> kLevels = {"trace", "debug", "info",    "warn",
+      static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                     "error", "critical", "off"};
       if (!kLevels.contains(out.level)) {
         fail(n->source(), "log.level",
@@ -305,7 +305,8 @@ class Reader {
       }
     }
     if (auto* n = get(t, path, "max_connections", false)) {
-      l.max_connections = static_cast<uint64_t>(integer(*n, path + ".max_connections", 1, 10'000'000));
+      l.max_connections =
+          static_cast<uint64_t>(integer(*n, path + ".max_connections", 1, 10'000'000));
     }
     if (auto* n = get(t, path, "idle_timeout", false)) {
       l.idle_timeout = duration(*n, path + ".idle_timeout");
@@ -514,8 +515,7 @@ std::shared_ptr<const Config> loadConfig(std::string_view text, const std::strin
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     throw ConfigError(source, static_cast<int>(e.source().begin.line),
-                      static_cast<int>(e.source().begin.column), "",
-                      std::string(e.description()));
+                      static_cast<int>(e.source().begin.column), "", std::string(e.description()));
   }
   return Reader(source, registry).read(root);
 }

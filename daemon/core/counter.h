@@ -10,7 +10,9 @@ namespace portd::core {
 // lock prefix; readers see a value that is at worst a moment old, never torn.
 class Counter {
  public:
-  void add(uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   Counter& operator++() {
     add(1);
     return *this;

@@ -7,10 +7,10 @@ namespace portd::core {
 
 // How many workers "workers = 0" means, and why.
 struct CpuBudget {
-  unsigned affinity = 1;           // CPUs in the process's affinity mask (cpuset)
-  std::optional<double> quota;     // CPUs allowed by the cgroup's CFS quota, if limited
-  unsigned workers = 1;            // min(affinity, ceil(quota)), at least 1
-  std::string describe() const;    // "2 CPUs in the affinity mask, CPU quota 1.5"
+  unsigned affinity = 1;         // CPUs in the process's affinity mask (cpuset)
+  std::optional<double> quota;   // CPUs allowed by the cgroup's CFS quota, if limited
+  unsigned workers = 1;          // min(affinity, ceil(quota)), at least 1
+  std::string describe() const;  // "2 CPUs in the affinity mask, CPU quota 1.5"
 };
 
 // A container limited to 1.5 CPUs must not run one worker per host core: threads beyond the

@@ -70,8 +70,8 @@ void applyLogging(const config::LogConfig& log) {
 }
 
 void setupLogging(const config::LogConfig& log) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "portd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("portd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_formatter(makeFormatter(log.format));
   logger->set_level(spdlog::level::from_str(log.level));
   // Errors must reach the journal even if the process dies right after.

@@ -132,7 +132,8 @@ class Supervisor {
     l.handler = "http";
     l.max_connections = 64;
     l.idle_timeout = std::chrono::seconds(60);
-    l.options = std::make_shared<const handlers::Options>(std::map<std::string, handlers::OptionValue>{});
+    l.options =
+        std::make_shared<const handlers::Options>(std::map<std::string, handlers::OptionValue>{});
     l.handler_config = admin::adminHandlerConfig(state_);
     cfg->listeners.push_back(std::move(l));
     admin_config_ = cfg;
@@ -276,8 +277,10 @@ class Supervisor {
     // A passed socket that no listener names would never be served: say so rather than hold it.
     for (auto& [name, list] : passed) {
       for (int fd : list) {
-        spdlog::error("systemd passed a socket named \"{}\" (descriptor {}) but no listener has "
-                      "that name; closing it", name, fd);
+        spdlog::error(
+            "systemd passed a socket named \"{}\" (descriptor {}) but no listener has "
+            "that name; closing it",
+            name, fd);
         ::close(fd);
       }
     }
@@ -342,8 +345,7 @@ class Supervisor {
                       : 0.0;
     summary_ms_ = now;
     summary_requests_ = requests;
-    return fmt::format("{} connections, {:.0f} req/s, {} workers", active, rate,
-                       workers_.size());
+    return fmt::format("{} connections, {:.0f} req/s, {} workers", active, rate, workers_.size());
   }
 
   void beginShutdown() {
@@ -439,7 +441,7 @@ class Supervisor {
   uint64_t summary_ms_ = 0;
   uint64_t summary_requests_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;   // serving the configuration in force
-  std::vector<unsigned> worker_state_;              // their indexes in state_
+  std::vector<unsigned> worker_state_;             // their indexes in state_
   std::vector<std::unique_ptr<Worker>> retiring_;  // draining after a reload took their place
   size_t exited_ = 0;
   bool shutting_down_ = false;

@@ -26,9 +26,7 @@ uint64_t monotonicUsec() {
 
 }  // namespace
 
-void ready(std::string_view status_line) {
-  send(fmt::format("READY=1\nSTATUS={}", status_line));
-}
+void ready(std::string_view status_line) { send(fmt::format("READY=1\nSTATUS={}", status_line)); }
 
 void reloading() { send(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", monotonicUsec())); }
 
@@ -63,8 +61,9 @@ std::string checkPassedSocket(int fd, bool tcp) {
     return fmt::format("descriptor {}: {}", fd, std::strerror(-r));
   }
   if (r == 0) {
-    return fmt::format("descriptor {} is not a {}", fd,
-                       tcp ? "listening stream socket (ListenStream=)" : "datagram socket (ListenDatagram=)");
+    return fmt::format(
+        "descriptor {} is not a {}", fd,
+        tcp ? "listening stream socket (ListenStream=)" : "datagram socket (ListenDatagram=)");
   }
   return "";
 }

@@ -26,9 +26,9 @@ namespace portd::core {
 // worker's copy) and the counters it writes.
 struct Assignment {
   std::shared_ptr<const config::Config> config;
-  std::vector<std::vector<int>> fds;                        // [listener][k]
-  std::vector<unsigned> sockets_total;                      // [listener]: over all workers
-  std::vector<std::shared_ptr<net::ListenerStats>> stats;   // [listener]
+  std::vector<std::vector<int>> fds;                       // [listener][k]
+  std::vector<unsigned> sockets_total;                     // [listener]: over all workers
+  std::vector<std::shared_ptr<net::ListenerStats>> stats;  // [listener]
 };
 
 // One worker thread running one libuv loop that owns its own listening sockets, connections,
@@ -38,8 +38,7 @@ class Worker {
  public:
   // `state` receives the worker's heartbeat; it must outlive the worker. `on_exit` runs on the
   // worker thread after its loop has ended.
-  Worker(int id, Assignment assignment, WorkerState& state,
-         std::function<void(Worker*)> on_exit);
+  Worker(int id, Assignment assignment, WorkerState& state, std::function<void(Worker*)> on_exit);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <portd/handler.h>
+
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <portd/handler.h>
 
 #include "handlers/handler.h"
 
@@ -28,7 +28,7 @@ class Registry {
 
   const HandlerFactory* find(const std::string& name) const;
   std::vector<const HandlerFactory*> all() const;  // sorted by name
-  std::string names() const;                        // "discard, echo"
+  std::string names() const;                       // "discard, echo"
 
  private:
   // Shared, so that a configuration can copy the built-ins and add its plugins' handlers.

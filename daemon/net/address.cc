@@ -37,7 +37,8 @@ std::optional<Address> Address::parse(std::string_view text, std::string* error)
   }
   unsigned port_number = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
-  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || port_number > 65535) {
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() ||
+      port_number > 65535) {
     return fail("port must be a number from 0 to 65535");
   }
   Address a;
@@ -109,7 +110,8 @@ bool Address::isLoopback() const {
 std::string Address::toString() const {
   char host[INET6_ADDRSTRLEN] = {0};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, host, sizeof host);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, host,
+              sizeof host);
     return std::string(host) + ":" + std::to_string(port());
   }
   if (family() == AF_INET6) {

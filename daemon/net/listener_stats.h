@@ -51,15 +51,15 @@ class HandlerCounters {
 // Request counts and latencies of handlers that have requests (http).
 struct RequestStats {
   // Upper bounds of the latency histogram, in microseconds (Prometheus "le" labels).
-  static constexpr std::array<uint64_t, 14> kBucketsUs = {
-      100,   250,    500,    1000,   2500,    5000,    10000,
-      25000, 50000, 100000, 250000, 500000, 1000000, 10000000};
+  static constexpr std::array<uint64_t, 14> kBucketsUs = {100,    250,    500,     1000,    2500,
+                                                          5000,   10000,  25000,   50000,   100000,
+                                                          250000, 500000, 1000000, 10000000};
 
   core::Counter requests;
-  std::array<core::Counter, 5> responses;  // by status class: 1xx .. 5xx
-  core::Counter bad_requests;              // malformed: 400
-  core::Counter too_large;                 // 413 and 431
-  core::Counter timeouts;                  // 408
+  std::array<core::Counter, 5> responses;                    // by status class: 1xx .. 5xx
+  core::Counter bad_requests;                                // malformed: 400
+  core::Counter too_large;                                   // 413 and 431
+  core::Counter timeouts;                                    // 408
   std::array<core::Counter, kBucketsUs.size() + 1> latency;  // last: +Inf
   core::Counter latency_sum_us;
 

@@ -1,7 +1,6 @@
 #include "net/socket.h"
 
 #include <fcntl.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +11,8 @@
 namespace portd::net {
 
 int openBoundSocket(Transport transport, const Address& addr, std::string* error) {
-  int type = (transport == Transport::kTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+  int type =
+      (transport == Transport::kTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
   int fd = ::socket(addr.family(), type, 0);
   if (fd < 0) {
     *error = std::string("socket: ") + std::strerror(errno);

@@ -110,9 +110,10 @@ void TcpListener::pauseAccepting(int error) {
   ++stats_->accept_errors;
   uint64_t suppressed = 0;
   if (accept_error_log_.allow(uv_now(ctx_.loop()), &suppressed)) {
-    spdlog::error("listener \"{}\": accept failed on worker {}: {}; pausing accepts for {} ms "
-                  "({} more failures since the last report)",
-                  listener_.name, ctx_.workerId(), uv_strerror(error), kPauseMs, suppressed);
+    spdlog::error(
+        "listener \"{}\": accept failed on worker {}: {}; pausing accepts for {} ms "
+        "({} more failures since the last report)",
+        listener_.name, ctx_.workerId(), uv_strerror(error), kPauseMs, suppressed);
   }
   uv_poll_stop(poll_.get());
   uv_timer_start(
@@ -141,9 +142,10 @@ void TcpListener::admit(int fd) {
     ++stats_->rejected;
     uint64_t suppressed = 0;
     if (reject_log_.allow(uv_now(ctx_.loop()), &suppressed)) {
-      spdlog::warn("listener \"{}\": worker {} is at max_connections ({}); closing new "
-                   "connections ({} more since the last report)",
-                   listener_.name, ctx_.workerId(), max_connections_, suppressed);
+      spdlog::warn(
+          "listener \"{}\": worker {} is at max_connections ({}); closing new "
+          "connections ({} more since the last report)",
+          listener_.name, ctx_.workerId(), max_connections_, suppressed);
     }
     c->abort();
     return;

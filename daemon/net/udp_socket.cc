@@ -1,12 +1,12 @@
 #include "net/udp_socket.h"
 
-#include "core/sanitizer.h"
-
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "core/sanitizer.h"
 
 namespace portd::net {
 
@@ -17,8 +17,7 @@ constexpr size_t kSendBufferSize = kRecvBufferSize;
 }  // namespace
 
 UdpSocket::UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-                     const config::ListenerConfig& listener,
-                     std::shared_ptr<ListenerStats> stats)
+                     const config::ListenerConfig& listener, std::shared_ptr<ListenerStats> stats)
     : ctx_(ctx),
       config_(std::move(config)),
       listener_(listener),
@@ -112,7 +111,8 @@ void UdpSocket::reply(const sockaddr* peer, std::string_view data) {
     flush();
   }
   const char* base = ctx_.datagramBuffer();
-  const bool in_recv_buffer = data.data() >= base && data.data() + data.size() <= base + kRecvBufferSize;
+  const bool in_recv_buffer =
+      data.data() >= base && data.data() + data.size() <= base + kRecvBufferSize;
   const char* bytes = data.data();
   if (!in_recv_buffer) {
     if (data.size() > kSendBufferSize) {

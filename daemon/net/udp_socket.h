@@ -22,8 +22,7 @@ class UdpSocket {
  public:
   // `stats`: as for TcpListener.
   UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-            const config::ListenerConfig& listener,
-            std::shared_ptr<ListenerStats> stats = nullptr);
+            const config::ListenerConfig& listener, std::shared_ptr<ListenerStats> stats = nullptr);
   ~UdpSocket();
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;

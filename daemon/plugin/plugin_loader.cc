@@ -31,15 +31,15 @@ PluginInfo loadPlugin(const std::string& path, handlers::Registry& registry) {
   auto entry = reinterpret_cast<portd_plugin_entry_fn>(::dlsym(lib, PORTD_PLUGIN_ENTRY_SYMBOL));
   if (entry == nullptr) {
     ::dlclose(lib);
-    throw PluginError(fmt::format(
-        "plugin {}: no {}() symbol: not a portd plugin, or built without PORTD_EXPORT", path,
-        PORTD_PLUGIN_ENTRY_SYMBOL));
+    throw PluginError(
+        fmt::format("plugin {}: no {}() symbol: not a portd plugin, or built without PORTD_EXPORT",
+                    path, PORTD_PLUGIN_ENTRY_SYMBOL));
   }
   const portd_plugin* p = entry();
   if (p == nullptr) {
     ::dlclose(lib);
-    throw PluginError(fmt::format("plugin {}: {}() returned nothing", path,
-                                  PORTD_PLUGIN_ENTRY_SYMBOL));
+    throw PluginError(
+        fmt::format("plugin {}: {}() returned nothing", path, PORTD_PLUGIN_ENTRY_SYMBOL));
   }
   if (p->abi_version != PORTD_ABI_VERSION) {
     uint32_t version = p->abi_version;

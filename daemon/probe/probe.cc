@@ -59,8 +59,8 @@ int run(const std::string& url, std::chrono::milliseconds timeout, std::string* 
   std::string error;
   auto addr = net::Address::parse(authority, &error);
   if (!addr) {
-    *report = fmt::format("{}: {} (give a literal address and port, such as 127.0.0.1:9090)",
-                          url, error);
+    *report =
+        fmt::format("{}: {} (give a literal address and port, such as 127.0.0.1:9090)", url, error);
     return 1;
   }
   Clock::time_point deadline = Clock::now() + timeout;

@@ -7,11 +7,10 @@
 //
 // Shows: options, per-connection state, a timer per connection, pausing reading so that the
 // lines waiting for their answer stay few, a named counter, and cleaning up in onClose.
-#include <portd/handler.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <portd/handler.hpp>
 #include <string>
 #include <string_view>
 
@@ -62,7 +61,7 @@ struct Session {
 
   Instance* instance;
   Conn conn;
-  std::string partial;      // bytes of a line whose newline has not arrived yet
+  std::string partial;       // bytes of a line whose newline has not arrived yet
   std::deque<Line> pending;  // lines waiting for their answer, oldest first
   portd_timer_t timer = 0;   // set while a timer runs for pending.front()
   uint64_t answered = 0;
@@ -178,8 +177,8 @@ class Instance {
 
   // False when the connection is gone (and `s` may be too).
   bool answer(Session& s) {
-    std::string reply = config_.prefix + std::to_string(++s.answered) + ": " +
-                        s.pending.front().text + "\n";
+    std::string reply =
+        config_.prefix + std::to_string(++s.answered) + ": " + s.pending.front().text + "\n";
     s.pending.pop_front();
     worker_.add(lines_);
     return s.conn.write(reply) >= 0;

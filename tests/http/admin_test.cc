@@ -95,9 +95,10 @@ TEST(AdminTest, HealthReadinessStatsAndConfig) {
   HttpResponse stats = fetch(admin, "/stats");
   EXPECT_EQ(stats.status, 200);
   TempFile json(stats.body);
-  CommandResult parsed = shell("python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
-                               "print(d[\"phase\"], d[\"workers\"], len(d[\"listeners\"]))' " +
-                               json.path());
+  CommandResult parsed = shell(
+      "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+      "print(d[\"phase\"], d[\"workers\"], len(d[\"listeners\"]))' " +
+      json.path());
   EXPECT_EQ(parsed.out, "ready 2 3\n") << parsed.err << stats.body;
 
   // /config is the configuration in force, complete: it loads again as it is.
@@ -197,8 +198,11 @@ TEST(AdminTest, HealthzFailsWhileAWorkerIsStuckAndPluginCountersShow) {
   }
   EXPECT_EQ(h.status, 200);
   HttpResponse m = fetch(admin, "/metrics");
-  EXPECT_EQ(sample(m.body, R"(portd_handler_events_total{listener="stuck",handler="hang",protocol="tcp",name="reads"})"),
-            1)
+  EXPECT_EQ(
+      sample(
+          m.body,
+          R"(portd_handler_events_total{listener="stuck",handler="hang",protocol="tcp",name="reads"})"),
+      1)
       << m.body;
   c.reset();
   EXPECT_TRUE(d.stop());

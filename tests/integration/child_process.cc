@@ -64,10 +64,9 @@ void formatPid(char* out, long v) {
   out[n] = '\0';
 }
 
-[[noreturn]] void execChild(pid_t parent, const char* path, char* const* argv,
-                            char* const* envp, int in_fd, int out_fd, int err_fd,
-                            const rlimit* file_limit, const std::vector<int>* listen_fds,
-                            char* listen_pid_digits) {
+[[noreturn]] void execChild(pid_t parent, const char* path, char* const* argv, char* const* envp,
+                            int in_fd, int out_fd, int err_fd, const rlimit* file_limit,
+                            const std::vector<int>* listen_fds, char* listen_pid_digits) {
   // A test that crashes or is killed by its timeout must not leave a daemon behind holding
   // ports. Checking getppid() afterwards closes the race with a parent that died before prctl.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);

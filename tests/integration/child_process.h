@@ -83,8 +83,7 @@ class ChildProcess {
 
   // Waits until `done(stderr so far)` holds, the child closes its stderr (usually: it exited),
   // or `timeout` passes. Returns whether `done` held.
-  bool waitForStderr(const std::function<bool(std::string_view)>& done,
-                     Clock::duration timeout);
+  bool waitForStderr(const std::function<bool(std::string_view)>& done, Clock::duration timeout);
 
   std::string stdoutText() const;
   std::string stderrText() const;

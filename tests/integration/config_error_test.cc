@@ -113,14 +113,16 @@ TEST(ConfigErrorBindTest, NothingIsBoundWhenALaterKeyIsBad) {
   TempFile file(R"toml([[listener]]
 name = "first"
 protocol = "tcp"
-address = "127.0.0.1:)toml" + std::to_string(tcp_port) +
+address = "127.0.0.1:)toml" +
+                std::to_string(tcp_port) +
                 R"toml("
 handler = "echo"
 
 [[listener]]
 name = "second"
 protocol = "udp"
-address = "127.0.0.1:)toml" + std::to_string(udp_port) +
+address = "127.0.0.1:)toml" +
+                std::to_string(udp_port) +
                 R"toml("
 handler = "echo"
 
@@ -134,8 +136,7 @@ backlog = 100
 
   CommandResult r = runPortd({"serve", "-c", file.path()});
   EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
-  EXPECT_NE(r.err.find(file.path() + ":18:1: listener[2].backlog: unknown key"),
-            std::string::npos)
+  EXPECT_NE(r.err.find(file.path() + ":18:1: listener[2].backlog: unknown key"), std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("bind"), std::string::npos) << r.err;
   EXPECT_TRUE(bindUdp(Endpoint::loopback(AF_INET, udp_port)).valid());

@@ -55,9 +55,9 @@ CommandResult runPortd(const std::vector<std::string>& args, Clock::duration tim
 
 ::testing::AssertionResult Daemon::start(std::string_view config, const Options& options) {
   config_file_ = std::make_unique<TempFile>(config);
-  ChildProcess::Spec spec{PORTD_BINARY,         {"serve", "-c", config_file_->path()},
-                          options.file_limit,   options.env,
-                          options.listen_fds,   options.listen_fdnames};
+  ChildProcess::Spec spec{PORTD_BINARY,       {"serve", "-c", config_file_->path()},
+                          options.file_limit, options.env,
+                          options.listen_fds, options.listen_fdnames};
   spec.args.insert(spec.args.end(), options.extra_args.begin(), options.extra_args.end());
   child_ = std::make_unique<ChildProcess>(spec);
   bool ready = child_->waitForStderr(
@@ -66,7 +66,8 @@ CommandResult runPortd(const std::vector<std::string>& args, Clock::duration tim
   if (!ready) {
     ExitStatus status = child_->wait(0s);
     return ::testing::AssertionFailure()
-           << "portd did not report ready (" << status << "); its log:\n" << log();
+           << "portd did not report ready (" << status << "); its log:\n"
+           << log();
   }
   parseListeners(log());
   return ::testing::AssertionSuccess();
@@ -98,7 +99,8 @@ void Daemon::rewriteConfig(std::string_view config) {
       },
       kIoTimeout);
   if (!done) {
-    return ::testing::AssertionFailure() << "reload " << n << " did not finish; the log:\n" << log();
+    return ::testing::AssertionFailure() << "reload " << n << " did not finish; the log:\n"
+                                         << log();
   }
   parseListeners(log());
   return ::testing::AssertionSuccess();
@@ -133,7 +135,8 @@ Endpoint Daemon::listener(const std::string& name) const {
   std::string now = log();
   return ::testing::AssertionFailure()
          << "wanted \"" << text << "\" " << times << " times in the log, found it "
-         << countOccurrences(now, text) << " times; the log:\n" << now;
+         << countOccurrences(now, text) << " times; the log:\n"
+         << now;
 }
 
 size_t Daemon::countLogLines(std::string_view text) const {

@@ -206,12 +206,12 @@ bool waitUntilRefused(const Endpoint& to, Clock::duration timeout) {
       continue;
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      return ::testing::AssertionFailure() << "send failed after " << total - data.size()
-                                           << " of " << total << " bytes: " << strerror(errno);
+      return ::testing::AssertionFailure() << "send failed after " << total - data.size() << " of "
+                                           << total << " bytes: " << strerror(errno);
     }
     if (!waitFor(fd, POLLOUT, deadline)) {
-      return ::testing::AssertionFailure() << "send timed out after " << total - data.size()
-                                           << " of " << total << " bytes";
+      return ::testing::AssertionFailure()
+             << "send timed out after " << total - data.size() << " of " << total << " bytes";
     }
   }
   return ::testing::AssertionSuccess();
@@ -230,8 +230,7 @@ std::string readExactly(int fd, size_t n, Clock::duration timeout) {
     if (r < 0 && errno == EINTR) {
       continue;
     }
-    if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-        !waitFor(fd, POLLIN, deadline)) {
+    if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || !waitFor(fd, POLLIN, deadline)) {
       break;
     }
   }
@@ -309,8 +308,8 @@ Fd bindUdp(const Endpoint& local) {
 ::testing::AssertionResult sendDatagram(int fd, const Endpoint& to, std::string_view data) {
   ssize_t n = ::sendto(fd, data.data(), data.size(), 0, to.get(), to.length());
   if (n != static_cast<ssize_t>(data.size())) {
-    return ::testing::AssertionFailure() << "sendto " << to << ": "
-                                         << (n < 0 ? strerror(errno) : "short send");
+    return ::testing::AssertionFailure()
+           << "sendto " << to << ": " << (n < 0 ? strerror(errno) : "short send");
   }
   return ::testing::AssertionSuccess();
 }

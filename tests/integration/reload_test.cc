@@ -102,7 +102,7 @@ TEST(ReloadTest, WorkersAndLogLevelChange) {
   ASSERT_TRUE(d.start(server(2) + listener("a", "tcp", "echo")));
   d.rewriteConfig(server(1, "debug") + listener("a", "tcp", "echo"));
   ASSERT_TRUE(d.reload(1));
-  EXPECT_NE(d.log().find("configuration reloaded from " ), std::string::npos);
+  EXPECT_NE(d.log().find("configuration reloaded from "), std::string::npos);
   EXPECT_NE(d.log().find(": 1 workers, 1 listeners"), std::string::npos) << d.log();
   for (int i = 0; i < 4; ++i) {
     Fd c = connectTcp(d.listener("a"));

@@ -72,8 +72,8 @@ TEST_P(TcpEchoTest, EchoesOneMebibyteSentInOneGo) {
   EXPECT_TRUE(sent);
   ASSERT_EQ(back.size(), payload.size());
   auto diff = std::mismatch(payload.begin(), payload.end(), back.begin());
-  EXPECT_TRUE(diff.first == payload.end()) << "the echo differs at byte "
-                                           << (diff.first - payload.begin());
+  EXPECT_TRUE(diff.first == payload.end())
+      << "the echo differs at byte " << (diff.first - payload.begin());
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, TcpEchoTest, ::testing::Values(AF_INET, AF_INET6),

@@ -36,8 +36,8 @@ handler = "echo"
 address = ")toml" + std::string(loopbackAnyPort(GetParam())) +
                          R"toml("
 [listener.options]
-blocked_source_ports = [)toml" + std::to_string(blocked_port) +
-                         "]\n";
+blocked_source_ports = [)toml" +
+                         std::to_string(blocked_port) + "]\n";
     ASSERT_TRUE(daemon_.start(config));
     echo_ = daemon_.listener("echo");
     ASSERT_EQ(echo_.family(), GetParam());

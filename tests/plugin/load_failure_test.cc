@@ -16,7 +16,8 @@ constexpr int kExitConfig = 2;
 
 std::string listenerOn(const std::string& handler) {
   return "[[listener]]\nname = \"l\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n"
-         "handler = \"" + handler + "\"\n";
+         "handler = \"" +
+         handler + "\"\n";
 }
 
 std::string pluginEntry(const std::string& path) {
@@ -68,14 +69,14 @@ TEST(PluginLoadFailure, NotASharedObject) {
 }
 
 TEST(PluginLoadFailure, NoEntryPoint) {
-  expectRefused(pluginEntry(PLUGIN_NO_ENTRY) + listenerOn("echo"),
-                {kAtPluginPath + std::string(PLUGIN_NO_ENTRY) + ": no portd_plugin_entry() symbol"});
+  expectRefused(
+      pluginEntry(PLUGIN_NO_ENTRY) + listenerOn("echo"),
+      {kAtPluginPath + std::string(PLUGIN_NO_ENTRY) + ": no portd_plugin_entry() symbol"});
 }
 
 TEST(PluginLoadFailure, AbiVersionMismatch) {
   expectRefused(pluginEntry(PLUGIN_BAD_ABI) + listenerOn("echo"),
-                {kAtPluginPath + std::string(PLUGIN_BAD_ABI),
-                 "built for handler ABI version 999",
+                {kAtPluginPath + std::string(PLUGIN_BAD_ABI), "built for handler ABI version 999",
                  "speaks version " + std::to_string(PORTD_TEST_ABI_VERSION)});
 }
 
@@ -86,17 +87,17 @@ TEST(PluginLoadFailure, HandlerNameTaken) {
 }
 
 TEST(PluginLoadFailure, SamePluginTwice) {
-  expectRefused(pluginEntry(PLUGIN_MISBEHAVE) + pluginEntry(PLUGIN_MISBEHAVE) +
-                    listenerOn("misbehave"),
-                {"@FILE@:5:8: plugin[1].path: plugin " + std::string(PLUGIN_MISBEHAVE) +
-                 ": a handler named \"misbehave\" is already registered"});
+  expectRefused(
+      pluginEntry(PLUGIN_MISBEHAVE) + pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("misbehave"),
+      {"@FILE@:5:8: plugin[1].path: plugin " + std::string(PLUGIN_MISBEHAVE) +
+       ": a handler named \"misbehave\" is already registered"});
 }
 
 TEST(PluginLoadFailure, HandlerRejectsItsOptions) {
   // The reason is the handler's; the place is the listener's options table (line 9).
-  expectRefused(pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") +
-                    "[listener.options]\nlevel = 42\n",
-                {"@FILE@:9:1: listener[0].options: level 42 is above 10"});
+  expectRefused(
+      pluginEntry(PLUGIN_MISBEHAVE) + listenerOn("picky") + "[listener.options]\nlevel = 42\n",
+      {"@FILE@:9:1: listener[0].options: level 42 is above 10"});
 }
 
 TEST(PluginLoadFailure, HandlerRejectsOneOption) {

@@ -7,9 +7,8 @@
 //   fail   throws from onData: a failure of the handler on this connection
 //   id     answers the connection's id, so that a test can tell connections apart
 // "picky" (TCP): rejects its options when `level` is above 10 or `word` is empty.
-#include <portd/handler.hpp>
-
 #include <list>
+#include <portd/handler.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>

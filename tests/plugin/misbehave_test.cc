@@ -18,7 +18,8 @@ workers = 1
 shutdown_timeout = "2s"
 
 [[plugin]]
-path = ")toml") + PLUGIN_MISBEHAVE + R"toml("
+path = ")toml") + PLUGIN_MISBEHAVE +
+                            R"toml("
 
 [[listener]]
 name = "bad"
@@ -63,9 +64,9 @@ TEST(MisbehavingPlugin, StaleConnectionIdIsRefusedAndLogged) {
   // The plugin logs what each host function returned for the stale ids.
   ASSERT_TRUE(d.waitForLog("stale connection:"));
   std::string log = d.log();
-  for (const char* result : {"write=-1", "close=-1", "abort=-1", "pause_reading=-1",
-                             "resume_reading=-1", "set_conn_data=-1", "conn_data=null",
-                             "peer_address=-1", "timer_stop=-1"}) {
+  for (const char* result :
+       {"write=-1", "close=-1", "abort=-1", "pause_reading=-1", "resume_reading=-1",
+        "set_conn_data=-1", "conn_data=null", "peer_address=-1", "timer_stop=-1"}) {
     EXPECT_NE(log.find(result), std::string::npos) << "no " << result << " in:\n" << log;
   }
   // And portd logged the misuse itself as an error naming the handler (the first one; the

@@ -92,7 +92,8 @@ TEST(AbiFactory, ARejectionNamingAnOptionPointsAtIt) {
   Registry r;
   ASSERT_FALSE(r.add(abi::makeFactory(d)));
   const char* text =
-      "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\nhandler = \"limited\"\n"
+      "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\nhandler = "
+      "\"limited\"\n"
       "[listener.options]\nlimit = 50\n";
   try {
     config::loadConfig(text, "t.toml", r);

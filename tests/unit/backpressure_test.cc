@@ -47,7 +47,8 @@ TEST_F(BackpressureTest, StopsReadingWhileThePeerDoesNotRead) {
     ASSERT_TRUE(runUntil([&] {
       pump();
       return !conn->isReading();
-    })) << "reading never stopped; queued " << conn->queuedBytes();
+    })) << "reading never stopped; queued "
+        << conn->queuedBytes();
 
     // Keep pushing: the kernel buffers fill and the client blocks, but the daemon's queue does
     // not grow past the limit plus the one read that crossed it.
@@ -82,7 +83,8 @@ TEST_F(BackpressureTest, StopsReadingWhileThePeerDoesNotRead) {
       }
       uv_run(loop(), UV_RUN_NOWAIT);
       return received == sent;
-    })) << "received " << received << " of " << sent;
+    })) << "received "
+        << received << " of " << sent;
     ::close(client);
     ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 0; }));
   }

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
+#include <toml++/toml.h>
 
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "config/loader.h"
 
@@ -15,7 +15,8 @@ namespace {
 class TcpOnlyFactory final : public handlers::HandlerFactory {
  public:
   const handlers::HandlerDescriptor& descriptor() const override { return d_; }
-  std::shared_ptr<const handlers::HandlerConfig> configure(const handlers::Options&) const override {
+  std::shared_ptr<const handlers::HandlerConfig> configure(
+      const handlers::Options&) const override {
     return nullptr;
   }
 
@@ -146,7 +147,8 @@ TEST_P(BadConfigTest, NamesLineColumnAndKey) {
   EXPECT_EQ(e.key(), c.key) << e.what();
   std::string what = e.what();
   EXPECT_NE(what.find(c.message), std::string::npos) << what;
-  EXPECT_EQ(what.rfind("test.toml:" + std::to_string(c.line) + ":" + std::to_string(c.column), 0), 0u)
+  EXPECT_EQ(what.rfind("test.toml:" + std::to_string(c.line) + ":" + std::to_string(c.column), 0),
+            0u)
       << what;
 }
 
@@ -164,8 +166,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "server.workers", "expected an integer, got a string"},
         BadCase{"out_of_range", "[server]\nworkers = -1\n" + std::string(kListener), 2, 11,
                 "server.workers", "between 0 and 1024"},
-        BadCase{"bad_duration", "[server]\nshutdown_timeout = \"10\"\n" + std::string(kListener),
-                2, 20, "server.shutdown_timeout", "needs a unit"},
+        BadCase{"bad_duration", "[server]\nshutdown_timeout = \"10\"\n" + std::string(kListener), 2,
+                20, "server.shutdown_timeout", "needs a unit"},
         BadCase{"bad_log_level", "[log]\nlevel = \"loud\"\n" + std::string(kListener), 2, 9,
                 "log.level", "expected one of"},
         BadCase{"bad_address",
@@ -176,8 +178,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "[[listener]]\nname = \"a\"\nprotocol = \"sctp\"\naddress = \"127.0.0.1:7\"\n"
                 "handler = \"echo\"\n",
                 3, 12, "listener[0].protocol", "expected \"tcp\" or \"udp\""},
-        BadCase{"missing_key", "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\nhandler = \"echo\"\n",
-                1, 1, "listener[0].address", "required key is missing"},
+        BadCase{"missing_key",
+                "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\nhandler = \"echo\"\n", 1, 1,
+                "listener[0].address", "required key is missing"},
         BadCase{"duplicate_name", std::string(kListener) + kListener, 9, 8, "listener[1].name",
                 "duplicate listener name \"a\""},
         BadCase{"duplicate_address",
@@ -200,8 +203,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown_option",
                 std::string(kListener) + "[listener.options]\nblocked_ports = [1]\n", 8, 1,
                 "listener[0].options.blocked_ports", "unknown option for handler \"echo\""},
-        BadCase{"option_type", std::string(kListener) + "[listener.options]\nblocked_source_ports = 7\n",
-                8, 24, "listener[0].options.blocked_source_ports", "expected an array of integers"},
+        BadCase{"option_type",
+                std::string(kListener) + "[listener.options]\nblocked_source_ports = 7\n", 8, 24,
+                "listener[0].options.blocked_source_ports", "expected an array of integers"},
         BadCase{"option_rejected",
                 std::string(kListener) + "[listener.options]\nblocked_source_ports = [70000]\n", 8,
                 24, "listener[0].options.blocked_source_ports", "between 1 and 65535"},

@@ -1,7 +1,6 @@
 #include "core/cpu_limit.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cmath>

@@ -16,8 +16,8 @@ TEST(Duration, ParsesUnits) {
 }
 
 TEST(Duration, RejectsBadText) {
-  for (const char* bad : {"", "10", "s", "-1s", "1.5s", "10 s", "10sec", "1d", "ms10",
-                          "99999999999999999999h"}) {
+  for (const char* bad :
+       {"", "10", "s", "-1s", "1.5s", "10 s", "10sec", "1d", "ms10", "99999999999999999999h"}) {
     std::string error;
     EXPECT_FALSE(parseDuration(bad, &error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;

@@ -84,8 +84,8 @@ TEST(Metrics, StatsAndConfigRender) {
   auto again = config::loadConfig(toml, "again.toml", r);
   ASSERT_EQ(again->listeners.size(), 2u);
   EXPECT_EQ(again->listeners[1].name, "u");
-  EXPECT_EQ(std::get<std::vector<int64_t>>(again->listeners[0].options->values().at(
-                "blocked_source_ports")),
+  EXPECT_EQ(std::get<std::vector<int64_t>>(
+                again->listeners[0].options->values().at("blocked_source_ports")),
             (std::vector<int64_t>{7, 13, 17, 19, 37, 53, 123}));
 }
 

@@ -34,8 +34,8 @@ class AbiHandler final : public Handler {
     }
     w_.creating = false;
     if (def.create != nullptr && w_.instance == nullptr) {
-      throw std::runtime_error(fmt::format("handler \"{}\" could not create its instance",
-                                           def.name));
+      throw std::runtime_error(
+          fmt::format("handler \"{}\" could not create its instance", def.name));
     }
   }
 
@@ -148,8 +148,10 @@ class AbiFactory final : public HandlerFactory {
       throw std::runtime_error("a handler has no name");
     }
     if ((def.protocols & (kTcp | kUdp)) == 0 || (def.protocols & ~(kTcp | kUdp)) != 0) {
-      throw std::runtime_error(fmt::format("handler \"{}\": protocols must be PORTD_TCP, "
-                                           "PORTD_UDP or both", def.name));
+      throw std::runtime_error(
+          fmt::format("handler \"{}\": protocols must be PORTD_TCP, "
+                      "PORTD_UDP or both",
+                      def.name));
     }
     if ((def.protocols & kTcp) && def.on_data == nullptr) {
       throw std::runtime_error(

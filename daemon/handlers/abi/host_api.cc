@@ -144,7 +144,9 @@ int act(portd_conn_t id, const char* function) {
 
 int closeConn(portd_conn_t id) { return act<&net::Connection::close>(id, "close"); }
 int abortConn(portd_conn_t id) { return act<&net::Connection::abort>(id, "abort"); }
-int pauseReading(portd_conn_t id) { return act<&net::Connection::pauseReading>(id, "pause_reading"); }
+int pauseReading(portd_conn_t id) {
+  return act<&net::Connection::pauseReading>(id, "pause_reading");
+}
 int resumeReading(portd_conn_t id) {
   return act<&net::Connection::resumeReading>(id, "resume_reading");
 }
@@ -203,10 +205,17 @@ int timerStop(portd_timer_t id) {
 void log(portd_worker* w, int level, const char* message) {
   spdlog::level::level_enum l = spdlog::level::info;
   switch (level) {
-    case PORTD_LOG_DEBUG: l = spdlog::level::debug; break;
-    case PORTD_LOG_WARN: l = spdlog::level::warn; break;
-    case PORTD_LOG_ERROR: l = spdlog::level::err; break;
-    default: break;
+    case PORTD_LOG_DEBUG:
+      l = spdlog::level::debug;
+      break;
+    case PORTD_LOG_WARN:
+      l = spdlog::level::warn;
+      break;
+    case PORTD_LOG_ERROR:
+      l = spdlog::level::err;
+      break;
+    default:
+      break;
   }
   if (w != nullptr) {
     spdlog::log(l, "handler \"{}\" (listener \"{}\"): {}", handlerName(w), w->listener,
@@ -234,13 +243,28 @@ void counterAdd(portd_worker* w, int index, uint64_t delta) {
 }
 
 const portd_host_api kHostApi = {
-    PORTD_ABI_VERSION, sizeof(portd_host_api),
-    optBool, optInt, optString, optDuration, optSize, optIntList,
-    write, closeConn, abortConn, pauseReading, resumeReading, setConnData, connData, peerAddress,
+    PORTD_ABI_VERSION,
+    sizeof(portd_host_api),
+    optBool,
+    optInt,
+    optString,
+    optDuration,
+    optSize,
+    optIntList,
+    write,
+    closeConn,
+    abortConn,
+    pauseReading,
+    resumeReading,
+    setConnData,
+    connData,
+    peerAddress,
     reply,
-    timerStart, timerStop,
+    timerStart,
+    timerStop,
     log,
-    counter, counterAdd,
+    counter,
+    counterAdd,
 };
 
 }  // namespace

@@ -1,8 +1,7 @@
 #include "handlers/echo/echo.h"
 
-#include <portd/handler.hpp>
-
 #include <bitset>
+#include <portd/handler.hpp>
 
 #include "net/address.h"
 
