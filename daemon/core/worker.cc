@@ -196,6 +196,10 @@ void Worker::beginDrain() {
   }
   for (auto& l : tcp_) {
     l->stopAccepting();
+    l->drainConnections();
+  }
+  for (auto& l : retired_) {
+    l->drainConnections();
   }
   checkDrained();
 }

@@ -38,6 +38,10 @@ class Handler {
   virtual void onPeerClosed(net::Connection& conn);
   // The connection is closing; no callback for it follows.
   virtual void onClose(net::Connection& /*conn*/) {}
+  // The daemon is draining (SIGTERM): finish what is in progress and close when that is
+  // natural, e.g. after the current HTTP response. The default leaves the connection to its
+  // peer (raw TCP has no message boundary to close at).
+  virtual void onDrain(net::Connection& /*conn*/) {}
 
   // A datagram arrived from `peer`. Reply with socket.reply(); `data` is valid only during the
   // call.

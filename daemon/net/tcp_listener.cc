@@ -63,6 +63,17 @@ void TcpListener::stopAccepting() {
   }
 }
 
+void TcpListener::drainConnections() {
+  // The handler may close the connection it is told about, which unlinks only that one.
+  for (Connection* c = head_; c != nullptr;) {
+    Connection* next = c->next_;
+    if (!c->isClosing()) {
+      handler_->onDrain(*c);
+    }
+    c = next;
+  }
+}
+
 void TcpListener::abortAll() {
   while (head_ != nullptr) {
     head_->abort();  // unlinks it

@@ -44,6 +44,8 @@ class TcpListener {
   void stopAccepting();
   // Closes every connection now.
   void abortAll();
+  // Tells the handler, for each open connection, that the daemon is draining.
+  void drainConnections();
 
   // Visits every open connection (for tests and for reports); `fn` must not close them.
   template <typename Fn>

@@ -225,3 +225,35 @@ TEST(AdminTest, ReloadsAndRefusedReloadsAreCounted) {
 
 }  // namespace
 }  // namespace portd::itest
+
+namespace portd::itest {
+namespace {
+
+// As nginx does on a graceful stop: idle keep-alive connections close at once, a request in
+// progress gets its response with "Connection: close", and the drain does not wait for
+// clients to hang up.
+TEST(HttpDrainTest, KeepAliveConnectionsCloseAfterTheirLastResponse) {
+  Daemon d;
+  std::string config = httpConfig("", "", 2);
+  const std::string two = "shutdown_timeout = \"2s\"";
+  config.replace(config.find(two), two.size(), "shutdown_timeout = \"30s\"");
+  ASSERT_TRUE(d.start(config));
+  Fd idle = connectTcp(d.listener("web"));
+  ASSERT_TRUE(sendAll(idle.get(), getRequest("/echo")));
+  ASSERT_EQ(readResponses(idle.get(), 1).size(), 1u);  // now idle between requests
+  Fd slow = connectTcp(d.listener("web"));
+  ASSERT_TRUE(sendAll(slow.get(), getRequest("/echo?delay=500ms")));
+  const auto start = Clock::now();
+  d.signal(SIGTERM);
+  EXPECT_EQ(waitForClose(idle.get()), PeerClose::kEof) << "the idle connection closes at once";
+  ReadToClose rest = readUntilClose(slow.get());
+  EXPECT_EQ(rest.how, PeerClose::kEof);
+  auto responses = parseResponses(rest.data);
+  ASSERT_EQ(responses.size(), 1u) << rest.data;
+  EXPECT_EQ(responses[0].status, 200);
+  EXPECT_EQ(d.waitExit(10s), ExitStatus::exited(0));
+  EXPECT_LT(Clock::now() - start, 10s) << "the drain did not wait for the clients";
+}
+
+}  // namespace
+}  // namespace portd::itest

@@ -13,6 +13,13 @@ HttpHandler::HttpHandler(const HttpConfig& config, uint64_t seed, net::RequestSt
   out_.reserve(kInitialCapacity);
 }
 
+void HttpHandler::onDrain(net::Connection& conn) {
+  draining_ = true;
+  if (auto* s = static_cast<Session*>(conn.handlerData())) {
+    s->drain();
+  }
+}
+
 void HttpHandler::onOpen(net::Connection& conn) { conn.setHandlerData(new Session(*this, conn)); }
 
 void HttpHandler::onData(net::Connection& conn, std::string_view data) {

@@ -24,6 +24,10 @@ class HttpHandler final : public Handler {
   void onOpen(net::Connection& conn) override;
   void onData(net::Connection& conn, std::string_view data) override;
   void onClose(net::Connection& conn) override;
+  // Draining: responses from now on say "Connection: close", and each connection closes once
+  // it has no request in progress (idle keep-alive connections at once).
+  void onDrain(net::Connection& conn) override;
+  bool draining() const { return draining_; }
 
   // The counters of this listener on this worker.
   const HttpStats& stats() const { return stats_; }
@@ -46,6 +50,7 @@ class HttpHandler final : public Handler {
   static constexpr size_t kKeepCapacity = 4 << 20;
 
   const HttpConfig& config_;
+  bool draining_ = false;
   HttpStats stats_;
   DateCache date_;
   Xorshift64 rng_;

@@ -103,7 +103,16 @@ void Session::finishEvent() {
     return;
   }
   handler_.flush(*conn_);
-  if (conn_ != nullptr && phase_ == Phase::kClosing) {
+  // Draining: a connection between requests has nothing left to wait for.
+  if (conn_ != nullptr && (phase_ == Phase::kClosing ||
+                           (phase_ == Phase::kIdle && handler_.draining()))) {
+    conn_->close();
+  }
+}
+
+void Session::drain() {
+  if (conn_ != nullptr && phase_ == Phase::kIdle) {
+    phase_ = Phase::kClosing;
     conn_->close();
   }
 }
@@ -466,7 +475,7 @@ void Session::responded(Persistence persistence) {
 }
 
 Persistence Session::persistence() const {
-  if (!keep_alive_) {
+  if (!keep_alive_ || handler_.draining()) {
     return Persistence::kClose;
   }
   return http_minor_ == 0 ? Persistence::kKeepAlive10 : Persistence::kKeepAlive;

@@ -40,6 +40,8 @@ class Session {
 
   void onData(std::string_view data);
   void detach();
+  // The daemon is draining: close now if no request is in progress, else after its response.
+  void drain();
 
  private:
   enum class Phase {
