@@ -1,6 +1,7 @@
 #include "net/connection.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 
 #include "core/loop_context.h"
 #include "core/sanitizer.h"
@@ -29,6 +30,16 @@ Address Connection::peerAddress() const {
     return Address{};
   }
   return Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+size_t Connection::unreadInput() const {
+  uv_os_fd_t fd = -1;
+  int n = 0;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0 ||
+      ::ioctl(fd, FIONREAD, &n) != 0 || n < 0) {
+    return 0;
+  }
+  return static_cast<size_t>(n);
 }
 
 int Connection::peerName(sockaddr_storage* out) const {

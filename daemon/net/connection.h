@@ -43,6 +43,8 @@ class Connection {
 
   // This connection's id in its worker's table (core::HandleTable): what plugins see.
   uint64_t id() const { return id_; }
+  // Bytes the peer sent that the kernel holds and portd has not read yet (FIONREAD).
+  size_t unreadInput() const;
   size_t queuedBytes() const { return out_.size(); }
   bool isReading() const { return reading_; }
   bool isClosing() const { return closing_; }

@@ -111,7 +111,8 @@ void Session::finishEvent() {
 }
 
 void Session::drain() {
-  if (conn_ != nullptr && phase_ == Phase::kIdle) {
+  // A request the peer already sent (unread in the kernel) is served first, with "close".
+  if (conn_ != nullptr && phase_ == Phase::kIdle && conn_->unreadInput() == 0) {
     phase_ = Phase::kClosing;
     conn_->close();
   }
