@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include "daemon_process.h"
@@ -212,6 +213,32 @@ TEST(SystemdTest, AStuckWorkerStopsTheWatchdogPings) {
   // Once the worker turns again, the pings come back.
   EXPECT_NE(notify.waitFor("WATCHDOG=1", 5s), "");
   c.reset();
+  EXPECT_TRUE(d.stop());
+}
+
+TEST(SystemdTest, AReloadIsFramedByReloadingAndReady) {
+  NotifySocket notify;
+  Daemon d;
+  ASSERT_TRUE(d.start(kEchoConfig, withEnv({notify.env()})));
+  ASSERT_NE(notify.waitFor("READY=1"), "");
+  ASSERT_TRUE(d.reload(1));
+  std::string reloading = notify.waitFor("RELOADING=1");
+  ASSERT_NE(reloading, "");
+  // MONOTONIC_USEC is CLOCK_MONOTONIC in microseconds, which systemd compares with its own.
+  size_t at = reloading.find("MONOTONIC_USEC=");
+  ASSERT_NE(at, std::string::npos) << reloading;
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  uint64_t sent = std::stoull(reloading.substr(at + 15));
+  uint64_t now_usec = static_cast<uint64_t>(now.tv_sec) * 1000000u + now.tv_nsec / 1000;
+  EXPECT_LE(sent, now_usec);
+  EXPECT_GT(sent + 10'000'000u, now_usec);
+  EXPECT_NE(notify.waitFor("READY=1"), "") << "READY=1 again after the reload";
+  // A refused reload is framed the same way: systemd must not stay in "reloading".
+  d.rewriteConfig("[[listener]]\nname = 1\n");
+  ASSERT_TRUE(d.reload(2));
+  EXPECT_NE(notify.waitFor("RELOADING=1"), "");
+  EXPECT_NE(notify.waitFor("READY=1"), "");
   EXPECT_TRUE(d.stop());
 }
 

@@ -93,6 +93,8 @@ TEST(MisbehavingPlugin, FailingCallbackClosesOnlyThatConnection) {
   EXPECT_TRUE(how == PeerClose::kEof || how == PeerClose::kReset) << how;
   EXPECT_TRUE(d.waitForLog(kFailed)) << d.log();
   EXPECT_NE(d.log().find(" error "), std::string::npos) << d.log();
+  // The C++ layer logs what the exception said, naming the callback.
+  EXPECT_NE(d.log().find("on_data threw: told to fail"), std::string::npos) << d.log();
 
   // The connection opened before, and new ones, are still served.
   EXPECT_EQ(command(other.get(), "ping", 5), "pong\n");

@@ -21,7 +21,13 @@
  * crash of the daemon.
  *
  * Errors. A callback returns 0 on success. A negative return means the handler failed on this
- * connection: portd logs it (at most once a second per handler) and aborts the connection.
+ * connection: portd logs it and aborts the connection. Failures and misuse are logged at most
+ * once a second per handler instance (that is, per worker), with a count of those held back.
+ *
+ * Re-entrancy. close() on a connection with nothing queued, abort(), and a write() that finds
+ * the connection broken close it at once: on_close runs for it before that host function
+ * returns. Do not touch per-connection state after calling them unless on_close leaves it
+ * valid. When an instance is destroyed (destroy), its pending timers are cancelled first.
  */
 #ifndef PORTD_HANDLER_H
 #define PORTD_HANDLER_H
@@ -131,6 +137,8 @@ typedef struct portd_host_api {
    * does not keep a draining worker alive. Returns 0 when no timer could be had. */
   portd_timer_t (*timer_start)(portd_worker *w, uint64_t delay_ms, portd_timer_cb cb,
                                void *arg);
+  /* PORTD_ECLOSED when the timer already fired or was stopped; that is not logged, since a
+   * handler racing its own timer is normal. */
   int (*timer_stop)(portd_timer_t timer);
 
   /* Log a message through the daemon's log, tagged with the handler's name. Any thread. */

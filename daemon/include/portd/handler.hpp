@@ -21,12 +21,15 @@
 
 #include <portd/handler.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace portd::sdk {
 
@@ -157,22 +160,66 @@ class Worker {
 
 namespace detail {
 
-// Runs f, turning an escaping exception into a failure status: exceptions never cross the ABI.
+// Logs at most one line a second, saying how many it held back, so that a handler failing on
+// every request cannot flood the log (portd's own report of the failure is limited the same way).
+class ErrorLog {
+ public:
+  void report(const portd_host_api* host, portd_worker* w, const std::string& what) {
+    auto now = std::chrono::steady_clock::now();
+    if (logged_ && now - last_ < std::chrono::seconds(1)) {
+      ++held_back_;
+      return;
+    }
+    std::string line = what;
+    if (held_back_ > 0) {
+      line += " (" + std::to_string(held_back_) + " similar errors held back)";
+    }
+    host->log(w, PORTD_LOG_ERROR, line.c_str());
+    logged_ = true;
+    last_ = now;
+    held_back_ = 0;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t held_back_ = 0;
+  bool logged_ = false;
+};
+
+// Runs f, turning an escaping exception into a failure status, logged with its message:
+// exceptions never cross the ABI.
 template <typename F>
-int guard(F&& f) noexcept {
+int guard(const portd_host_api* host, portd_worker* w, ErrorLog& log, const char* callback,
+          F&& f) noexcept {
   try {
     f();
     return 0;
+  } catch (const std::exception& e) {
+    try {
+      log.report(host, w, std::string(callback) + " threw: " + e.what());
+    } catch (...) {
+    }
   } catch (...) {
-    return -1;
+    try {
+      log.report(host, w, std::string(callback) + " threw");
+    } catch (...) {
+    }
   }
+  return -1;
 }
 
 template <typename Config, typename Instance>
 struct Bridge {
   struct Box {
     const portd_host_api* host;
+    portd_worker* worker;
     Instance instance;
+    ErrorLog errors{};
+
+    template <typename F>
+    int run(const char* callback, F&& f) noexcept {
+      return guard(host, worker, errors, callback, std::forward<F>(f));
+    }
   };
 
   static void* configure(const portd_host_api* host, const portd_options* o, char* error,
@@ -190,35 +237,42 @@ struct Bridge {
 
   static void* create(const portd_host_api* host, portd_worker* w, const void* config) noexcept {
     try {
-      return new Box{host, Instance(Worker(host, w), *static_cast<const Config*>(config))};
+      return new Box{host, w, Instance(Worker(host, w), *static_cast<const Config*>(config))};
+    } catch (const std::exception& e) {
+      host->log(w, PORTD_LOG_ERROR, (std::string("create failed: ") + e.what()).c_str());
     } catch (...) {
-      return nullptr;
+      host->log(w, PORTD_LOG_ERROR, "create failed");
     }
+    return nullptr;
   }
   static void destroy(void* box) noexcept { delete static_cast<Box*>(box); }
 
   static Box& box(void* p) { return *static_cast<Box*>(p); }
 
   static int onOpen(void* p, portd_conn_t c) noexcept {
-    return guard([&] { box(p).instance.onOpen(Conn(box(p).host, c)); });
+    Box& b = box(p);
+    return b.run("on_open", [&] { b.instance.onOpen(Conn(b.host, c)); });
   }
   static int onData(void* p, portd_conn_t c, const void* data, size_t len) noexcept {
-    return guard([&] {
-      box(p).instance.onData(Conn(box(p).host, c),
-                             std::string_view(static_cast<const char*>(data), len));
+    Box& b = box(p);
+    return b.run("on_data", [&] {
+      b.instance.onData(Conn(b.host, c), std::string_view(static_cast<const char*>(data), len));
     });
   }
   static int onPeerClosed(void* p, portd_conn_t c) noexcept {
-    return guard([&] { box(p).instance.onPeerClosed(Conn(box(p).host, c)); });
+    Box& b = box(p);
+    return b.run("on_peer_closed", [&] { b.instance.onPeerClosed(Conn(b.host, c)); });
   }
   static void onClose(void* p, portd_conn_t c) noexcept {
-    guard([&] { box(p).instance.onClose(Conn(box(p).host, c)); });
+    Box& b = box(p);
+    b.run("on_close", [&] { b.instance.onClose(Conn(b.host, c)); });
   }
   static int onDatagram(void* p, portd_dgram* s, const sockaddr* peer, const void* data,
                         size_t len) noexcept {
-    return guard([&] {
-      box(p).instance.onDatagram(Datagram(box(p).host, s), peer,
-                                 std::string_view(static_cast<const char*>(data), len));
+    Box& b = box(p);
+    return b.run("on_datagram", [&] {
+      b.instance.onDatagram(Datagram(b.host, s), peer,
+                            std::string_view(static_cast<const char*>(data), len));
     });
   }
 };
