@@ -189,6 +189,28 @@ TEST_F(HttpEchoTest, StatusProbabilitiesHold) {
   }
 }
 
+TEST_F(HttpEchoTest, HeaderProbabilityHolds) {
+  constexpr int kRequests = 1000;
+  constexpr int kBatch = 100;
+  int with = 0;
+  Fd c = connect();
+  for (int sent = 0; sent < kRequests; sent += kBatch) {
+    std::string batch;
+    for (int i = 0; i < kBatch; ++i) {
+      batch += getRequest("/echo?header=X-Chance:yes:20&header=X-Always:1");
+    }
+    ASSERT_TRUE(sendAll(c.get(), batch));
+    auto r = readResponses(c.get(), kBatch);
+    ASSERT_EQ(r.size(), static_cast<size_t>(kBatch));
+    for (const HttpResponse& response : r) {
+      with += response.header("X-Chance") == "yes" ? 1 : 0;
+      EXPECT_EQ(response.header("X-Always"), "1");
+    }
+  }
+  const double mean = kRequests * 0.2;
+  EXPECT_NEAR(with, mean, 6 * std::sqrt(kRequests * 0.2 * 0.8));
+}
+
 TEST_F(HttpEchoTest, DelayProbabilitiesHold) {
   // delay=100ms:50 on 20 sequential requests, each timed: a delayed one takes at least 100 ms,
   // which an undelayed one on loopback does not come near. All 20 or none delayed has a

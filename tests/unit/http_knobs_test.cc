@@ -131,6 +131,30 @@ TEST(HttpKnobs, ParsesEveryKnob) {
   EXPECT_EQ(k.header_values[1], "a,b");
 }
 
+TEST(HttpKnobs, HeaderWithAProbability) {
+  std::string scratch;
+  EchoKnobs k = parse("header=X-Chance:yes:12.5&header=X-Time:12:30:100&header=X-Plain:a:b",
+                      &scratch);
+  ASSERT_EQ(k.header_count, 3u);
+  EXPECT_EQ(k.header_names[0], "X-Chance");
+  EXPECT_EQ(k.header_values[0], "yes");
+  EXPECT_EQ(k.header_ppm[0], 125000u);
+  // ":100" keeps a value that ends in ":digits" whole.
+  EXPECT_EQ(k.header_values[1], "12:30");
+  EXPECT_EQ(k.header_ppm[1], kPpm);
+  // A last part that is not a percentage belongs to the value.
+  EXPECT_EQ(k.header_values[2], "a:b");
+  EXPECT_EQ(k.header_ppm[2], kPpm);
+
+  // Drawn once per request, independently of the other knobs.
+  uint32_t rolls[] = {124999, 125000};
+  for (uint32_t r : rolls) {
+    EchoDecision d = decideEcho(k, [r] { return r; });
+    EXPECT_EQ((d.headers & 1u) != 0, r < 125000u) << r;
+    EXPECT_NE(d.headers & 2u, 0u);
+  }
+}
+
 TEST(HttpKnobs, EmptyQueryMeansNoKnobs) {
   std::string scratch;
   EchoKnobs k = parse("", &scratch);

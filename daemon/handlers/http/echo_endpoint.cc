@@ -41,8 +41,10 @@ void appendEchoResponse(std::string& out, const EchoRequest& request, const Echo
                         Persistence persistence, bool head_only) {
   appendStatusLine(out, decision.status);
   bool custom_type = false;
+  auto chosen = [&](size_t i) { return (decision.headers & (1u << i)) != 0; };
   for (size_t i = 0; i < knobs.header_count; ++i) {
-    custom_type = custom_type || equalsIgnoreCase(knobs.header_names[i], "content-type");
+    custom_type =
+        custom_type || (chosen(i) && equalsIgnoreCase(knobs.header_names[i], "content-type"));
   }
   const bool body_allowed = !statusHasNoBody(decision.status);
   if (body_allowed) {
@@ -58,6 +60,9 @@ void appendEchoResponse(std::string& out, const EchoRequest& request, const Echo
     appendContentLength(out, length);
   }
   for (size_t i = 0; i < knobs.header_count; ++i) {
+    if (!chosen(i)) {
+      continue;
+    }
     out += knobs.header_names[i];
     out += ": ";
     out += knobs.header_values[i];

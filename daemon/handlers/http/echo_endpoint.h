@@ -25,6 +25,7 @@ struct EchoDecision {
   bool has_size = false;  // size= given: a generated body of `size` bytes instead of the echo
   uint64_t size = 0;
   bool close = false;
+  uint32_t headers = 0;  // bit i: header= knob i is added to this response
 };
 
 // Draws every knob once with `roll` (which returns a number uniform in [0, kPpm)).
@@ -41,6 +42,11 @@ EchoDecision decideEcho(const EchoKnobs& knobs, Roll&& roll) {
     d.size = d.has_size ? size : 0;
   }
   d.close = knobs.close.empty() ? false : knobs.close.pick(roll(), false);
+  for (size_t i = 0; i < knobs.header_count; ++i) {
+    if (knobs.header_ppm[i] >= kPpm || roll() < knobs.header_ppm[i]) {
+      d.headers |= 1u << i;
+    }
+  }
   return d;
 }
 

@@ -198,7 +198,18 @@ bool parseEchoKnobs(std::string_view query, const EchoLimits& limits, EchoKnobs*
         return false;
       }
     } else {
-      // header=Name:Value. Not a probability list: the colon belongs to the header.
+      // header=Name:Value, or header=Name:Value:PERCENT: a last colon-separated part that is a
+      // percentage, after a value, is the header's probability (write ":100" after a value
+      // that itself ends in ":digits" to keep it whole).
+      uint32_t ppm = kPpm;
+      size_t first = value.find(':');
+      size_t last = value.rfind(':');
+      if (first != std::string_view::npos && last > first &&
+          parsePercent(value.substr(last + 1), &ppm)) {
+        value = value.substr(0, last);
+      } else {
+        ppm = kPpm;
+      }
       size_t colon = value.find(':');
       std::string_view hname = value.substr(0, colon);
       std::string_view hvalue =
@@ -220,6 +231,7 @@ bool parseEchoKnobs(std::string_view query, const EchoLimits& limits, EchoKnobs*
       }
       out->header_names[out->header_count] = hname;
       out->header_values[out->header_count] = hvalue;
+      out->header_ppm[out->header_count] = ppm;
       ++out->header_count;
     }
   }

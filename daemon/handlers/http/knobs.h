@@ -94,9 +94,11 @@ struct EchoKnobs {
   Choices<uint64_t> delay_ms;  // delay=100ms:20,10ms:5
   Choices<uint64_t> size;      // size=1024 (response body bytes)
   Choices<bool> close;         // close=true, close=true:10
-  // header=Name:Value, repeatable; views into the `scratch` given to parseEchoKnobs().
+  // header=Name:Value or header=Name:Value:PERCENT, repeatable; views into the `scratch` given
+  // to parseEchoKnobs(). Each header is added with its own probability (ppm; kPpm = always).
   std::array<std::string_view, kMaxHeaders> header_names{};
   std::array<std::string_view, kMaxHeaders> header_values{};
+  std::array<uint32_t, kMaxHeaders> header_ppm{};
   size_t header_count = 0;
 
   void clear() {
