@@ -60,6 +60,16 @@ for _ in $(seq 1 100); do
 done
 step "systemd is up in the container ($state)"
 
+# What the package installed: binary, units, configuration, and the plugin SDK.
+for f in /usr/bin/portd /usr/lib/systemd/system/portd.service /usr/lib/systemd/system/portd.socket \
+  /etc/portd/portd.toml /usr/include/portd/handler.h /usr/include/portd/handler.hpp; do
+  X test -f "$f" || fail "the package did not install $f"
+done
+X sh -c 'ls /usr/lib/*/cmake/portd/portdConfig.cmake /usr/lib/*/pkgconfig/portd.pc' >/dev/null ||
+  fail "the package did not install the SDK's CMake package and pkg-config file"
+X dpkg-query -W -f '${Conffiles}' portd | grep -q /etc/portd/portd.toml || fail "portd.toml is not a conffile"
+step "0. apt install ./portd.deb: binary, units, /etc/portd/portd.toml (a conffile) and the SDK"
+
 # The test's configuration: the default echo listeners, plus http for the slow request.
 write_config() {
   P exec -i "$name" sh -c "cat > /etc/portd/portd.toml" <<TOML
