@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -38,8 +39,10 @@ void closeFds(std::vector<int>& fds) {
 
 bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSet& current,
                         std::map<std::string, std::vector<int>>& passed, std::string* error) {
-  // For each group: how many of its sockets existed before this call (taken from `current`).
+  // For each group taken from `current`: how many of its sockets existed before this call, and
+  // its name there (a renamed listener takes over the sockets of its old name).
   std::map<std::string, size_t> before;
+  std::map<std::string, std::string> origin;
   // On failure: close what this call opened or adopted, give `current` its sockets back.
   auto fail = [&](std::string message) {
     for (auto& [name, g] : groups_) {
@@ -49,7 +52,7 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
       }
       g.fds.resize(keep);
       if (keep > 0) {
-        current.groups_[name] = std::move(g);
+        current.groups_[origin[name]] = std::move(g);
       }
     }
     groups_.clear();
@@ -60,9 +63,26 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
   for (const config::ListenerConfig& l : config.listeners) {
     bool tcp = l.protocol == net::Transport::kTcp;
     auto kept = current.groups_.find(l.name);
-    if (kept != current.groups_.end() && kept->second.protocol == l.protocol &&
-        (kept->second.passed || kept->second.requested == l.address)) {
+    bool same = kept != current.groups_.end() && kept->second.protocol == l.protocol &&
+                (kept->second.passed || kept->second.requested == l.address);
+    if (!same && l.address.port() != 0) {
+      // A renamed listener on the same address takes over its sockets, provided no listener
+      // of the new configuration keeps the old name: binding new ones beside them would let
+      // the kernel queue connections on sockets about to close.
+      for (auto it = current.groups_.begin(); it != current.groups_.end(); ++it) {
+        const Group& g = it->second;
+        if (!g.passed && g.protocol == l.protocol && g.requested == l.address &&
+            std::none_of(config.listeners.begin(), config.listeners.end(),
+                         [&](const config::ListenerConfig& o) { return o.name == it->first; })) {
+          kept = it;
+          same = true;
+          break;
+        }
+      }
+    }
+    if (same) {
       before[l.name] = kept->second.fds.size();
+      origin[l.name] = kept->first;
       groups_[l.name] = std::move(kept->second);
       current.groups_.erase(kept);
     } else if (auto p = passed.find(l.name); p != passed.end()) {

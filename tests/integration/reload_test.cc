@@ -181,3 +181,45 @@ TEST(ReloadTest, TrafficDuringTwentyReloadsSeesNoError) {
 
 }  // namespace
 }  // namespace portd::itest
+
+namespace portd::itest {
+namespace {
+
+// Renaming a listener keeps its sockets: a connection waiting in the old socket's backlog is
+// served after the reload instead of being reset when the old socket closes.
+TEST(ReloadTest, ARenamedListenerKeepsItsSockets) {
+  Daemon d;
+  uint16_t port = freePort(SOCK_STREAM, AF_INET);
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(d.start(server(2) + listener("old-name", "tcp", "echo", "", address)));
+  Fd before = connectTcp(d.listener("old-name"));
+  ASSERT_TRUE(echoRoundTrip(before.get(), "before"));
+  d.rewriteConfig(server(2) + listener("new-name", "tcp", "echo", "", address));
+  ASSERT_TRUE(d.reload(1));
+  EXPECT_EQ(d.listener("new-name").toString(), address);
+  for (int i = 0; i < 8; ++i) {
+    Fd c = connectTcp(d.listener("new-name"));
+    ASSERT_TRUE(c.valid());
+    EXPECT_TRUE(echoRoundTrip(c.get(), "renamed " + std::to_string(i)));
+  }
+  EXPECT_TRUE(echoRoundTrip(before.get(), "still"));
+  before.reset();
+  // A reload refused while binding (after the sockets were taken over for a rename) gives them
+  // back under the name they have now, and the next reload finds them there.
+  Fd squatter = listenTcp(Endpoint::loopback(AF_INET));
+  d.rewriteConfig(server(2) + listener("third", "tcp", "echo", "", address) +
+                  listener("y", "tcp", "echo", "", Endpoint::local(squatter.get()).toString()));
+  ASSERT_TRUE(d.reload(2));
+  EXPECT_EQ(countOccurrences(d.log(), "reload refused"), 1u) << d.log();
+  Fd after = connectTcp(d.listener("new-name"));
+  EXPECT_TRUE(echoRoundTrip(after.get(), "after a refused reload"));
+  d.rewriteConfig(server(3) + listener("new-name", "tcp", "echo", "", address));
+  ASSERT_TRUE(d.reload(3));
+  EXPECT_EQ(countOccurrences(d.log(), "configuration reloaded from"), 2u) << d.log();
+  EXPECT_TRUE(echoRoundTrip(after.get(), "and after the next one"));
+  after.reset();
+  EXPECT_TRUE(d.stop());
+}
+
+}  // namespace
+}  // namespace portd::itest
