@@ -133,8 +133,8 @@ TEST(HttpKnobs, ParsesEveryKnob) {
 
 TEST(HttpKnobs, HeaderWithAProbability) {
   std::string scratch;
-  EchoKnobs k = parse("header=X-Chance:yes:12.5&header=X-Time:12:30:100&header=X-Plain:a:b",
-                      &scratch);
+  EchoKnobs k =
+      parse("header=X-Chance:yes:12.5&header=X-Time:12:30:100&header=X-Plain:a:b", &scratch);
   ASSERT_EQ(k.header_count, 3u);
   EXPECT_EQ(k.header_names[0], "X-Chance");
   EXPECT_EQ(k.header_values[0], "yes");

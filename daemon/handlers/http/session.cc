@@ -104,8 +104,8 @@ void Session::finishEvent() {
   }
   handler_.flush(*conn_);
   // Draining: a connection between requests has nothing left to wait for.
-  if (conn_ != nullptr && (phase_ == Phase::kClosing ||
-                           (phase_ == Phase::kIdle && handler_.draining()))) {
+  if (conn_ != nullptr &&
+      (phase_ == Phase::kClosing || (phase_ == Phase::kIdle && handler_.draining()))) {
     conn_->close();
   }
 }

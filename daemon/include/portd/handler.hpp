@@ -138,9 +138,7 @@ class Worker {
   }
   int stopTimer(portd_timer_t timer) const { return host_->timer_stop(timer); }
 
-  void log(int level, const std::string& message) const {
-    host_->log(w_, level, message.c_str());
-  }
+  void log(int level, const std::string& message) const { host_->log(w_, level, message.c_str()); }
   // Call in the Instance constructor; returns the index for add().
   int counter(const char* name) const {
     int c = host_->counter(w_, name);
@@ -296,19 +294,19 @@ constexpr portd_handler_def makeHandler(const char* name, const char* descriptio
   d.release_config = &B::releaseConfig;
   d.create = &B::create;
   d.destroy = &B::destroy;
-  if constexpr (requires(Instance& i, Conn c) { i.onOpen(c); }) {
+  if constexpr (requires(Instance & i, Conn c) { i.onOpen(c); }) {
     d.on_open = &B::onOpen;
   }
-  if constexpr (requires(Instance& i, Conn c, std::string_view s) { i.onData(c, s); }) {
+  if constexpr (requires(Instance & i, Conn c, std::string_view s) { i.onData(c, s); }) {
     d.on_data = &B::onData;
   }
-  if constexpr (requires(Instance& i, Conn c) { i.onPeerClosed(c); }) {
+  if constexpr (requires(Instance & i, Conn c) { i.onPeerClosed(c); }) {
     d.on_peer_closed = &B::onPeerClosed;
   }
-  if constexpr (requires(Instance& i, Conn c) { i.onClose(c); }) {
+  if constexpr (requires(Instance & i, Conn c) { i.onClose(c); }) {
     d.on_close = &B::onClose;
   }
-  if constexpr (requires(Instance& i, Datagram g, const sockaddr* a, std::string_view s) {
+  if constexpr (requires(Instance & i, Datagram g, const sockaddr* a, std::string_view s) {
                   i.onDatagram(g, a, s);
                 }) {
     d.on_datagram = &B::onDatagram;
@@ -319,9 +317,9 @@ constexpr portd_handler_def makeHandler(const char* name, const char* descriptio
 }  // namespace portd::sdk
 
 // Defines portd_plugin_entry() for a plugin whose handlers are in the array `handlers`.
-#define PORTD_PLUGIN(plugin_name, plugin_version, handlers)                           \
-  extern "C" PORTD_EXPORT const portd_plugin* portd_plugin_entry(void) {              \
-    static const portd_plugin plugin{PORTD_ABI_VERSION, plugin_name, plugin_version, \
-                                     handlers, sizeof(handlers) / sizeof(handlers[0])}; \
-    return &plugin;                                                                   \
+#define PORTD_PLUGIN(plugin_name, plugin_version, handlers)                                    \
+  extern "C" PORTD_EXPORT const portd_plugin* portd_plugin_entry(void) {                       \
+    static const portd_plugin plugin{PORTD_ABI_VERSION, plugin_name, plugin_version, handlers, \
+                                     sizeof(handlers) / sizeof(handlers[0])};                  \
+    return &plugin;                                                                            \
   }
