@@ -30,7 +30,7 @@ struct Totals {
   std::vector<std::pair<std::string, uint64_t>> handler;  // named counters, first seen order
 
   uint64_t active() const { return accepted - rejected - closed; }
-  bool hasRequests() const { return requests != 0 || latency_sum_us != 0; }
+  bool has_requests = false;  // a handler with requests serves this listener
 };
 
 Totals sum(const core::ServerState& state, const std::string& listener) {
@@ -53,6 +53,7 @@ Totals sum(const core::ServerState& state, const std::string& listener) {
     t.datagrams_in += s.datagrams_in.load();
     t.datagrams_out += s.datagrams_out.load();
     t.datagrams_dropped += s.datagrams_dropped.load();
+    t.has_requests = t.has_requests || s.requests.has_requests.load(std::memory_order_relaxed);
     t.requests += s.requests.requests.load();
     t.bad_requests += s.requests.bad_requests.load();
     t.too_large += s.requests.too_large.load();
@@ -222,13 +223,13 @@ std::string renderPrometheus(const core::ServerState& state) {
 
   w.family("portd_requests_total", "counter", "Requests received, for handlers that have them.");
   for (size_t i = 0; i < totals.size(); ++i) {
-    if (totals[i].hasRequests() || cfg.listeners[i].handler == "http") {
+    if (totals[i].has_requests) {
       w.sample("portd_requests_total", labels[i], totals[i].requests);
     }
   }
   w.family("portd_responses_total", "counter", "Responses sent, by status class.");
   for (size_t i = 0; i < totals.size(); ++i) {
-    if (totals[i].hasRequests() || cfg.listeners[i].handler == "http") {
+    if (totals[i].has_requests) {
       for (size_t c = 0; c < 5; ++c) {
         w.sample("portd_responses_total", labels[i] + fmt::format(R"(,class="{}")", kClasses[c]),
                  totals[i].responses[c]);
@@ -239,7 +240,7 @@ std::string renderPrometheus(const core::ServerState& state) {
            "Time from a request's last byte to its response being queued.");
   for (size_t i = 0; i < totals.size(); ++i) {
     const Totals& t = totals[i];
-    if (!t.hasRequests() && cfg.listeners[i].handler != "http") {
+    if (!t.has_requests) {
       continue;
     }
     uint64_t cumulative = 0;
@@ -317,7 +318,7 @@ std::string renderStatsJson(const core::ServerState& state) {
       entry.insert("datagrams",
                    toml::table{{"in", n(t.datagrams_in)}, {"out", n(t.datagrams_out)}});
     }
-    if (t.hasRequests() || l.handler == "http") {
+    if (t.has_requests) {
       toml::table responses;
       for (size_t c = 0; c < 5; ++c) {
         responses.insert(kClasses[c], n(t.responses[c]));

@@ -51,11 +51,6 @@ class LoopContext {
   TimerPool& timers() { return timers_; }
 
   bool onLoopThread() const { return std::this_thread::get_id() == thread_; }
-  // Binds the context to the calling thread (the worker thread calls it once at start).
-  void bindToCurrentThread() {
-    thread_ = std::this_thread::get_id();
-    current_ = this;
-  }
 
  private:
   uv_loop_t* loop_;

@@ -65,7 +65,8 @@ class Supervisor {
     unsigned workers = workersFor(config);
     auto passed = systemd::takePassedSockets();
     std::string error;
-    if (!sockets_.prepare(config, workers, current_unused_, passed, &error)) {
+    SocketSet nothing_yet;
+    if (!sockets_.prepare(config, workers, nothing_yet, passed, &error)) {
       spdlog::critical("{}", error);
       return 1;
     }
@@ -425,7 +426,6 @@ class Supervisor {
   // The admin listener and what it needs on the main loop; admin_ctx_ outlives the final
   // uv_run(), in which the admin connections are freed.
   SocketSet sockets_;
-  SocketSet current_unused_;  // nothing to reuse at start
   uv_loop_t loop_{};
   std::unique_ptr<LoopContext> admin_ctx_;
   std::shared_ptr<const config::Config> admin_config_;

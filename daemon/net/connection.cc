@@ -25,11 +25,7 @@ core::LoopContext& Connection::context() const { return owner_.context(); }
 
 Address Connection::peerAddress() const {
   sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    return Address{};
-  }
-  return Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+  return peerName(&ss) > 0 ? Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss)) : Address{};
 }
 
 size_t Connection::unreadInput() const {

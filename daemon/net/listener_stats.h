@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -55,6 +56,8 @@ struct RequestStats {
                                                           5000,   10000,  25000,   50000,   100000,
                                                           250000, 500000, 1000000, 10000000};
 
+  // Set by handlers that have requests, so that their series show before the first one.
+  std::atomic<bool> has_requests{false};
   core::Counter requests;
   std::array<core::Counter, 5> responses;                    // by status class: 1xx .. 5xx
   core::Counter bad_requests;                                // malformed: 400

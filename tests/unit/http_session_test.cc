@@ -69,7 +69,6 @@ class HttpSessionTest : public LoopTest {
     LoopTest::SetUp();
     cfg_ = test::oneListener("tcp", "http", kOptions);
     ctx_.emplace(loop(), 0);
-    ctx_->bindToCurrentThread();
     net::Address addr;
     int fd = test::boundSocket(cfg_->listeners[0], &addr);
     listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_, cfg_->listeners[0], 1);
@@ -168,12 +167,12 @@ TEST_F(HttpSessionTest, PipelinedRequestsReadTogetherLeaveInOneWrite) {
   const size_t expect = exchange(batch, 0);
   ASSERT_GT(expect, 0u);
   const uint64_t writes = handler().stats().writes;
-  const uint64_t ok = handler().stats().responses_by_class[2];
+  const uint64_t ok = handler().stats().responsesOfClass(2);
   // The four requests go out in one send(), so the daemon reads them in one read.
   EXPECT_EQ(exchange(batch, expect), expect);
   EXPECT_EQ(handler().stats().writes, writes + 1) << "four responses, one write";
-  EXPECT_EQ(handler().stats().responses_by_class[2], ok + 3);
-  EXPECT_EQ(handler().stats().requests, 8u);
+  EXPECT_EQ(handler().stats().responsesOfClass(2), ok + 3);
+  EXPECT_EQ(handler().stats().requests(), 8u);
 }
 
 TEST_F(HttpSessionTest, SteadyStateAllocatesNothing) {
@@ -192,8 +191,8 @@ TEST_F(HttpSessionTest, SteadyStateAllocatesNothing) {
     }
   }
   EXPECT_EQ(g_allocations.load() - before, 0u) << "heap allocations in 600 fixed-route requests";
-  EXPECT_EQ(handler().stats().requests, 633u);
-  EXPECT_EQ(handler().stats().latency.total(), 633u);
+  EXPECT_EQ(handler().stats().requests(), 633u);
+  EXPECT_EQ(handler().stats().latencyCount(), 633u);
 }
 
 TEST_F(HttpSessionTest, SteadyStateEchoAllocatesNothing) {

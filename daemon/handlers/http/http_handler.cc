@@ -6,8 +6,7 @@
 namespace portd::handlers::http {
 
 HttpHandler::HttpHandler(const HttpConfig& config, uint64_t seed, net::RequestStats& shared)
-    : config_(config), rng_(seed) {
-  stats_.shared = &shared;
+    : config_(config), stats_(shared), rng_(seed) {
   // Room for a typical burst of pipelined responses, so that the first requests do not pay for
   // the buffer's growth.
   out_.reserve(kInitialCapacity);

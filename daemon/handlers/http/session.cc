@@ -189,6 +189,15 @@ char Session::byteBefore(const char* at, const char* begin, size_t k) const {
   return tail_[2 - (k - here)];
 }
 
+bool Session::countTrailerBytes(size_t len) {
+  trailer_bytes_ += len;
+  if (trailer_bytes_ > handler_.config().limits().max_header_bytes) {
+    fail(431);
+    return false;
+  }
+  return true;
+}
+
 bool Session::checkHeadBytes(const char* end) {
   uint64_t total = head_bytes_ + static_cast<uint64_t>(end - count_from_);
   if (total > handler_.config().limits().max_header_bytes) {
@@ -257,9 +266,7 @@ int Session::onHeaderField(llhttp_t* p, const char* at, size_t len) {
     s->headers_.append(at, len);
   } else {
     // A trailer field: counted and limited, not kept.
-    s->trailer_bytes_ += len;
-    if (s->trailer_bytes_ > s->handler_.config().limits().max_header_bytes) {
-      s->fail(431);
+    if (!s->countTrailerBytes(len)) {
       return -1;
     }
   }
@@ -322,9 +329,7 @@ int Session::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
     }
     s->headers_.append(at, len);
   } else {
-    s->trailer_bytes_ += len;
-    if (s->trailer_bytes_ > s->handler_.config().limits().max_header_bytes) {
-      s->fail(431);
+    if (!s->countTrailerBytes(len)) {
       return -1;
     }
   }

@@ -84,6 +84,8 @@ class Session {
   // Head size so far, up to `end` in the current input; returns false (after failing with 431)
   // when it is over the limit.
   bool checkHeadBytes(const char* end);
+  // Trailer fields are counted against the same limit, not kept; false after failing with 431.
+  bool countTrailerBytes(size_t len);
 
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t len);
