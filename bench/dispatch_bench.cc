@@ -15,12 +15,13 @@
 #include "alloc_counter.h"
 #include "bench_support.h"
 #include "config/loader.h"
-#include "handlers/registry.h"
+#include "handlers/bind.h"
+#include "handlers/builtin/builtin.h"
 
 namespace portd::bench {
 namespace {
 
-class NativeDiscard final : public handlers::Handler {
+class NativeDiscard final : public net::Handler {
  public:
   void onData(net::Connection& /*conn*/, std::string_view data) override {
     benchmark::DoNotOptimize(data.data());
@@ -31,10 +32,10 @@ class NativeDiscard final : public handlers::Handler {
   }
 };
 
-class NativeConfig final : public handlers::HandlerConfig {
+class NativeConfig final : public net::HandlerConfig {
  public:
-  std::unique_ptr<handlers::Handler> createInstance(
-      const handlers::InstanceContext& /*where*/) const override {
+  std::unique_ptr<net::Handler> createInstance(
+      const net::InstanceContext& /*where*/) const override {
     return std::make_unique<NativeDiscard>();
   }
 };
@@ -42,8 +43,8 @@ class NativeConfig final : public handlers::HandlerConfig {
 class NativeFactory final : public handlers::HandlerFactory {
  public:
   const handlers::HandlerDescriptor& descriptor() const override { return d_; }
-  std::shared_ptr<const handlers::HandlerConfig> configure(
-      const handlers::Options& /*options*/) const override {
+  std::shared_ptr<const net::HandlerConfig> configure(
+      const config::Options& /*options*/) const override {
     return std::make_shared<NativeConfig>();
   }
 
@@ -72,7 +73,7 @@ std::shared_ptr<const config::Config> dispatchConfig(const char* protocol, int64
   std::string text = std::string("[[plugin]]\npath = \"") + PORTD_DISPATCH_PLUGIN +
                      "\"\n[[listener]]\nname = \"bench\"\nprotocol = \"" + protocol +
                      "\"\naddress = \"127.0.0.1:0\"\nhandler = \"" + handlerName(kind) + "\"\n";
-  return config::loadConfig(text, "bench", registry);
+  return handlers::loadAndBind(text, "bench", registry);
 }
 
 const std::string kData(64, 'x');
@@ -91,7 +92,7 @@ void BM_DispatchRead(benchmark::State& state) {
     std::string error;
     int fd = net::openBoundSocket(l.protocol, l.address, &error);
     net::Address bound = net::localAddress(fd);
-    net::TcpListener listener(rig.context(), config, l, 1);
+    net::TcpListener listener(rig.context(), l.settings(1), config::sharedHandler(config, 0));
     listener.listen(fd);
     int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (::connect(client, bound.sockaddr_ptr(), sizeof(sockaddr_in)) != 0) {
@@ -105,7 +106,7 @@ void BM_DispatchRead(benchmark::State& state) {
     if (conn == nullptr) {
       state.SkipWithError("no connection accepted");
     } else {
-      handlers::Handler& handler = listener.handler();
+      net::Handler& handler = listener.handler();
       uint64_t heap = heapAllocations();
       for (auto _ : state) {
         handler.onData(*conn, kData);
@@ -126,13 +127,13 @@ void BM_DispatchDatagram(benchmark::State& state) {
     const config::ListenerConfig& l = config->listeners[0];
     std::string error;
     int fd = net::openBoundSocket(l.protocol, l.address, &error);
-    net::UdpSocket socket(rig.context(), config, l);
+    net::UdpSocket socket(rig.context(), l.settings(1), config::sharedHandler(config, 0));
     socket.open(fd);
     sockaddr_in peer{};
     peer.sin_family = AF_INET;
     peer.sin_port = htons(40000);
     peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    handlers::Handler& handler = socket.handler();
+    net::Handler& handler = socket.handler();
     uint64_t heap = heapAllocations();
     for (auto _ : state) {
       handler.onDatagram(socket, reinterpret_cast<const sockaddr*>(&peer), kData);

@@ -14,7 +14,8 @@
 
 #include "alloc_counter.h"
 #include "config/loader.h"
-#include "handlers/registry.h"
+#include "handlers/bind.h"
+#include "handlers/builtin/builtin.h"
 #include "net/socket.h"
 
 namespace portd::bench {
@@ -110,7 +111,7 @@ std::shared_ptr<const config::Config> echoConfig(std::string_view protocol) {
   }();
   std::string text = "[[listener]]\nname = \"bench\"\nprotocol = \"" + std::string(protocol) +
                      "\"\naddress = \"127.0.0.1:0\"\nhandler = \"echo\"\n";
-  return config::loadConfig(text, "bench", registry);
+  return handlers::loadAndBind(text, "bench", registry);
 }
 
 TcpEchoPair::TcpEchoPair(LoopRig& rig, int client_receive_buffer)
@@ -121,7 +122,8 @@ TcpEchoPair::TcpEchoPair(LoopRig& rig, int client_receive_buffer)
     return;
   }
   net::Address bound = net::localAddress(fd);
-  listener_ = std::make_unique<net::TcpListener>(rig.context(), config_, l, 1);
+  listener_ = std::make_unique<net::TcpListener>(rig.context(), l.settings(1),
+                                                 config::sharedHandler(config_, 0));
   if (int rc = listener_->listen(fd); rc != 0) {
     error_ = std::string("listen: ") + uv_strerror(rc);
     return;
@@ -235,7 +237,8 @@ UdpEchoPair::UdpEchoPair(LoopRig& rig)
     return;
   }
   net::Address bound = net::localAddress(fd);
-  socket_ = std::make_unique<net::UdpSocket>(rig.context(), config_, l);
+  socket_ = std::make_unique<net::UdpSocket>(rig.context(), l.settings(1),
+                                             config::sharedHandler(config_, 0));
   if (int rc = socket_->open(fd); rc != 0) {
     error_ = std::string("open: ") + uv_strerror(rc);
     return;

@@ -17,7 +17,8 @@
 
 #include "bench_support.h"
 #include "config/loader.h"
-#include "handlers/registry.h"
+#include "handlers/bind.h"
+#include "handlers/builtin/builtin.h"
 #include "net/socket.h"
 
 namespace portd::bench {
@@ -29,7 +30,7 @@ std::shared_ptr<const config::Config> httpConfig() {
     handlers::registerBuiltins(r);
     return r;
   }();
-  return config::loadConfig(R"(
+  return handlers::loadAndBind(R"(
 [[listener]]
 name = "bench"
 protocol = "tcp"
@@ -39,7 +40,7 @@ handler = "http"
 path = "/hello"
 body = "hello, world\n"
 )",
-                            "(bench)", registry);
+                               "(bench)", registry);
 }
 
 // An http listener on the rig's loop and one connected, non-blocking client.
@@ -52,7 +53,8 @@ class HttpPair {
       return;
     }
     net::Address bound = net::localAddress(fd);
-    listener_ = std::make_unique<net::TcpListener>(rig.context(), config_, l, 1);
+    listener_ = std::make_unique<net::TcpListener>(rig.context(), l.settings(1),
+                                                   config::sharedHandler(config_, 0));
     if (int rc = listener_->listen(fd); rc != 0) {
       error_ = std::string("listen: ") + uv_strerror(rc);
       return;

@@ -1,5 +1,5 @@
-// portd: parses the command line and starts things; the work happens in core/, net/ and
-// handlers/.
+// portd: parses the command line and starts things; the work happens in server/ (and the
+// layers below it, see docs/architecture.md).
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,10 +11,11 @@
 #include <iostream>
 
 #include "config/loader.h"
-#include "core/log.h"
-#include "core/server.h"
-#include "handlers/registry.h"
+#include "handlers/builtin/builtin.h"
 #include "probe/probe.h"
+#include "server/configuration.h"
+#include "server/log.h"
+#include "server/supervisor.h"
 #include "version.h"
 
 namespace {
@@ -22,14 +23,6 @@ namespace {
 using namespace portd;
 
 constexpr int kExitConfig = 2;
-
-std::shared_ptr<const config::Config> load(const std::string& path,
-                                           const handlers::Registry& registry) {
-  if (path.empty()) {
-    return config::loadConfig(config::defaultConfigText(), config::kDefaultConfigSource, registry);
-  }
-  return config::loadConfigFile(path, registry);
-}
 
 void raiseFileLimit() {
   // Each connection is a descriptor; the usual soft limit of 1024 is far below what the
@@ -44,29 +37,23 @@ void raiseFileLimit() {
 int serve(const std::string& path, int workers, const std::string& level,
           const handlers::Registry& registry) {
   // The configuration with the command line's overrides, which a reload keeps applying.
-  auto read = [path, workers, level, &registry] {
-    auto overridden = std::make_shared<config::Config>(*load(path, registry));
-    if (workers >= 0) {
-      overridden->server.workers = static_cast<unsigned>(workers);
-    }
-    if (!level.empty()) {
-      overridden->log.level = level;
-    }
-    return std::shared_ptr<const config::Config>(std::move(overridden));
+  server::Overrides overrides{workers, level};
+  auto read = [path, overrides, &registry] {
+    return server::loadConfiguration(path, overrides, registry).config;
   };
   auto cfg = read();
-  core::setupLogging(cfg->log);
+  server::setupLogging(cfg->log);
   spdlog::info("portd {} starting with {}", PORTD_VERSION, cfg->source);
   raiseFileLimit();
-  return core::runServer(std::move(cfg), read);
+  return server::runServer(std::move(cfg), read);
 }
 
 int check(const std::string& path, const handlers::Registry& registry) {
-  auto cfg = load(path, registry);
+  auto cfg = server::loadConfiguration(path, {}, registry).config;
   fmt::print("portd: configuration {} is valid\n", cfg->source);
   fmt::print(
       "server: workers {} ({}), shutdown_timeout {}\n", cfg->server.workers,
-      cfg->server.workers ? "fixed" : fmt::format("auto: {} here", core::defaultWorkerCount()),
+      cfg->server.workers ? "fixed" : fmt::format("auto: {} here", server::defaultWorkerCount()),
       config::formatDuration(cfg->server.shutdown_timeout));
   fmt::print("listeners:\n");
   for (const config::ListenerConfig& l : cfg->listeners) {
@@ -77,7 +64,7 @@ int check(const std::string& path, const handlers::Registry& registry) {
                  config::formatDuration(l.idle_timeout), l.write_buffer_limit);
     }
     for (const auto& [name, value] : l.options->values()) {
-      fmt::print(" {}={}", name, handlers::formatOptionValue(value));
+      fmt::print(" {}={}", name, config::formatOptionValue(value));
     }
     fmt::print("{}\n", l.address.isLoopback() ? "" : "  (reachable from other hosts)");
   }
@@ -86,12 +73,13 @@ int check(const std::string& path, const handlers::Registry& registry) {
 
 // The built-in handlers, or with -c those a configuration can use: its plugins' too.
 int listHandlers(const std::string& path, const handlers::Registry& builtins) {
-  std::shared_ptr<const config::Config> cfg;
+  // Listing handlers needs only the plugins: a file with no listener (yet) is fine here.
+  server::Loaded loaded;
   const handlers::Registry* registry = &builtins;
   if (!path.empty()) {
-    cfg = config::loadConfigFile(path, builtins);
-    registry = cfg->registry.get();
-    for (const plugin::PluginInfo& p : cfg->plugins) {
+    loaded = server::loadConfiguration(path, {}, builtins, /*bind=*/false);
+    registry = loaded.registry.get();
+    for (const plugin::PluginInfo& p : loaded.plugins) {
       fmt::print("plugin {} {} ({}): {}\n", p.name, p.version, p.path, fmt::join(p.handlers, ", "));
     }
   }
@@ -99,12 +87,12 @@ int listHandlers(const std::string& path, const handlers::Registry& builtins) {
     const handlers::HandlerDescriptor& d = f->descriptor();
     fmt::print("{:<10} {:<9} {}\n", d.name, handlers::protocolsToString(d.protocols),
                d.description);
-    for (const handlers::OptionSpec& o : d.options) {
-      fmt::print("    {} ({}, default {}): {}\n", o.name, handlers::optionTypeName(o.type),
-                 handlers::formatOptionValue(o.default_value), o.help);
-      for (const handlers::OptionSpec& f : o.fields) {
-        fmt::print("        {} ({}, default {}): {}\n", f.name, handlers::optionTypeName(f.type),
-                   handlers::formatOptionValue(f.default_value), f.help);
+    for (const config::OptionSpec& o : d.options) {
+      fmt::print("    {} ({}, default {}): {}\n", o.name, config::optionTypeName(o.type),
+                 config::formatOptionValue(o.default_value), o.help);
+      for (const config::OptionSpec& f : o.fields) {
+        fmt::print("        {} ({}, default {}): {}\n", f.name, config::optionTypeName(f.type),
+                   config::formatOptionValue(f.default_value), f.help);
       }
     }
   }

@@ -1,6 +1,7 @@
 #include "admin/admin_routes.h"
 
 #include "admin/metrics.h"
+#include "config/toml_writer.h"
 #include "handlers/http/http_config.h"
 
 namespace portd::admin {
@@ -11,13 +12,13 @@ bool AdminRoutes::respond(std::string_view path, Response* out) const {
     *out = {ok ? 200 : 503, "text/plain", ok ? "ok\n" : "a worker loop has not turned for 1 s\n"};
   } else if (path == "/readyz") {
     switch (state_.phase()) {
-      case core::ServerState::Phase::kReady:
+      case admin::ServerState::Phase::kReady:
         *out = {200, "text/plain", "ready\n"};
         break;
-      case core::ServerState::Phase::kStarting:
+      case admin::ServerState::Phase::kStarting:
         *out = {503, "text/plain", "starting\n"};
         break;
-      case core::ServerState::Phase::kDraining:
+      case admin::ServerState::Phase::kDraining:
         *out = {503, "text/plain", "draining\n"};
         break;
     }
@@ -26,21 +27,21 @@ bool AdminRoutes::respond(std::string_view path, Response* out) const {
   } else if (path == "/stats") {
     *out = {200, "application/json", renderStatsJson(state_)};
   } else if (path == "/config") {
-    *out = {200, "application/toml", renderConfigToml(state_.config())};
+    *out = {200, "application/toml", config::renderConfigToml(state_.config())};
   } else {
     return false;
   }
   return true;
 }
 
-std::shared_ptr<const handlers::HandlerConfig> adminHandlerConfig(const core::ServerState& state) {
+std::shared_ptr<const net::HandlerConfig> adminHandlerConfig(const admin::ServerState& state) {
   handlers::http::HttpFactory factory;
-  std::map<std::string, handlers::OptionValue> values;
-  for (const handlers::OptionSpec& spec : factory.descriptor().options) {
+  std::map<std::string, config::OptionValue> values;
+  for (const config::OptionSpec& spec : factory.descriptor().options) {
     values[spec.name] = spec.default_value;
   }
   values["echo"] = false;
-  handlers::Options options(std::move(values));
+  config::Options options(std::move(values));
   return std::make_shared<handlers::http::HttpConfig>(options,
                                                       std::make_shared<AdminRoutes>(state));
 }

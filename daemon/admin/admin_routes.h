@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "core/server_state.h"
+#include "admin/server_state.h"
 #include "handlers/handler.h"
 #include "handlers/http/http_config.h"
 
@@ -16,15 +16,15 @@ namespace portd::admin {
 // /healthz from saying so, and the endpoint keeps answering through a drain.
 class AdminRoutes final : public handlers::http::DynamicRoutes {
  public:
-  explicit AdminRoutes(const core::ServerState& state) : state_(state) {}
+  explicit AdminRoutes(const admin::ServerState& state) : state_(state) {}
   bool respond(std::string_view path, Response* out) const override;
 
  private:
-  const core::ServerState& state_;
+  const admin::ServerState& state_;
 };
 
 // The http handler configuration of the admin listener: the handler's defaults, no /echo, and
 // the routes above.
-std::shared_ptr<const handlers::HandlerConfig> adminHandlerConfig(const core::ServerState& state);
+std::shared_ptr<const net::HandlerConfig> adminHandlerConfig(const admin::ServerState& state);
 
 }  // namespace portd::admin

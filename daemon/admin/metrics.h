@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "core/server_state.h"
+#include "admin/server_state.h"
 
 namespace portd::admin {
 
@@ -10,10 +10,8 @@ namespace portd::admin {
 // their own counters (core::Counter), so a scrape costs the scraper, never the hot path.
 
 // GET /metrics: Prometheus text exposition format 0.0.4.
-std::string renderPrometheus(const core::ServerState& state);
+std::string renderPrometheus(const admin::ServerState& state);
 // GET /stats: the same figures as JSON.
-std::string renderStatsJson(const core::ServerState& state);
-// GET /config: the configuration in force, every default filled in, as TOML.
-std::string renderConfigToml(const config::Config& config);
+std::string renderStatsJson(const admin::ServerState& state);
 
 }  // namespace portd::admin

@@ -7,10 +7,11 @@
 #include <vector>
 
 #include "config/duration.h"
-#include "handlers/handler.h"
+#include "config/options.h"
 #include "net/address.h"
+#include "net/handler.h"
+#include "net/listener_settings.h"
 #include "net/socket.h"
-#include "plugin/plugin_loader.h"
 
 namespace portd::config {
 
@@ -29,6 +30,16 @@ struct LogConfig {
   LogFormat format = LogFormat::kText;
 };
 
+// Where something was written in the configuration file, for errors found after loading.
+struct Place {
+  int line = 0;
+  int column = 0;
+};
+
+// A listener's [listener.options] table as written: read against the handler's option schema
+// once the handler is known (see handlers/bind.h). Opaque here; config/option_reader.h reads it.
+struct RawOptions;
+
 struct ListenerConfig {
   std::string name;
   net::Transport protocol = net::Transport::kTcp;
@@ -42,29 +53,56 @@ struct ListenerConfig {
   // TCP only. Reading from a connection stops while more than this much output is queued for
   // it and resumes once the queue is down to half.
   uint64_t write_buffer_limit = 1 << 20;
-  // Validated handler options and what the handler made of them.
-  std::shared_ptr<const handlers::Options> options;
-  std::shared_ptr<const handlers::HandlerConfig> handler_config;
+  // Whether a second process may bind the same address and share its connections through
+  // SO_REUSEPORT. Off: a second portd on the address fails with "address already in use".
+  bool reuse_port = false;
+
+  // What the file says of the handler: where its name is, and its options table.
+  Place place;
+  Place handler_place;
+  std::shared_ptr<const RawOptions> raw_options;
+  // Filled by handlers::bind() against a registry, not by the loader: the validated options
+  // and what the handler made of them.
+  std::shared_ptr<const Options> options;
+  std::shared_ptr<const net::HandlerConfig> handler_config;
 
   uint64_t maxConnectionsPerWorker(unsigned workers) const {
     return (max_connections + workers - 1) / workers;
   }
+  // What one of `sockets` listener objects serving this listener needs to know.
+  net::ListenerSettings settings(unsigned sockets) const {
+    return {name, maxConnectionsPerWorker(sockets), idle_timeout, write_buffer_limit};
+  }
 };
 
-// A complete, validated configuration. Immutable once loaded; workers share it through
-// std::shared_ptr<const Config>.
+// A [[plugin]] table: the file to load, resolved against the configuration file's directory.
+struct PluginConfig {
+  std::string path;
+  Place place;
+};
+
+// A configuration as the file says it, checked for everything that does not depend on
+// handlers or plugins. Loading has no side effects: the caller loads `plugins`, then checks the
+// listeners against the resulting registry (handlers::bind). Immutable once bound; workers
+// share it through std::shared_ptr<const Config>.
 struct Config {
   std::string source;  // file name, or "(embedded default)"
+  Place place;         // of the document: where an error about something it lacks points
   ServerConfig server;
   LogConfig log;
-  // The handlers this configuration may name: the built-ins plus its plugins' handlers.
-  std::shared_ptr<const handlers::Registry> registry;
-  std::vector<plugin::PluginInfo> plugins;
+  std::vector<PluginConfig> plugins;
   std::vector<ListenerConfig> listeners;
   // [admin] address: the admin endpoint's own listener; none when absent.
   std::optional<net::Address> admin_address;
 };
 
 const char* transportName(net::Transport t);
+
+// Listener `i`'s handler configuration, as a pointer that keeps the whole configuration alive:
+// what a listener object holds, so that its connections keep the settings they started with.
+inline std::shared_ptr<const net::HandlerConfig> sharedHandler(
+    const std::shared_ptr<const Config>& config, size_t i) {
+  return {config, config->listeners[i].handler_config.get()};
+}
 
 }  // namespace portd::config

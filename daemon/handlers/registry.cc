@@ -1,11 +1,6 @@
 #include "handlers/registry.h"
 
-#include "handlers/abi/abi_handler.h"
-#include "net/connection.h"
-
 namespace portd::handlers {
-
-void Handler::onPeerClosed(net::Connection& conn) { conn.close(); }
 
 std::string protocolsToString(unsigned protocols) {
   std::string out;
@@ -16,12 +11,6 @@ std::string protocolsToString(unsigned protocols) {
     out += out.empty() ? "udp" : ", udp";
   }
   return out;
-}
-
-void Registry::addBuiltin(const portd_handler_def& def) {
-  if (auto error = add(abi::makeFactory(def))) {
-    throw std::logic_error(*error);
-  }
 }
 
 void Registry::addBuiltin(std::shared_ptr<HandlerFactory> factory) {

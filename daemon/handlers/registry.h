@@ -1,7 +1,5 @@
 #pragma once
 
-#include <portd/handler.h>
-
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,10 +18,7 @@ class Registry {
   // Returns an error message when the name is already taken; the registry is then unchanged.
   std::optional<std::string> add(std::shared_ptr<HandlerFactory> factory);
 
-  // A built-in handler, written against the public C interface like any plugin. A duplicate
-  // name is a programming error.
-  void addBuiltin(const portd_handler_def& def);
-  // A built-in on the internal C++ interface (handlers that need more than the C ABI offers).
+  // A built-in handler (see builtin/builtin.cc). A duplicate name is a programming error.
   void addBuiltin(std::shared_ptr<HandlerFactory> factory);
 
   const HandlerFactory* find(const std::string& name) const;
@@ -34,8 +29,5 @@ class Registry {
   // Shared, so that a configuration can copy the built-ins and add its plugins' handlers.
   std::map<std::string, std::shared_ptr<HandlerFactory>> factories_;
 };
-
-// Registers every built-in handler: one line each, in builtin.cc.
-void registerBuiltins(Registry& registry);
 
 }  // namespace portd::handlers

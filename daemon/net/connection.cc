@@ -9,6 +9,8 @@
 
 namespace portd::net {
 
+void Handler::onPeerClosed(Connection& conn) { conn.close(); }
+
 Connection::Connection(TcpListener& owner) : owner_(owner), out_(owner.context().writePool()) {
   uv_loop_t* loop = owner.context().loop();
   // Neither init can fail for a valid loop: they only fill in the structures.
@@ -51,7 +53,7 @@ void Connection::start() {
   // back waiting for an ACK that the peer delays, adding up to 40 ms per exchange.
   uv_tcp_nodelay(&tcp_, 1);
   touch();
-  config::Duration idle = owner_.config().idle_timeout;
+  std::chrono::milliseconds idle = owner_.settings().idle_timeout;
   if (idle.count() > 0) {
     uv_timer_start(&idle_timer_, &onIdleTimer, static_cast<uint64_t>(idle.count()), 0);
   }
@@ -79,7 +81,7 @@ bool Connection::write(std::string_view data) {
       return true;
     }
     if (n < 0 && n != UV_EAGAIN) {
-      spdlog::debug("listener \"{}\": write failed: {}", owner_.config().name, uv_strerror(n));
+      spdlog::debug("listener \"{}\": write failed: {}", owner_.settings().name, uv_strerror(n));
       abort();
       return false;
     }
@@ -93,7 +95,7 @@ bool Connection::write(std::string_view data) {
   if (in_flight_ == 0) {
     startWrite();
   }
-  if (!paused_by_backpressure_ && out_.size() > owner_.config().write_buffer_limit) {
+  if (!paused_by_backpressure_ && out_.size() > owner_.settings().write_buffer_limit) {
     paused_by_backpressure_ = true;
     updateReading();
   }
@@ -109,7 +111,7 @@ void Connection::startWrite() {
   }
   int rc = uv_write(&write_req_, stream(), bufs, n, &onWrite);
   if (rc != 0) {
-    spdlog::debug("listener \"{}\": write failed: {}", owner_.config().name, uv_strerror(rc));
+    spdlog::debug("listener \"{}\": write failed: {}", owner_.settings().name, uv_strerror(rc));
     abort();
     return;
   }
@@ -125,7 +127,7 @@ void Connection::onWrite(uv_write_t* req, int status) {
   self->in_flight_ = 0;
   if (status != 0) {
     if (status != UV_ECANCELED) {
-      spdlog::debug("listener \"{}\": write failed: {}", self->owner_.config().name,
+      spdlog::debug("listener \"{}\": write failed: {}", self->owner_.settings().name,
                     uv_strerror(status));
     }
     self->abort();
@@ -141,7 +143,7 @@ void Connection::onWrite(uv_write_t* req, int status) {
     return;
   }
   if (self->paused_by_backpressure_ &&
-      self->out_.size() <= self->owner_.config().write_buffer_limit / 2) {
+      self->out_.size() <= self->owner_.settings().write_buffer_limit / 2) {
     self->paused_by_backpressure_ = false;
     self->updateReading();
   }
@@ -156,7 +158,7 @@ void Connection::updateReading() {
   if (want) {
     int rc = uv_read_start(stream(), &onAlloc, &onRead);
     if (rc != 0) {
-      spdlog::debug("listener \"{}\": read start failed: {}", owner_.config().name,
+      spdlog::debug("listener \"{}\": read start failed: {}", owner_.settings().name,
                     uv_strerror(rc));
       abort();
       return;
@@ -194,7 +196,7 @@ void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     self->updateReading();
     self->owner_.handler().onPeerClosed(*self);
   } else if (nread < 0) {
-    spdlog::debug("listener \"{}\": read failed: {}", self->owner_.config().name,
+    spdlog::debug("listener \"{}\": read failed: {}", self->owner_.settings().name,
                   uv_strerror(static_cast<int>(nread)));
     self->abort();
   }
@@ -209,14 +211,14 @@ void Connection::onIdleTimer(uv_timer_t* t) {
   auto* self = static_cast<Connection*>(t->data);
   // The timer is not re-armed on every read or write (that would be a heap operation per
   // request); activity only stamps the time, and the timer re-arms itself for what is left.
-  uint64_t timeout = static_cast<uint64_t>(self->owner_.config().idle_timeout.count());
+  uint64_t timeout = static_cast<uint64_t>(self->owner_.settings().idle_timeout.count());
   uint64_t idle = uv_now(t->loop) - self->last_activity_ms_;
   if (idle < timeout) {
     uv_timer_start(t, &onIdleTimer, timeout - idle, 0);
     return;
   }
   ++self->owner_.stats().idle_timeouts;
-  spdlog::debug("listener \"{}\": closing connection idle for {} ms", self->owner_.config().name,
+  spdlog::debug("listener \"{}\": closing connection idle for {} ms", self->owner_.settings().name,
                 idle);
   self->abort();
 }

@@ -11,6 +11,10 @@
 namespace portd::net {
 
 int openBoundSocket(Transport transport, const Address& addr, std::string* error) {
+  return openBoundSocket(transport, addr, Sharing::kReusePort, error);
+}
+
+int openBoundSocket(Transport transport, const Address& addr, Sharing sharing, std::string* error) {
   int type =
       (transport == Transport::kTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
   int fd = ::socket(addr.family(), type, 0);
@@ -29,7 +33,8 @@ int openBoundSocket(Transport transport, const Address& addr, std::string* error
       ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
     return fail("setsockopt(SO_REUSEADDR)");
   }
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+  if (sharing == Sharing::kReusePort &&
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     return fail("setsockopt(SO_REUSEPORT)");
   }
   // "[::]:7000" means IPv6 only; IPv4 is a listener of its own. This keeps the meaning of an

@@ -15,6 +15,11 @@ enum class Transport { kTcp, kUdp };
 // `error` set.
 int openBoundSocket(Transport transport, const Address& addr, std::string* error);
 
+// kExclusive: without SO_REUSEPORT, so that the bind fails with "Address already in use" when
+// any other socket holds the address (how a listener checks that no other process serves it).
+enum class Sharing { kReusePort, kExclusive };
+int openBoundSocket(Transport transport, const Address& addr, Sharing sharing, std::string* error);
+
 // Sets O_NONBLOCK (a property of the open file, so shared with every dup of `fd`): sockets
 // passed in by systemd arrive blocking.
 void setNonBlocking(int fd);

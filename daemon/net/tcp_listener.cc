@@ -10,15 +10,14 @@
 
 namespace portd::net {
 
-TcpListener::TcpListener(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-                         const config::ListenerConfig& listener, unsigned sockets,
+TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
+                         std::shared_ptr<const HandlerConfig> handler,
                          std::shared_ptr<ListenerStats> stats)
     : ctx_(ctx),
-      config_(std::move(config)),
-      listener_(listener),
-      max_connections_(listener.maxConnectionsPerWorker(sockets)),
+      settings_(std::move(settings)),
+      handler_config_(std::move(handler)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
-      handler_(listener.handler_config->createInstance({ctx, listener.name, *stats_})) {}
+      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {}
 
 TcpListener::~TcpListener() {
   // Connections point at this listener; the worker destroys it only once they are gone.
@@ -124,7 +123,7 @@ void TcpListener::pauseAccepting(int error) {
     spdlog::error(
         "listener \"{}\": accept failed on worker {}: {}; pausing accepts for {} ms "
         "({} more failures since the last report)",
-        listener_.name, ctx_.workerId(), uv_strerror(error), kPauseMs, suppressed);
+        settings_.name, ctx_.workerId(), uv_strerror(error), kPauseMs, suppressed);
   }
   uv_poll_stop(poll_.get());
   uv_timer_start(
@@ -147,7 +146,7 @@ void TcpListener::admit(int fd) {
     return;
   }
   ++stats_->accepted;
-  if (count_ >= max_connections_) {
+  if (count_ >= settings_.max_connections) {
     // Closing at once tells the client "no" instead of leaving it in the backlog until it times
     // out; the kernel keeps spreading new connections over every worker either way.
     ++stats_->rejected;
@@ -156,7 +155,7 @@ void TcpListener::admit(int fd) {
       spdlog::warn(
           "listener \"{}\": worker {} is at max_connections ({}); closing new "
           "connections ({} more since the last report)",
-          listener_.name, ctx_.workerId(), max_connections_, suppressed);
+          settings_.name, ctx_.workerId(), settings_.max_connections, suppressed);
     }
     c->abort();
     return;
@@ -168,7 +167,7 @@ void TcpListener::admit(int fd) {
   head_ = c;
   ++count_;
   if (spdlog::should_log(spdlog::level::debug)) {
-    spdlog::debug("listener \"{}\": worker {} accepted a connection from {}", listener_.name,
+    spdlog::debug("listener \"{}\": worker {} accepted a connection from {}", settings_.name,
                   ctx_.workerId(), c->peerAddress().toString());
   }
   c->start();

@@ -5,12 +5,12 @@
 #include <functional>
 #include <memory>
 
-#include "config/config.h"
 #include "core/loop_context.h"
 #include "core/rate_limit.h"
 #include "core/uv_handle.h"
-#include "handlers/handler.h"
 #include "net/connection.h"
+#include "net/handler.h"
+#include "net/listener_settings.h"
 #include "net/listener_stats.h"
 
 namespace portd::net {
@@ -27,13 +27,12 @@ namespace portd::net {
 // (which use the handler and the settings) go on until they end or abortAll() is called.
 class TcpListener {
  public:
-  // `config` keeps `listener` alive: connections keep the settings they started with even if
-  // the daemon moves on to a newer configuration.
-  // `stats` is where this worker's counters of the listener go (the server keeps them for the
-  // metrics); null gives the listener counters of its own. `sockets` is how many sockets (over
-  // all workers) serve the listener: each admits its share of max_connections.
-  TcpListener(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-              const config::ListenerConfig& listener, unsigned sockets,
+  // Makes the handler instance from `handler`, which the listener keeps: connections keep the
+  // settings and handler they started with even if the daemon moves on to a newer
+  // configuration. `stats` is where this worker's counters of the listener go (the server keeps
+  // them for the metrics); null gives the listener counters of its own.
+  TcpListener(core::LoopContext& ctx, ListenerSettings settings,
+              std::shared_ptr<const HandlerConfig> handler,
               std::shared_ptr<ListenerStats> stats = nullptr);
   ~TcpListener();
   TcpListener(const TcpListener&) = delete;
@@ -61,8 +60,8 @@ class TcpListener {
   void setOnDrained(std::function<void()> fn) { on_drained_ = std::move(fn); }
 
   core::LoopContext& context() const { return ctx_; }
-  const config::ListenerConfig& config() const { return listener_; }
-  handlers::Handler& handler() const { return *handler_; }
+  const ListenerSettings& settings() const { return settings_; }
+  Handler& handler() const { return *handler_; }
   ListenerStats& stats() { return *stats_; }
 
  private:
@@ -74,11 +73,10 @@ class TcpListener {
   void unlink(Connection* c);
 
   core::LoopContext& ctx_;
-  std::shared_ptr<const config::Config> config_;
-  const config::ListenerConfig& listener_;
-  const uint64_t max_connections_;
+  const ListenerSettings settings_;
+  std::shared_ptr<const HandlerConfig> handler_config_;
   std::shared_ptr<ListenerStats> stats_;  // before handler_: the instance may register counters
-  std::unique_ptr<handlers::Handler> handler_;
+  std::unique_ptr<Handler> handler_;
   int fd_ = -1;
   core::UvHandle<uv_poll_t> poll_;
   core::UvHandle<uv_timer_t> resume_timer_;

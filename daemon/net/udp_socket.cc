@@ -16,13 +16,14 @@ constexpr size_t kRecvBufferSize =
 constexpr size_t kSendBufferSize = kRecvBufferSize;
 }  // namespace
 
-UdpSocket::UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-                     const config::ListenerConfig& listener, std::shared_ptr<ListenerStats> stats)
+UdpSocket::UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
+                     std::shared_ptr<const HandlerConfig> handler,
+                     std::shared_ptr<ListenerStats> stats)
     : ctx_(ctx),
-      config_(std::move(config)),
-      listener_(listener),
+      settings_(std::move(settings)),
+      handler_config_(std::move(handler)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
-      handler_(listener.handler_config->createInstance({ctx, listener.name, *stats_})) {}
+      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {}
 
 UdpSocket::~UdpSocket() { stop(); }
 
@@ -80,7 +81,7 @@ void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const so
     return;
   }
   if (nread < 0) {
-    spdlog::debug("listener \"{}\": receive failed: {}", self->listener_.name,
+    spdlog::debug("listener \"{}\": receive failed: {}", self->settings_.name,
                   uv_strerror(static_cast<int>(nread)));
     self->flush();
     return;
@@ -158,7 +159,7 @@ void UdpSocket::flush() {
       }
       // An error for the first datagram, such as an unreachable peer: drop that one and go on
       // with the rest.
-      spdlog::debug("listener \"{}\": send failed: {}", listener_.name, std::strerror(errno));
+      spdlog::debug("listener \"{}\": send failed: {}", settings_.name, std::strerror(errno));
       ++stats_->datagrams_dropped;
       ++sent;
       continue;

@@ -6,10 +6,10 @@
 #include <memory>
 #include <string_view>
 
-#include "config/config.h"
 #include "core/loop_context.h"
 #include "core/uv_handle.h"
-#include "handlers/handler.h"
+#include "net/handler.h"
+#include "net/listener_settings.h"
 #include "net/listener_stats.h"
 
 namespace portd::net {
@@ -21,8 +21,9 @@ namespace portd::net {
 class UdpSocket {
  public:
   // `stats`: as for TcpListener.
-  UdpSocket(core::LoopContext& ctx, std::shared_ptr<const config::Config> config,
-            const config::ListenerConfig& listener, std::shared_ptr<ListenerStats> stats = nullptr);
+  UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
+            std::shared_ptr<const HandlerConfig> handler,
+            std::shared_ptr<ListenerStats> stats = nullptr);
   ~UdpSocket();
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
@@ -37,9 +38,9 @@ class UdpSocket {
   // bound.
   void reply(const sockaddr* peer, std::string_view data);
 
-  const config::ListenerConfig& config() const { return listener_; }
+  const ListenerSettings& settings() const { return settings_; }
   ListenerStats& stats() { return *stats_; }
-  handlers::Handler& handler() const { return *handler_; }
+  Handler& handler() const { return *handler_; }
 
  private:
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -50,10 +51,10 @@ class UdpSocket {
   static constexpr size_t kBatch = core::LoopContext::kDatagramSlots;
 
   core::LoopContext& ctx_;
-  std::shared_ptr<const config::Config> config_;
-  const config::ListenerConfig& listener_;
+  const ListenerSettings settings_;
+  std::shared_ptr<const HandlerConfig> handler_config_;
   std::shared_ptr<ListenerStats> stats_;  // before handler_: the instance may register counters
-  std::unique_ptr<handlers::Handler> handler_;
+  std::unique_ptr<Handler> handler_;
   core::UvHandle<uv_udp_t> udp_;
   int fd_ = -1;
   bool in_batch_ = false;

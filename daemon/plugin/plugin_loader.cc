@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "config/error.h"
 #include "handlers/abi/abi_handler.h"
 
 namespace portd::plugin {
@@ -73,6 +74,20 @@ PluginInfo loadPlugin(const std::string& path, handlers::Registry& registry) {
   }
   registry = std::move(candidate);
   return info;
+}
+
+std::vector<PluginInfo> loadPlugins(const config::Config& config, handlers::Registry& registry) {
+  std::vector<PluginInfo> loaded;
+  for (size_t i = 0; i < config.plugins.size(); ++i) {
+    const config::PluginConfig& p = config.plugins[i];
+    try {
+      loaded.push_back(loadPlugin(p.path, registry));
+    } catch (const PluginError& e) {
+      throw config::ConfigError(config.source, p.place.line, p.place.column,
+                                fmt::format("plugin[{}].path", i), e.what());
+    }
+  }
+  return loaded;
 }
 
 }  // namespace portd::plugin

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "handlers/registry.h"
 
 namespace portd::plugin {
@@ -28,5 +29,9 @@ class PluginError : public std::runtime_error {
 // the path; `registry` is then unchanged. The object stays loaded for the life of the process:
 // handler code may still be running on a worker when a configuration is dropped.
 PluginInfo loadPlugin(const std::string& path, handlers::Registry& registry);
+
+// Loads every [[plugin]] of `config` into `registry`, in order. A failure is a
+// config::ConfigError at the plugin's path in the file.
+std::vector<PluginInfo> loadPlugins(const config::Config& config, handlers::Registry& registry);
 
 }  // namespace portd::plugin

@@ -113,5 +113,20 @@ TEST(PluginLoadFailure, OptionOfTheWrongTypeIsCheckedBeforeTheHandler) {
                 {"@FILE@:10:9: listener[0].options.level: expected an integer"});
 }
 
+// Listing handlers needs plugins only: a file that has [[plugin]] tables and no listener yet
+// (one being written) must not fail with "no listeners".
+TEST(PluginListing, HandlersWithOnlyPluginTablesListsThePluginsHandlers) {
+  TempFile file(pluginEntry(PLUGIN_MISBEHAVE));
+  CommandResult r = runPortd({"handlers", "-c", file.path()});
+  ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
+  EXPECT_NE(r.out.find("plugin "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("picky"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("echo"), std::string::npos) << r.out;
+  // Serving it still needs a listener.
+  CommandResult check = runPortd({"check", "-c", file.path()});
+  EXPECT_EQ(check.status, ExitStatus::exited(kExitConfig)) << check.out;
+  EXPECT_NE(check.err.find("no listeners"), std::string::npos) << check.err;
+}
+
 }  // namespace
 }  // namespace portd::itest

@@ -7,7 +7,9 @@
 #include <cstring>
 
 #include "config/loader.h"
+#include "config/option_reader.h"
 #include "handlers/abi/abi_handler.h"
+#include "handlers/bind.h"
 #include "handlers/registry.h"
 
 namespace portd::handlers {
@@ -96,7 +98,7 @@ TEST(AbiFactory, ARejectionNamingAnOptionPointsAtIt) {
       "\"limited\"\n"
       "[listener.options]\nlimit = 50\n";
   try {
-    config::loadConfig(text, "t.toml", r);
+    handlers::loadAndBind(text, "t.toml", r);
     FAIL() << "the handler's rejection was ignored";
   } catch (const config::ConfigError& e) {
     EXPECT_EQ(e.line(), 7);

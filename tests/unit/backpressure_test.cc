@@ -23,7 +23,7 @@ TEST_F(BackpressureTest, StopsReadingWhileThePeerDoesNotRead) {
   net::Address addr;
   int fd = test::boundSocket(cfg->listeners[0], &addr);
   {
-    net::TcpListener listener(ctx, cfg, cfg->listeners[0], 1);
+    net::TcpListener listener(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
     ASSERT_EQ(listener.listen(fd), 0);
 
     // A small receive buffer on the client makes the server's output back up quickly.
@@ -97,7 +97,7 @@ TEST_F(BackpressureTest, ReadBuffersComeFromThePool) {
   core::LoopContext ctx(loop(), 0);
   net::Address addr;
   int fd = test::boundSocket(cfg->listeners[0], &addr);
-  net::TcpListener listener(ctx, cfg, cfg->listeners[0], 1);
+  net::TcpListener listener(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
   ASSERT_EQ(listener.listen(fd), 0);
   int client = test::nonBlockingClient(SOCK_STREAM, addr);
   char buf[64];

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "config/loader.h"
+#include "handlers/bind.h"
+#include "handlers/builtin/builtin.h"
 
 using namespace portd;
 using namespace std::chrono_literals;
@@ -15,8 +17,7 @@ namespace {
 class TcpOnlyFactory final : public handlers::HandlerFactory {
  public:
   const handlers::HandlerDescriptor& descriptor() const override { return d_; }
-  std::shared_ptr<const handlers::HandlerConfig> configure(
-      const handlers::Options&) const override {
+  std::shared_ptr<const net::HandlerConfig> configure(const config::Options&) const override {
     return nullptr;
   }
 
@@ -32,7 +33,7 @@ class ConfigTest : public ::testing::Test {
   }
 
   std::shared_ptr<const config::Config> load(const std::string& text) {
-    return config::loadConfig(text, "test.toml", registry_);
+    return handlers::loadAndBind(text, "test.toml", registry_);
   }
 
   // Loads `text`, expects an error, and returns it.
@@ -215,7 +216,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 TEST_F(ConfigTest, MissingFileIsAnError) {
-  EXPECT_THROW(config::loadConfigFile("/nonexistent/portd.toml", registry_), config::ConfigError);
+  EXPECT_THROW(config::loadConfigFile("/nonexistent/portd.toml"), config::ConfigError);
 }
 
 // config/portd.toml is the commented form of the embedded default: the two must say the same.

@@ -1,4 +1,4 @@
-#include "core/cpu_limit.h"
+#include "server/cpu_limit.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace portd::core {
+namespace portd::server {
 namespace {
 
 namespace fs = std::filesystem;
@@ -71,4 +71,4 @@ TEST(CpuBudget, WorkersNeverExceedTheQuotaRoundedUpNorTheAffinity) {
 }
 
 }  // namespace
-}  // namespace portd::core
+}  // namespace portd::server

@@ -11,6 +11,8 @@
 #include <fstream>
 
 #include "config/loader.h"
+#include "handlers/bind.h"
+#include "handlers/builtin/builtin.h"
 
 using namespace portd;
 
@@ -27,7 +29,7 @@ class HttpConfigTest : public ::testing::Test {
 
   const handlers::http::HttpConfig& load(const std::string& options,
                                          const std::string& source = "test.toml") {
-    config_ = config::loadConfig(kHead + options, source, registry_);
+    config_ = handlers::loadAndBind(kHead + options, source, registry_);
     return dynamic_cast<const handlers::http::HttpConfig&>(*config_->listeners[0].handler_config);
   }
 
@@ -183,7 +185,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The example in examples/ is a valid configuration, with its body_file found next to it.
 TEST_F(HttpConfigTest, ExampleConfigurationLoads) {
-  auto c = config::loadConfigFile(std::string(PORTD_SOURCE_DIR) + "/examples/http.toml", registry_);
+  auto c = config::loadConfigFile(std::string(PORTD_SOURCE_DIR) + "/examples/http.toml");
+  handlers::bind(*c, registry_);
   ASSERT_EQ(c->listeners.size(), 1u);
   const auto& http =
       dynamic_cast<const handlers::http::HttpConfig&>(*c->listeners[0].handler_config);

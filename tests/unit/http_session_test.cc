@@ -71,7 +71,8 @@ class HttpSessionTest : public LoopTest {
     ctx_.emplace(loop(), 0);
     net::Address addr;
     int fd = test::boundSocket(cfg_->listeners[0], &addr);
-    listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_, cfg_->listeners[0], 1);
+    listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_->listeners[0].settings(1),
+                                                   config::sharedHandler(cfg_, 0));
     ASSERT_EQ(listener_->listen(fd), 0);
     addr_ = addr;
     client_ = test::nonBlockingClient(SOCK_STREAM, addr);

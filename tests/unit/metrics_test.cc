@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
-#include "handlers/registry.h"
+#include "config/toml_writer.h"
+#include "handlers/bind.h"
+#include "handlers/builtin/builtin.h"
 
 namespace portd::admin {
 namespace {
@@ -11,7 +13,7 @@ namespace {
 std::shared_ptr<const config::Config> twoListeners() {
   handlers::Registry r;
   handlers::registerBuiltins(r);
-  return config::loadConfig(
+  return handlers::loadAndBind(
       "[[listener]]\nname = \"t\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n"
       "handler = \"echo\"\n"
       "[[listener]]\nname = \"u\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n"
@@ -24,7 +26,7 @@ bool has(const std::string& text, const std::string& line) {
 }
 
 TEST(Metrics, SumsTheWorkersCounters) {
-  core::ServerState state(twoListeners(), 2);
+  admin::ServerState state(twoListeners(), 2);
   state.worker(0).listeners["t"]->accepted += 3;
   state.worker(1).listeners["t"]->accepted += 4;
   state.worker(1).listeners["t"]->closed += 2;
@@ -45,7 +47,7 @@ TEST(Metrics, SumsTheWorkersCounters) {
 }
 
 TEST(Metrics, HistogramBucketsAreCumulative) {
-  core::ServerState state(twoListeners(), 1);
+  admin::ServerState state(twoListeners(), 1);
   net::RequestStats& r = state.worker(0).listeners["t"]->requests;
   r.has_requests = true;  // as a handler with requests sets it
   ++r.requests;
@@ -64,9 +66,9 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
 }
 
 TEST(Metrics, AStuckWorkerIsUnhealthyAndAnExitedOneIsIgnored) {
-  core::ServerState state(twoListeners(), 2);
+  admin::ServerState state(twoListeners(), 2);
   EXPECT_TRUE(state.healthy());
-  state.worker(1).heartbeat_ms = core::ServerState::nowMs() - 5000;
+  state.worker(1).heartbeat_ms = admin::ServerState::nowMs() - 5000;
   EXPECT_FALSE(state.healthy());
   state.worker(1).exited = true;
   EXPECT_TRUE(state.healthy());
@@ -74,15 +76,15 @@ TEST(Metrics, AStuckWorkerIsUnhealthyAndAnExitedOneIsIgnored) {
 
 TEST(Metrics, StatsAndConfigRender) {
   auto cfg = twoListeners();
-  core::ServerState state(cfg, 1);
+  admin::ServerState state(cfg, 1);
   std::string json = renderStatsJson(state);
   EXPECT_NE(json.find("\"phase\" : \"starting\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"name\" : \"u\""), std::string::npos) << json;
-  std::string toml = renderConfigToml(*cfg);
+  std::string toml = config::renderConfigToml(*cfg);
   // What /config shows loads again as the same configuration.
   handlers::Registry r;
   handlers::registerBuiltins(r);
-  auto again = config::loadConfig(toml, "again.toml", r);
+  auto again = handlers::loadAndBind(toml, "again.toml", r);
   ASSERT_EQ(again->listeners.size(), 2u);
   EXPECT_EQ(again->listeners[1].name, "u");
   EXPECT_EQ(std::get<std::vector<int64_t>>(

@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include "config/loader.h"
+#include "handlers/bind.h"
 
 using namespace portd;
 
@@ -15,16 +16,16 @@ namespace {
 class StructuredFactory final : public handlers::HandlerFactory {
  public:
   const handlers::HandlerDescriptor& descriptor() const override { return d_; }
-  std::shared_ptr<const handlers::HandlerConfig> configure(
-      const handlers::Options& options) const override {
+  std::shared_ptr<const net::HandlerConfig> configure(
+      const config::Options& options) const override {
     const auto& items = options.getTableList("item");
     for (size_t i = 0; i < items.size(); ++i) {
       std::string at = "item[" + std::to_string(i) + "]";
       if (items[i].getString("id").empty()) {
-        throw handlers::OptionError(at + ".id", "required key is missing");
+        throw config::OptionError(at + ".id", "required key is missing");
       }
       if (items[i].getInteger("n") < 0) {
-        throw handlers::OptionError(at + ".n", "must not be negative");
+        throw config::OptionError(at + ".n", "must not be negative");
       }
     }
     return nullptr;
@@ -35,16 +36,16 @@ class StructuredFactory final : public handlers::HandlerFactory {
       "structured",
       "test",
       handlers::kTcp,
-      {{"names", handlers::OptionType::kStringList, std::vector<std::string>{"a"}, "names"},
-       {"file", handlers::OptionType::kPath, std::string(), "a file"},
+      {{"names", config::OptionType::kStringList, std::vector<std::string>{"a"}, "names"},
+       {"file", config::OptionType::kPath, std::string(), "a file"},
        {"item",
-        handlers::OptionType::kTableList,
-        std::vector<handlers::Options>(),
+        config::OptionType::kTableList,
+        std::vector<config::Options>(),
         "items",
-        {{"id", handlers::OptionType::kString, std::string(), "id"},
-         {"n", handlers::OptionType::kInteger, int64_t{1}, "n"},
-         {"tags", handlers::OptionType::kStringList, std::vector<std::string>(), "tags"},
-         {"path", handlers::OptionType::kPath, std::string(), "path"}}}}};
+        {{"id", config::OptionType::kString, std::string(), "id"},
+         {"n", config::OptionType::kInteger, int64_t{1}, "n"},
+         {"tags", config::OptionType::kStringList, std::vector<std::string>(), "tags"},
+         {"path", config::OptionType::kPath, std::string(), "path"}}}}};
 };
 
 class OptionTypesTest : public ::testing::Test {
@@ -53,7 +54,7 @@ class OptionTypesTest : public ::testing::Test {
 
   std::shared_ptr<const config::Config> load(const std::string& options,
                                              const std::string& source = "dir/test.toml") {
-    return config::loadConfig(kHead + options, source, registry_);
+    return handlers::loadAndBind(kHead + options, source, registry_);
   }
 
   config::ConfigError error(const std::string& options) {
@@ -78,7 +79,7 @@ class OptionTypesTest : public ::testing::Test {
 
 TEST_F(OptionTypesTest, DefaultsWhenAbsent) {
   auto c = load("");
-  const handlers::Options& o = *c->listeners[0].options;
+  const config::Options& o = *c->listeners[0].options;
   EXPECT_EQ(o.getStringList("names"), std::vector<std::string>{"a"});
   EXPECT_EQ(o.getPath("file"), "");
   EXPECT_TRUE(o.getTableList("item").empty());
@@ -97,7 +98,7 @@ path = "/abs/file"
 id = "second"
 n = 5
 )");
-  const handlers::Options& o = *c->listeners[0].options;
+  const config::Options& o = *c->listeners[0].options;
   EXPECT_EQ(o.getStringList("names"), (std::vector<std::string>{"x", "y"}));
   // Relative to the directory of the configuration file.
   EXPECT_EQ(o.getPath("file"), "dir/body.txt");
@@ -125,7 +126,7 @@ TEST_F(OptionTypesTest, PathWithoutDirectoryInTheSourceStaysRelative) {
 
 TEST_F(OptionTypesTest, StringsAreFormattedAsTomlThatReadsBack) {
   const std::string tricky = "a\"b\\c\nd\te\x01";
-  std::string formatted = handlers::formatOptionValue(tricky);
+  std::string formatted = config::formatOptionValue(tricky);
   EXPECT_EQ(formatted, "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
   toml::table t = toml::parse("x = " + formatted);
   EXPECT_EQ(t["x"].value<std::string>(), tricky);
@@ -133,9 +134,15 @@ TEST_F(OptionTypesTest, StringsAreFormattedAsTomlThatReadsBack) {
 
 TEST_F(OptionTypesTest, FormatsAsTomlForPortdCheck) {
   auto c = load("names = [\"x\"]\nitem = [{id = \"a\"}]\n");
-  EXPECT_EQ(handlers::formatOptionValue(c->listeners[0].options->values().at("names")), "[\"x\"]");
-  EXPECT_EQ(handlers::formatOptionValue(c->listeners[0].options->values().at("item")),
-            "[{id = \"a\", n = 1, path = \"\", tags = []}]");
+  std::string names = config::formatOptionValue(c->listeners[0].options->values().at("names"));
+  std::string item = config::formatOptionValue(c->listeners[0].options->values().at("item"));
+  // toml++ writes them (the one TOML writer), on one line, and they read back as written.
+  EXPECT_EQ(names, "[ \"x\" ]");
+  EXPECT_EQ(item, "[ { id = \"a\", n = 1, path = \"\", tags = [] } ]");
+  toml::table t = toml::parse("names = " + names + "\nitem = " + item);
+  EXPECT_EQ(t["names"][0].value<std::string>(), "x");
+  EXPECT_EQ(t["item"][0]["id"].value<std::string>(), "a");
+  EXPECT_EQ(t["item"][0]["n"].value<int64_t>(), 1);
 }
 
 struct BadOption {

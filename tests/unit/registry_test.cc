@@ -1,6 +1,6 @@
-#include "handlers/registry.h"
-
 #include <gtest/gtest.h>
+
+#include "handlers/builtin/builtin.h"
 
 using namespace portd::handlers;
 

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "config/loader.h"
+#include "handlers/bind.h"
+#include "handlers/builtin/builtin.h"
 #include "net/socket.h"
 
 namespace portd::test {
@@ -25,7 +27,7 @@ inline std::shared_ptr<const config::Config> oneListener(const std::string& prot
   }();
   std::string text = "[[listener]]\nname = \"t\"\nprotocol = \"" + protocol +
                      "\"\naddress = \"127.0.0.1:0\"\nhandler = \"" + handler + "\"\n" + extra;
-  return config::loadConfig(text, "test", registry);
+  return handlers::loadAndBind(text, "test", registry);
 }
 
 inline int boundSocket(const config::ListenerConfig& l, net::Address* bound) {

@@ -15,7 +15,7 @@ TEST_F(UdpSocketTest, EchoesABatchInOrder) {
   core::LoopContext ctx(loop(), 0);
   net::Address addr;
   int fd = test::boundSocket(cfg->listeners[0], &addr);
-  net::UdpSocket socket(ctx, cfg, cfg->listeners[0]);
+  net::UdpSocket socket(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
   ASSERT_EQ(socket.open(fd), 0);
 
   int client = test::nonBlockingClient(SOCK_DGRAM, addr);
@@ -44,7 +44,7 @@ TEST_F(UdpSocketTest, DiscardAnswersNothing) {
   core::LoopContext ctx(loop(), 0);
   net::Address addr;
   int fd = test::boundSocket(cfg->listeners[0], &addr);
-  net::UdpSocket socket(ctx, cfg, cfg->listeners[0]);
+  net::UdpSocket socket(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
   ASSERT_EQ(socket.open(fd), 0);
   int client = test::nonBlockingClient(SOCK_DGRAM, addr);
   ASSERT_EQ(::send(client, "x", 1, 0), 1);

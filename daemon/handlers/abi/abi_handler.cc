@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "config/loader.h"
+#include "config/option_reader.h"
 #include "core/loop_context.h"
 #include "handlers/abi/abi_worker.h"
 #include "handlers/abi/host_api.h"

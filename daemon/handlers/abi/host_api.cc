@@ -7,9 +7,9 @@
 #include <string_view>
 #include <variant>
 
+#include "config/options.h"
 #include "core/loop_context.h"
 #include "handlers/abi/abi_worker.h"
-#include "handlers/options.h"
 #include "net/connection.h"
 #include "net/listener_stats.h"
 #include "net/udp_socket.h"
@@ -74,7 +74,7 @@ const T* option(const portd_options* o, const char* name) {
   if (o == nullptr || name == nullptr) {
     return nullptr;
   }
-  const auto& values = reinterpret_cast<const Options*>(o)->values();
+  const auto& values = reinterpret_cast<const config::Options*>(o)->values();
   auto it = values.find(name);
   return it == values.end() ? nullptr : std::get_if<T>(&it->second);
 }
@@ -109,7 +109,7 @@ int optDuration(const portd_options* o, const char* name, uint64_t* out) {
 }
 
 int optSize(const portd_options* o, const char* name, uint64_t* out) {
-  const ByteSize* v = option<ByteSize>(o, name);
+  const config::ByteSize* v = option<config::ByteSize>(o, name);
   if (v == nullptr) return PORTD_EINVAL;
   *out = v->bytes;
   return PORTD_OK;

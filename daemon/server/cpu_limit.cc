@@ -1,4 +1,4 @@
-#include "core/cpu_limit.h"
+#include "server/cpu_limit.h"
 
 #include <fmt/format.h>
 #include <sched.h>
@@ -9,7 +9,7 @@
 #include <sstream>
 #include <vector>
 
-namespace portd::core {
+namespace portd::server {
 
 namespace {
 
@@ -145,4 +145,4 @@ std::string CpuBudget::describe() const {
   return s;
 }
 
-}  // namespace portd::core
+}  // namespace portd::server

@@ -8,7 +8,7 @@
 #include "net/address.h"
 #include "net/socket.h"
 
-namespace portd::core {
+namespace portd::server {
 
 // The server's own descriptors of every listening socket, by listener name. Workers get dups,
 // so a socket outlives any worker's copy of it: a reload or a change in the worker count moves
@@ -50,4 +50,4 @@ class SocketSet {
   std::map<std::string, Group> groups_;
 };
 
-}  // namespace portd::core
+}  // namespace portd::server

@@ -1,4 +1,4 @@
-#include "core/socket_set.h"
+#include "server/socket_set.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/systemd.h"
+#include "server/systemd.h"
 
-namespace portd::core {
+namespace portd::server {
 
 namespace {
 
@@ -103,6 +103,21 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
     if (g.passed) {
       continue;  // one socket, shared by every worker through dups
     }
+    // Another process on the address would silently share it with us through SO_REUSEPORT
+    // (the kernel spreads connections over every socket in the group, whoever owns it).
+    // Unless the listener asks to share, make sure nobody holds the address before joining.
+    if (g.fds.empty() && l.address.port() != 0 && !l.reuse_port) {
+      std::string why;
+      int probe = net::openBoundSocket(l.protocol, l.address, net::Sharing::kExclusive, &why);
+      if (probe < 0) {
+        return fail(fmt::format("listener \"{}\": {}{}", l.name, why,
+                                why.find("in use") != std::string::npos
+                                    ? " (another process serves it; set reuse_port = true on "
+                                      "the listener to share it)"
+                                    : ""));
+      }
+      ::close(probe);
+    }
     // At least one socket per worker; more are kept (workers then serve several).
     while (g.fds.size() < workers) {
       std::string why;
@@ -154,4 +169,4 @@ void SocketSet::closeAll() {
   groups_.clear();
 }
 
-}  // namespace portd::core
+}  // namespace portd::server

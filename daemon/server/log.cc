@@ -1,10 +1,10 @@
-#include "core/log.h"
+#include "server/log.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace portd::core {
+namespace portd::server {
 
 namespace {
 
@@ -79,4 +79,4 @@ void setupLogging(const config::LogConfig& log) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-}  // namespace portd::core
+}  // namespace portd::server

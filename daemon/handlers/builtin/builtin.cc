@@ -1,15 +1,17 @@
+#include "handlers/builtin/builtin.h"
+
+#include "handlers/abi/abi_handler.h"
 #include "handlers/discard/discard.h"
 #include "handlers/echo/echo.h"
 #include "handlers/http/http_config.h"
-#include "handlers/registry.h"
 
 namespace portd::handlers {
 
 // One line per built-in handler. An explicit list rather than static registrars, so that the
 // linker cannot drop a handler nobody references.
 void registerBuiltins(Registry& registry) {
-  registry.addBuiltin(echo::definition());
-  registry.addBuiltin(discard::definition());
+  registry.addBuiltin(abi::makeFactory(echo::definition()));
+  registry.addBuiltin(abi::makeFactory(discard::definition()));
   registry.addBuiltin(std::make_shared<http::HttpFactory>());
 }
 

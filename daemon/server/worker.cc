@@ -1,4 +1,4 @@
-#include "core/worker.h"
+#include "server/worker.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include "net/tcp_listener.h"
 #include "net/udp_socket.h"
 
-namespace portd::core {
+namespace portd::server {
 
 namespace {
 
@@ -23,7 +23,7 @@ void closeFds(Assignment& a) {
 
 }  // namespace
 
-Worker::Worker(int id, Assignment assignment, WorkerState& state,
+Worker::Worker(int id, Assignment assignment, admin::WorkerState& state,
                std::function<void(Worker*)> on_exit)
     : id_(id), initial_(std::move(assignment)), state_(state), on_exit_(std::move(on_exit)) {}
 
@@ -89,15 +89,15 @@ void Worker::run() {
     started_.set_value(rc);
     return;
   }
-  ctx_ = std::make_unique<LoopContext>(&loop_, id_);
-  mailbox_ = std::make_unique<Mailbox>(&loop_);
+  ctx_ = std::make_unique<core::LoopContext>(&loop_, id_);
+  mailbox_ = std::make_unique<core::Mailbox>(&loop_);
   uv_timer_init(&loop_, heartbeat_.get());
   heartbeat_->data = &state_;
   uv_timer_start(
       heartbeat_.get(),
       [](uv_timer_t* t) {
-        static_cast<WorkerState*>(t->data)->heartbeat_ms.store(ServerState::nowMs(),
-                                                               std::memory_order_relaxed);
+        static_cast<admin::WorkerState*>(t->data)->heartbeat_ms.store(admin::ServerState::nowMs(),
+                                                                      std::memory_order_relaxed);
       },
       0, 250);
   uv_unref(heartbeat_.handle());
@@ -137,14 +137,15 @@ int Worker::apply(Assignment& a) {
       int fd = std::exchange(fd_slot, -1);
       int rc = 0;
       try {
+        std::shared_ptr<const net::HandlerConfig> handler = config::sharedHandler(a.config, i);
         if (l.protocol == net::Transport::kTcp) {
           auto& listener = tcp_.emplace_back(std::make_unique<net::TcpListener>(
-              *ctx_, a.config, l, a.sockets_total[i], a.stats[i]));
+              *ctx_, l.settings(a.sockets_total[i]), std::move(handler), a.stats[i]));
           listener->setOnDrained([this] { checkDrained(); });
           rc = listener->listen(fd);
         } else {
-          auto& socket =
-              udp_.emplace_back(std::make_unique<net::UdpSocket>(*ctx_, a.config, l, a.stats[i]));
+          auto& socket = udp_.emplace_back(std::make_unique<net::UdpSocket>(
+              *ctx_, l.settings(1), std::move(handler), a.stats[i]));
           rc = socket->open(fd);
         }
       } catch (const std::exception& e) {
@@ -224,4 +225,4 @@ void Worker::checkDrained() {
   mailbox_->close();
 }
 
-}  // namespace portd::core
+}  // namespace portd::server

@@ -8,10 +8,10 @@
 #include <thread>
 #include <vector>
 
+#include "admin/server_state.h"
 #include "config/config.h"
 #include "core/loop_context.h"
 #include "core/mailbox.h"
-#include "core/server_state.h"
 #include "core/uv_handle.h"
 
 namespace portd::net {
@@ -19,7 +19,7 @@ class TcpListener;
 class UdpSocket;
 }  // namespace portd::net
 
-namespace portd::core {
+namespace portd::server {
 
 // What a worker serves: an immutable configuration and, for each of its listeners (by index),
 // the sockets this worker owns (dups of the server's, so that a socket outlives any one
@@ -38,7 +38,8 @@ class Worker {
  public:
   // `state` receives the worker's heartbeat; it must outlive the worker. `on_exit` runs on the
   // worker thread after its loop has ended.
-  Worker(int id, Assignment assignment, WorkerState& state, std::function<void(Worker*)> on_exit);
+  Worker(int id, Assignment assignment, admin::WorkerState& state,
+         std::function<void(Worker*)> on_exit);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -71,18 +72,18 @@ class Worker {
 
   const int id_;
   Assignment initial_;
-  WorkerState& state_;
+  admin::WorkerState& state_;
   std::function<void(Worker*)> on_exit_;
   std::promise<int> started_;
   std::thread thread_;
 
   // Loop-thread state, valid while run() runs.
   uv_loop_t loop_{};
-  std::unique_ptr<LoopContext> ctx_;
-  std::unique_ptr<Mailbox> mailbox_;
+  std::unique_ptr<core::LoopContext> ctx_;
+  std::unique_ptr<core::Mailbox> mailbox_;
   // Stamps state_.heartbeat_ms every 250 ms: a loop stuck in a callback stops stamping, which
   // is what /healthz (and the systemd watchdog) look for. Unreferenced: it keeps no one alive.
-  UvHandle<uv_timer_t> heartbeat_;
+  core::UvHandle<uv_timer_t> heartbeat_;
   std::vector<std::unique_ptr<net::TcpListener>> tcp_;
   std::vector<std::unique_ptr<net::UdpSocket>> udp_;
   // Listeners of earlier configurations: no longer accepting, serving their last connections.
@@ -91,4 +92,4 @@ class Worker {
   bool finished_ = false;
 };
 
-}  // namespace portd::core
+}  // namespace portd::server

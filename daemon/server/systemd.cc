@@ -1,4 +1,4 @@
-#include "core/systemd.h"
+#include "server/systemd.h"
 
 #include <fmt/format.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace portd::core::systemd {
+namespace portd::server::systemd {
 
 namespace {
 
@@ -68,4 +68,4 @@ std::string checkPassedSocket(int fd, bool tcp) {
   return "";
 }
 
-}  // namespace portd::core::systemd
+}  // namespace portd::server::systemd

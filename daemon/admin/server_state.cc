@@ -1,6 +1,6 @@
-#include "core/server_state.h"
+#include "admin/server_state.h"
 
-namespace portd::core {
+namespace portd::admin {
 
 ServerState::ServerState(std::shared_ptr<const config::Config> config, unsigned workers)
     : config_(std::move(config)), started_(std::chrono::steady_clock::now()) {
@@ -59,4 +59,4 @@ double ServerState::uptimeSeconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
 }
 
-}  // namespace portd::core
+}  // namespace portd::admin

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace portd::core::systemd {
+namespace portd::server::systemd {
 
 // sd_notify(3) messages. Each is a no-op when the service manager did not ask for them (no
 // NOTIFY_SOCKET), so the daemon calls them unconditionally.
@@ -27,4 +27,4 @@ std::map<std::string, std::vector<int>> takePassedSockets();
 // socket for TCP, a datagram socket for UDP. Returns an empty string or what is wrong.
 std::string checkPassedSocket(int fd, bool tcp);
 
-}  // namespace portd::core::systemd
+}  // namespace portd::server::systemd

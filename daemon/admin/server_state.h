@@ -11,7 +11,7 @@
 #include "config/config.h"
 #include "net/listener_stats.h"
 
-namespace portd::core {
+namespace portd::admin {
 
 // What one worker publishes for the admin endpoint. The counters are written by the worker
 // thread only and read by the admin listener on the main thread: no lock, counters and atomics.
@@ -65,4 +65,4 @@ class ServerState {
   std::chrono::steady_clock::time_point started_;
 };
 
-}  // namespace portd::core
+}  // namespace portd::admin

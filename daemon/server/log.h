@@ -4,7 +4,7 @@
 
 #include "config/config.h"
 
-namespace portd::core {
+namespace portd::server {
 
 // Sends spdlog's default logger to stderr (journald and container runtimes collect it there),
 // as text or as one JSON object per line.
@@ -14,4 +14,4 @@ void setupLogging(const config::LogConfig& log);
 // Changes the level and format of the running logger (a reload); safe while other threads log.
 void applyLogging(const config::LogConfig& log);
 
-}  // namespace portd::core
+}  // namespace portd::server

@@ -9,7 +9,7 @@
 
 #include "config/duration.h"
 
-namespace portd::handlers {
+namespace portd::config {
 
 // The types a handler option may have. The schema is declarative (like an nginx module's
 // directive table): the configuration loader checks names and types against it, so a handler
@@ -53,7 +53,8 @@ struct OptionSpec {
 };
 
 const char* optionTypeName(OptionType type);
-// Renders a value the way it would be written in the configuration file.
+// Renders a value the way it would be written in the configuration file (config/toml_writer.cc,
+// the one place that writes TOML).
 std::string formatOptionValue(const OptionValue& value);
 
 // A handler rejects a well-typed but unacceptable value (out of range, contradictory) by throwing
@@ -105,4 +106,4 @@ class Options {
   std::map<std::string, OptionValue> values_;
 };
 
-}  // namespace portd::handlers
+}  // namespace portd::config

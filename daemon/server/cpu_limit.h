@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-namespace portd::core {
+namespace portd::server {
 
 // How many workers "workers = 0" means, and why.
 struct CpuBudget {
@@ -23,4 +23,4 @@ CpuBudget cpuBudget();
 // a process whose /proc/self/cgroup reads `proc_cgroup`. Nothing when there is no limit.
 std::optional<double> cgroupCpuQuota(const std::string& sys_root, const std::string& proc_cgroup);
 
-}  // namespace portd::core
+}  // namespace portd::server

@@ -1,0 +1,188 @@
+// GET /metrics: the Prometheus text exposition format 0.0.4.
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+
+#include "admin/metrics.h"
+#include "admin/totals.h"
+#include "version.h"
+
+namespace portd::admin {
+
+namespace {
+
+// Label values: backslash, double quote and newline are escaped (exposition format 0.0.4).
+std::string escape(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  template <typename T>
+  void sample(const std::string& name, const std::string& labels, T value) {
+    if (labels.empty()) {
+      out_ += fmt::format("{} {}\n", name, value);
+    } else {
+      out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
+    }
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+std::string renderPrometheus(const admin::ServerState& state) {
+  const config::Config& cfg = state.config();
+  std::vector<Totals> totals;
+  std::vector<std::string> labels;
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const config::ListenerConfig& l = cfg.listeners[i];
+    totals.push_back(sum(state, l.name));
+    labels.push_back(fmt::format(R"(listener="{}",handler="{}",protocol="{}")", escape(l.name),
+                                 escape(l.handler), config::transportName(l.protocol)));
+  }
+  auto isTcp = [&](size_t i) { return cfg.listeners[i].protocol == net::Transport::kTcp; };
+
+  Writer w;
+  struct Simple {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t Totals::*field;
+    bool tcp_only;
+    bool udp_only;
+  };
+  const Simple simple[] = {
+      {"portd_connections_accepted_total", "counter", "TCP connections accepted.",
+       &Totals::accepted, true, false},
+      {"portd_connections_closed_total", "counter", "TCP connections closed after being served.",
+       &Totals::closed, true, false},
+      {"portd_bytes_received_total", "counter", "Bytes read from peers.", &Totals::bytes_in, false,
+       false},
+      {"portd_bytes_sent_total", "counter", "Bytes written to peers.", &Totals::bytes_out, false,
+       false},
+      {"portd_datagrams_received_total", "counter", "UDP datagrams received.",
+       &Totals::datagrams_in, false, true},
+      {"portd_datagrams_sent_total", "counter", "UDP datagrams sent.", &Totals::datagrams_out,
+       false, true},
+  };
+  for (const Simple& m : simple) {
+    w.family(m.name, m.type, m.help);
+    for (size_t i = 0; i < totals.size(); ++i) {
+      if ((m.tcp_only && !isTcp(i)) || (m.udp_only && isTcp(i))) {
+        continue;
+      }
+      w.sample(m.name, labels[i], totals[i].*m.field);
+    }
+  }
+  w.family("portd_connections_active", "gauge", "TCP connections open now.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (isTcp(i)) {
+      w.sample("portd_connections_active", labels[i], totals[i].active());
+    }
+  }
+
+  w.family("portd_errors_total", "counter", "Errors by kind.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    const Totals& t = totals[i];
+    const std::pair<const char*, uint64_t> kinds[] = {
+        {"accept", t.accept_errors},
+        {"rejected_max_connections", t.rejected},
+        {"idle_timeout", t.idle_timeouts},
+        {"handler", t.handler_errors},
+        {"datagram_dropped", t.datagrams_dropped},
+        {"bad_request", t.bad_requests},
+        {"too_large", t.too_large},
+        {"request_timeout", t.timeouts},
+    };
+    for (const auto& [kind, value] : kinds) {
+      w.sample("portd_errors_total", labels[i] + fmt::format(R"(,kind="{}")", kind), value);
+    }
+  }
+
+  w.family("portd_requests_total", "counter", "Requests received, for handlers that have them.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (totals[i].has_requests) {
+      w.sample("portd_requests_total", labels[i], totals[i].requests);
+    }
+  }
+  w.family("portd_responses_total", "counter", "Responses sent, by status class.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (totals[i].has_requests) {
+      for (size_t c = 0; c < 5; ++c) {
+        w.sample("portd_responses_total", labels[i] + fmt::format(R"(,class="{}")", kClasses[c]),
+                 totals[i].responses[c]);
+      }
+    }
+  }
+  w.family("portd_request_duration_seconds", "histogram",
+           "Time from a request's last byte to its response being queued.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    const Totals& t = totals[i];
+    if (!t.has_requests) {
+      continue;
+    }
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < t.latency.size(); ++b) {
+      cumulative += t.latency[b];
+      std::string le = b < net::RequestStats::kBucketsUs.size()
+                           ? fmt::format("{}", net::RequestStats::kBucketsUs[b] / 1e6)
+                           : "+Inf";
+      w.sample("portd_request_duration_seconds_bucket", labels[i] + fmt::format(R"(,le="{}")", le),
+               cumulative);
+    }
+    w.sample("portd_request_duration_seconds_sum", labels[i], t.latency_sum_us / 1e6);
+    w.sample("portd_request_duration_seconds_count", labels[i], cumulative);
+  }
+
+  w.family("portd_handler_events_total", "counter",
+           "Events counted by handlers, by the name the handler gave them.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    for (const auto& [name, value] : totals[i].handler) {
+      w.sample("portd_handler_events_total", labels[i] + fmt::format(R"(,name="{}")", escape(name)),
+               value);
+    }
+  }
+
+  w.family("portd_uptime_seconds", "gauge", "Seconds since the daemon started.");
+  w.sample("portd_uptime_seconds", "", state.uptimeSeconds());
+  w.family("portd_workers", "gauge", "Worker threads (event loops) running.");
+  w.sample("portd_workers", "", static_cast<uint64_t>(state.runningWorkers()));
+  w.family("portd_reloads_total", "counter", "Configuration reloads applied.");
+  w.sample("portd_reloads_total", "", state.reloads);
+  w.family("portd_reload_failures_total", "counter",
+           "Reloads refused because the new configuration was invalid.");
+  w.sample("portd_reload_failures_total", "", state.reload_failures);
+  w.family("portd_up", "gauge", "1 while every worker loop turns, as /healthz says.");
+  w.sample("portd_up", "", uint64_t{state.healthy() ? 1u : 0u});
+  w.family("process_open_fds", "gauge", "Open file descriptors.");
+  w.sample("process_open_fds", "", openFds());
+  w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  w.sample("process_resident_memory_bytes", "", residentBytes());
+  w.family("portd_build_info", "gauge", "Always 1; the labels say what was built.");
+  w.sample("portd_build_info",
+           fmt::format(R"(version="{}",compiler="{}")", PORTD_VERSION, escape(compiler())),
+           uint64_t{1});
+  return w.take();
+}
+
+}  // namespace portd::admin

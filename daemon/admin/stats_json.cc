@@ -1,0 +1,83 @@
+// GET /stats: the figures of /metrics as one JSON document.
+
+#include <toml++/toml.h>
+
+#include <sstream>
+#include <string>
+
+#include "admin/metrics.h"
+#include "admin/totals.h"
+#include "version.h"
+
+namespace portd::admin {
+
+std::string renderStatsJson(const admin::ServerState& state) {
+  const config::Config& cfg = state.config();
+  toml::array listeners;
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const config::ListenerConfig& l = cfg.listeners[i];
+    Totals t = sum(state, l.name);
+    auto n = [](uint64_t v) { return static_cast<int64_t>(v); };
+    toml::table entry{
+        {"name", l.name},
+        {"protocol", config::transportName(l.protocol)},
+        {"address", l.address.toString()},
+        {"handler", l.handler},
+        {"bytes_in", n(t.bytes_in)},
+        {"bytes_out", n(t.bytes_out)},
+        {"errors", toml::table{{"accept", n(t.accept_errors)},
+                               {"rejected_max_connections", n(t.rejected)},
+                               {"idle_timeout", n(t.idle_timeouts)},
+                               {"handler", n(t.handler_errors)},
+                               {"datagram_dropped", n(t.datagrams_dropped)},
+                               {"bad_request", n(t.bad_requests)},
+                               {"too_large", n(t.too_large)},
+                               {"request_timeout", n(t.timeouts)}}},
+    };
+    if (l.protocol == net::Transport::kTcp) {
+      entry.insert("connections", toml::table{{"accepted", n(t.accepted)},
+                                              {"active", n(t.active())},
+                                              {"closed", n(t.closed)}});
+    } else {
+      entry.insert("datagrams",
+                   toml::table{{"in", n(t.datagrams_in)}, {"out", n(t.datagrams_out)}});
+    }
+    if (t.has_requests) {
+      toml::table responses;
+      for (size_t c = 0; c < 5; ++c) {
+        responses.insert(kClasses[c], n(t.responses[c]));
+      }
+      entry.insert("requests", n(t.requests));
+      entry.insert("responses", std::move(responses));
+      entry.insert("latency_sum_seconds", t.latency_sum_us / 1e6);
+    }
+    if (!t.handler.empty()) {
+      toml::table counters;
+      for (const auto& [name, value] : t.handler) {
+        counters.insert(name, n(value));
+      }
+      entry.insert("handler_counters", std::move(counters));
+    }
+    listeners.push_back(std::move(entry));
+  }
+  const char* phase = state.phase() == admin::ServerState::Phase::kReady      ? "ready"
+                      : state.phase() == admin::ServerState::Phase::kDraining ? "draining"
+                                                                              : "starting";
+  toml::table root{
+      {"version", PORTD_VERSION},
+      {"phase", phase},
+      {"healthy", state.healthy()},
+      {"uptime_seconds", state.uptimeSeconds()},
+      {"workers", static_cast<int64_t>(state.runningWorkers())},
+      {"reloads", static_cast<int64_t>(state.reloads)},
+      {"reload_failures", static_cast<int64_t>(state.reload_failures)},
+      {"open_fds", static_cast<int64_t>(openFds())},
+      {"resident_memory_bytes", static_cast<int64_t>(residentBytes())},
+      {"listeners", std::move(listeners)},
+  };
+  std::ostringstream out;
+  out << toml::json_formatter{root} << "\n";
+  return out.str();
+}
+
+}  // namespace portd::admin
