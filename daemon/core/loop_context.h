@@ -12,7 +12,8 @@
 
 namespace portd::net {
 class Connection;
-}
+class UdpSocket;
+}  // namespace portd::net
 
 namespace portd::core {
 
@@ -46,8 +47,10 @@ class LoopContext {
   // The recvmmsg buffer of this worker, allocated the first time a UDP socket asks for it.
   char* datagramBuffer();
 
-  // Ids of this worker's open connections and handler timers, for the plugin ABI.
+  // Ids of this worker's open connections, datagram sockets and handler timers, for the
+  // plugin ABI.
   HandleTable<net::Connection>& connections() { return connections_; }
+  HandleTable<net::UdpSocket>& datagramSockets() { return datagram_sockets_; }
   TimerPool& timers() { return timers_; }
 
   bool onLoopThread() const { return std::this_thread::get_id() == thread_; }
@@ -60,6 +63,7 @@ class LoopContext {
   BufferPool write_pool_;
   std::unique_ptr<char[]> datagram_buffer_;
   HandleTable<net::Connection> connections_;
+  HandleTable<net::UdpSocket> datagram_sockets_;
   TimerPool timers_;
 
   static thread_local LoopContext* current_;

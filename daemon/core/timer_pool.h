@@ -27,6 +27,11 @@ class TimerPool {
   uint64_t start(uint64_t delay_ms, Callback cb, void* arg, const void* owner);
   // False when the id is stale (the timer fired or was stopped).
   bool stop(uint64_t id);
+  // Who started a pending timer; null when the id is stale.
+  const void* ownerOf(uint64_t id) const {
+    const Timer* t = ids_.get(id);
+    return t ? t->owner : nullptr;
+  }
   // Stops every pending timer started by `owner` (a handler instance going away).
   void cancelAll(const void* owner);
   // Closes every handle; the pool is unusable afterwards. Run the loop once more to finish.

@@ -11,6 +11,11 @@ namespace portd::net {
 
 void Handler::onPeerClosed(Connection& conn) { conn.close(); }
 
+namespace {
+// Kept input larger than this is given back to the allocator once it has been consumed, so
+// that one large partial message does not pin memory for the life of the connection.
+constexpr size_t kKeepCapacity = 64 * 1024;
+}  // namespace
 Connection::Connection(TcpListener& owner) : owner_(owner), out_(owner.context().writePool()) {
   uv_loop_t* loop = owner.context().loop();
   // Neither init can fail for a valid loop: they only fill in the structures.
@@ -24,6 +29,8 @@ Connection::Connection(TcpListener& owner) : owner_(owner), out_(owner.context()
 }
 
 core::LoopContext& Connection::context() const { return owner_.context(); }
+Handler& Connection::handler() const { return owner_.handler(); }
+size_t Connection::writeLimit() const { return owner_.settings().write_buffer_limit; }
 
 Address Connection::peerAddress() const {
   sockaddr_storage ss{};
@@ -142,10 +149,66 @@ void Connection::onWrite(uv_write_t* req, int status) {
     self->abort();
     return;
   }
-  if (self->paused_by_backpressure_ &&
+  if ((self->paused_by_backpressure_ || self->wants_writable_) &&
       self->out_.size() <= self->owner_.settings().write_buffer_limit / 2) {
     self->paused_by_backpressure_ = false;
+    self->wants_writable_ = false;
+    self->owner_.handler().onWritable(*self);
+    if (self->closing_) {
+      return;
+    }
     self->updateReading();
+    // Requests already read and kept would otherwise wait for bytes the peer may never send.
+    self->redeliverKept();
+  }
+}
+
+void Connection::wantWritable() {
+  wants_writable_ = true;
+  paused_by_backpressure_ = true;
+  updateReading();
+}
+
+bool Connection::keepInput(size_t n) {
+  if (!in_on_data_ || n > current_len_ || n > owner_.settings().write_buffer_limit) {
+    return false;
+  }
+  keep_ = n;
+  return true;
+}
+
+void Connection::deliver(std::string_view data) {
+  keep_ = 0;
+  current_len_ = data.size();
+  in_on_data_ = true;
+  owner_.handler().onData(*this, data);
+  in_on_data_ = false;
+  if (closing_) {
+    return;
+  }
+  // `data` may point into input_ itself; keep its tail either way.
+  if (keep_ == 0) {
+    input_.clear();
+  } else if (!input_.empty() && data.data() == input_.data()) {
+    input_.erase(0, input_.size() - keep_);
+  } else {
+    input_.assign(data.substr(data.size() - keep_));
+  }
+  if (input_.empty() && input_.capacity() > kKeepCapacity) {
+    std::string().swap(input_);
+  }
+}
+
+void Connection::redeliverKept() {
+  if (!input_.empty() && reading_ && !closing_) {
+    deliver(input_);
+  }
+}
+
+void Connection::onRedeliver(void* id) {
+  core::LoopContext* ctx = core::LoopContext::current();
+  if (Connection* self = ctx ? ctx->connections().get(reinterpret_cast<uint64_t>(id)) : nullptr) {
+    self->redeliverKept();
   }
 }
 
@@ -175,8 +238,15 @@ void Connection::pauseReading() {
 }
 
 void Connection::resumeReading() {
+  bool was_paused = paused_by_handler_;
   paused_by_handler_ = false;
   updateReading();
+  if (was_paused && !input_.empty() && reading_) {
+    // Not now: resumeReading() is usually called from inside a handler's callback, which must
+    // not be re-entered. A zero-delay pool timer names the connection by id, so a connection
+    // that closes meanwhile is simply not found.
+    context().timers().start(0, &onRedeliver, reinterpret_cast<void*>(id_), nullptr);
+  }
 }
 
 void Connection::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
@@ -190,7 +260,14 @@ void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
     self->owner_.stats().bytes_in += static_cast<uint64_t>(nread);
     self->touch();
-    self->owner_.handler().onData(*self, std::string_view(buf->base, static_cast<size_t>(nread)));
+    std::string_view data(buf->base, static_cast<size_t>(nread));
+    if (self->input_.empty()) {
+      self->deliver(data);
+    } else {
+      // What the handler kept last time comes first: one contiguous message to parse.
+      self->input_.append(data);
+      self->deliver(self->input_);
+    }
   } else if (nread == UV_EOF) {
     self->peer_closed_ = true;
     self->updateReading();

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "net/address.h"
@@ -14,6 +15,7 @@ class LoopContext;
 
 namespace portd::net {
 
+class Handler;
 class TcpListener;
 
 // One accepted TCP connection. Created and destroyed by its TcpListener, on the listener's
@@ -22,7 +24,11 @@ class TcpListener;
 // Output: write() first tries uv_try_write() and queues only what the kernel did not take.
 // Backpressure: while more than the listener's write_buffer_limit is queued, reading stops, so
 // that a peer that sends but never reads cannot make the daemon buffer without bound; reading
-// resumes once the queue is down to half the limit.
+// resumes once the queue is down to half the limit, and the handler hears onWritable().
+//
+// Input: a handler may keep the tail of what onData() gave it (keepInput); the connection
+// holds it and hands it over again, followed by new bytes, so handlers need no buffer of their
+// own for a partial message.
 //
 // Lifetime: the object is freed in the close callbacks of its libuv handles, never in the
 // middle of a callback, so it is safe to close a connection from inside onData().
@@ -38,9 +44,21 @@ class Connection {
   void close();
   // Closes now, dropping queued output.
   void abort();
+  // After pauseReading() returns, onData() is not called until resumeReading(). Input kept
+  // with keepInput() is handed over again soon after resumeReading() (from the loop, not from
+  // inside the call).
   void pauseReading();
   void resumeReading();
 
+  // During onData() only: keep the last `n` bytes of its data for the next onData(). False
+  // (nothing kept) outside onData(), for more than the data, or for more than the listener's
+  // write_buffer_limit in all.
+  bool keepInput(size_t n);
+  // The handler was refused output (the queue is full): stop reading, since the handler
+  // cannot answer more now, and call onWritable() once the queue is down to half the limit.
+  void wantWritable();
+  size_t writeLimit() const;
+  Handler& handler() const;
   // This connection's id in its worker's table (core::HandleTable): what plugins see.
   uint64_t id() const { return id_; }
   // Bytes the peer sent that the kernel holds and portd has not read yet (FIONREAD).
@@ -75,6 +93,10 @@ class Connection {
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onWrite(uv_write_t* req, int status);
   static void onIdleTimer(uv_timer_t* t);
+  static void onRedeliver(void* id);
+  // Calls onData() with `data`, then keeps what the handler asked to keep.
+  void deliver(std::string_view data);
+  void redeliverKept();
   static void onHandleClosed(uv_handle_t* h);
 
   TcpListener& owner_;
@@ -86,6 +108,12 @@ class Connection {
   uint64_t last_activity_ms_ = 0;
   uint64_t id_ = 0;
   void* handler_data_ = nullptr;
+  // Input the handler kept (keepInput); empty, and without memory, for most connections.
+  std::string input_;
+  size_t keep_ = 0;
+  size_t current_len_ = 0;  // of the data onData() is handling
+  bool in_on_data_ = false;
+  bool wants_writable_ = false;
   int open_handles_ = 0;
   bool opened_ = false;  // the handler saw onOpen()
   bool reading_ = false;

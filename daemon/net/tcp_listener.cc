@@ -62,6 +62,18 @@ void TcpListener::stopAccepting() {
   }
 }
 
+void TcpListener::acceptBacklogAndStop() {
+  // A bounded number, so that a flood arriving during the drain cannot keep it going.
+  for (int i = 0; i < 16 && fd_ >= 0; ++i) {
+    size_t before = count_;
+    acceptSome();
+    if (count_ == before) {
+      break;
+    }
+  }
+  stopAccepting();
+}
+
 void TcpListener::drainConnections() {
   // The handler may close the connection it is told about, which unlinks only that one.
   for (Connection* c = head_; c != nullptr;) {

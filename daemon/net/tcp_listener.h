@@ -41,6 +41,9 @@ class TcpListener {
   // Takes ownership of a bound socket and starts accepting. Returns 0 or a libuv error.
   int listen(int fd, int backlog = 511);
   void stopAccepting();
+  // Accepts the connections the kernel has already completed (their clients believe they are
+  // connected and may have sent a request), then stops accepting: how a drain begins.
+  void acceptBacklogAndStop();
   // Closes every connection now.
   void abortAll();
   // Tells the handler, for each open connection, that the daemon is draining.

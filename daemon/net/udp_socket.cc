@@ -23,7 +23,9 @@ UdpSocket::UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
       settings_(std::move(settings)),
       handler_config_(std::move(handler)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
-      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {}
+      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {
+  id_ = ctx_.datagramSockets().add(this);
+}
 
 UdpSocket::~UdpSocket() { stop(); }
 
@@ -52,6 +54,10 @@ int UdpSocket::open(int fd) {
 }
 
 void UdpSocket::stop() {
+  if (id_ != 0) {
+    ctx_.datagramSockets().remove(id_);
+    id_ = 0;
+  }
   if (!udp_) {
     return;
   }

@@ -39,6 +39,9 @@ class UdpSocket {
   void reply(const sockaddr* peer, std::string_view data);
 
   const ListenerSettings& settings() const { return settings_; }
+  // This socket's id in its worker's table (core::HandleTable): what plugins see. Stale once
+  // the socket is stopped (a reload replaces it), so a stored id is refused, never followed.
+  uint64_t id() const { return id_; }
   ListenerStats& stats() { return *stats_; }
   Handler& handler() const { return *handler_; }
 
@@ -57,6 +60,7 @@ class UdpSocket {
   std::unique_ptr<Handler> handler_;
   core::UvHandle<uv_udp_t> udp_;
   int fd_ = -1;
+  uint64_t id_ = 0;
   bool in_batch_ = false;
 
   // Replies waiting for the end of the batch.

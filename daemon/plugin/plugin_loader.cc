@@ -51,13 +51,28 @@ PluginInfo loadPlugin(const std::string& path, handlers::Registry& registry) {
         path, version, PORTD_ABI_VERSION));
   }
 
+  // The table's size and its handlers' stride say which version of the structures the plugin
+  // was built with (see "Compatibility" in <portd/handler.h>).
+  constexpr size_t kV1Plugin = offsetof(portd_plugin, handler_count) + sizeof(size_t);
+  if (p->size < kV1Plugin || p->handler_size < offsetof(portd_handler_def, name) + sizeof(void*)) {
+    uint32_t size = p->size;
+    uint32_t handler_size = p->handler_size;
+    ::dlclose(lib);
+    throw PluginError(fmt::format(
+        "plugin {}: its portd_plugin table gives size {} and handler_size {}: initialise it with "
+        "PORTD_PLUGIN_INIT (or PORTD_PLUGIN() in C++)",
+        path, size, handler_size));
+  }
+
   // Never dlclose()d once its handlers are in use; the handle only marks ownership.
   std::shared_ptr<const void> library(lib, [](const void*) {});
   PluginInfo info{path, p->name ? p->name : "", p->version ? p->version : "", {}};
   handlers::Registry candidate = registry;
   try {
+    const auto* base = reinterpret_cast<const unsigned char*>(p->handlers);
     for (size_t i = 0; i < p->handler_count; ++i) {
-      auto factory = handlers::abi::makeFactory(p->handlers[i], library);
+      const auto& def = *reinterpret_cast<const portd_handler_def*>(base + i * p->handler_size);
+      auto factory = handlers::abi::makeFactory(def, library);
       std::string name = factory->descriptor().name;
       if (auto error = candidate.add(std::move(factory))) {
         throw PluginError(fmt::format("plugin {}: {}", path, *error));

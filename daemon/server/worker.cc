@@ -102,6 +102,9 @@ void Worker::run() {
       0, 250);
   uv_unref(heartbeat_.handle());
   rc = apply(initial_);
+  // The listener objects hold what they need of the configuration; this reference would keep
+  // it alive after they are gone (and end it on this thread rather than the main one).
+  initial_.config.reset();
   started_.set_value(rc);
   if (rc != 0) {
     beginDrain();
@@ -196,7 +199,7 @@ void Worker::beginDrain() {
     s->stop();
   }
   for (auto& l : tcp_) {
-    l->stopAccepting();
+    l->acceptBacklogAndStop();
     l->drainConnections();
   }
   for (auto& l : retired_) {

@@ -9,9 +9,8 @@
  * Shows: the plugin table, an option, the configure/create/destroy lifecycle, a datagram
  * callback, and named counters.
  */
-#include <portd/handler.h>
-
 #include <netinet/in.h>
+#include <portd/handler.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,16 +27,16 @@ struct config {
 
 /* One per worker per listener; used only on that worker's thread, so it needs no lock. */
 struct instance {
-  const portd_host_api *host;
-  portd_worker *worker;
+  const portd_host_api* host;
+  portd_worker* worker;
   size_t max_bytes;
-  int reversed;  /* counter indexes */
+  int reversed; /* counter indexes */
   int refused;
   int too_long;
   char buffer[]; /* max_bytes */
 };
 
-static void *configure(const portd_host_api *host, const portd_options *o, char *error,
+static void* configure(const portd_host_api* host, const portd_options* o, char* error,
                        size_t error_len) {
   uint64_t max_bytes = 0;
   if (host->opt_size(o, "max_bytes", &max_bytes) != PORTD_OK) {
@@ -49,7 +48,7 @@ static void *configure(const portd_host_api *host, const portd_options *o, char 
              (unsigned long long)max_bytes);
     return NULL;
   }
-  struct config *c = malloc(sizeof *c);
+  struct config* c = malloc(sizeof *c);
   if (c == NULL) {
     snprintf(error, error_len, "out of memory");
     return NULL;
@@ -58,11 +57,11 @@ static void *configure(const portd_host_api *host, const portd_options *o, char 
   return c;
 }
 
-static void release_config(void *config) { free(config); }
+static void release_config(void* config) { free(config); }
 
-static void *create(const portd_host_api *host, portd_worker *worker, const void *config) {
-  const struct config *c = config;
-  struct instance *i = malloc(sizeof *i + c->max_bytes);
+static void* create(const portd_host_api* host, portd_worker* worker, const void* config) {
+  const struct config* c = config;
+  struct instance* i = malloc(sizeof *i + c->max_bytes);
   if (i == NULL) {
     return NULL;
   }
@@ -79,21 +78,21 @@ static void *create(const portd_host_api *host, portd_worker *worker, const void
   return i;
 }
 
-static void destroy(void *instance) { free(instance); }
+static void destroy(void* instance) { free(instance); }
 
-static unsigned source_port(const struct sockaddr *peer) {
+static unsigned source_port(const struct sockaddr* peer) {
   if (peer->sa_family == AF_INET) {
-    return ntohs(((const struct sockaddr_in *)(const void *)peer)->sin_port);
+    return ntohs(((const struct sockaddr_in*)(const void*)peer)->sin_port);
   }
   if (peer->sa_family == AF_INET6) {
-    return ntohs(((const struct sockaddr_in6 *)(const void *)peer)->sin6_port);
+    return ntohs(((const struct sockaddr_in6*)(const void*)peer)->sin6_port);
   }
   return 0;
 }
 
-static int on_datagram(void *instance, portd_dgram *socket, const struct sockaddr *peer,
-                       const void *data, size_t len) {
-  struct instance *i = instance;
+static int on_datagram(void* instance, portd_dgram_t socket, const struct sockaddr* peer,
+                       const void* data, size_t len) {
+  struct instance* i = instance;
   if (source_port(peer) < 1024) {
     i->host->counter_add(i->worker, i->refused, 1);
     return 0;
@@ -102,7 +101,7 @@ static int on_datagram(void *instance, portd_dgram *socket, const struct sockadd
     i->host->counter_add(i->worker, i->too_long, 1);
     return 0;
   }
-  const char *in = data;
+  const char* in = data;
   for (size_t k = 0; k < len; ++k) {
     i->buffer[k] = in[len - 1 - k];
   }
@@ -114,6 +113,7 @@ static int on_datagram(void *instance, portd_dgram *socket, const struct sockadd
 }
 
 static const portd_handler_def handlers[] = {{
+    PORTD_HANDLER_INIT,
     .name = "reverse",
     .description = "answers each datagram with its bytes reversed",
     .protocols = PORTD_UDP,
@@ -127,11 +127,11 @@ static const portd_handler_def handlers[] = {{
 }};
 
 static const portd_plugin plugin = {
-    .abi_version = PORTD_ABI_VERSION,
+    PORTD_PLUGIN_INIT,
     .name = "udp-reverse",
     .version = "1.0.0",
     .handlers = handlers,
     .handler_count = sizeof handlers / sizeof handlers[0],
 };
 
-const portd_plugin *portd_plugin_entry(void) { return &plugin; }
+const portd_plugin* portd_plugin_entry(void) { return &plugin; }

@@ -1,9 +1,8 @@
 /* A plugin whose handler takes the name of a built-in one: loading it must fail. */
 #include <portd/handler.h>
-
 #include <stddef.h>
 
-static int on_data(void *instance, portd_conn_t conn, const void *data, size_t len) {
+static int on_data(void* instance, portd_conn_t conn, const void* data, size_t len) {
   (void)instance;
   (void)conn;
   (void)data;
@@ -11,13 +10,13 @@ static int on_data(void *instance, portd_conn_t conn, const void *data, size_t l
   return 0;
 }
 
-static void *create(const portd_host_api *host, portd_worker *worker, const void *config) {
+static void* create(const portd_host_api* host, portd_worker* worker, const void* config) {
   (void)host;
   (void)worker;
-  return (void *)config;
+  return (void*)config;
 }
 
-static void *configure(const portd_host_api *host, const portd_options *o, char *error,
+static void* configure(const portd_host_api* host, const portd_options* o, char* error,
                        size_t error_len) {
   (void)host;
   (void)o;
@@ -28,6 +27,7 @@ static void *configure(const portd_host_api *host, const portd_options *o, char 
 }
 
 static const portd_handler_def handlers[] = {{
+    PORTD_HANDLER_INIT,
     .name = "echo",
     .description = "a second echo",
     .protocols = PORTD_TCP,
@@ -37,11 +37,8 @@ static const portd_handler_def handlers[] = {{
 }};
 
 static const portd_plugin plugin = {
-    .abi_version = PORTD_ABI_VERSION,
-    .name = "dup-echo",
-    .version = "0.0.1",
-    .handlers = handlers,
-    .handler_count = 1,
+    PORTD_PLUGIN_INIT,    .name = "dup-echo", .version = "0.0.1",
+    .handlers = handlers, .handler_count = 1,
 };
 
-const portd_plugin *portd_plugin_entry(void) { return &plugin; }
+const portd_plugin* portd_plugin_entry(void) { return &plugin; }

@@ -133,6 +133,8 @@ TEST(MisbehavingPlugin, RepeatedFailuresAreLoggedAtMostOnceASecond) {
     failOnce();
   }
   EXPECT_TRUE(stillServes(d)) << d.log();
+  // The log arrives through a pipe: wait for the first line rather than race it.
+  ASSERT_TRUE(d.waitForLog(kFailed)) << d.log();
   size_t lines = 0;
   failuresAccountedFor(d.log(), &lines);
   EXPECT_GE(lines, 1u) << d.log();

@@ -8,7 +8,9 @@
 
 #include "config/loader.h"
 #include "config/option_reader.h"
+#include "core/loop_context.h"
 #include "handlers/abi/abi_handler.h"
+#include "handlers/abi/host_api.h"
 #include "handlers/bind.h"
 #include "handlers/registry.h"
 
@@ -41,6 +43,8 @@ const portd_option_def kOptions[] = {
 
 portd_handler_def table() {
   portd_handler_def d{};
+  d.size = sizeof(portd_handler_def);
+  d.option_size = sizeof(portd_option_def);
   d.name = "limited";
   d.protocols = PORTD_TCP;
   d.options = kOptions;
@@ -115,6 +119,97 @@ TEST(ParseOptionValue, ReadsEveryTypeAndRefusesTheWrongOne) {
             65536u);
   EXPECT_THROW(config::parseOptionValue(OptionType::kInteger, "true"), config::ConfigError);
   EXPECT_THROW(config::parseOptionValue(OptionType::kInteger, "[1"), config::ConfigError);
+}
+
+// The compatibility rules of <portd/handler.h>: structures carry their size, so that a table
+// from a plugin built against an older or a newer header of ABI version 1 is read correctly.
+TEST(AbiFactory, ATableFromAnOlderHeaderReadsTheFieldsItLacksAsNull) {
+  // As a plugin built before on_writable and on_drain existed: its table ends before them,
+  // and whatever follows it in memory must not be read as callbacks.
+  struct Older {
+    portd_handler_def def;
+  };
+  static Older older{table()};
+  older.def.size = offsetof(portd_handler_def, on_writable);
+  older.def.on_writable = reinterpret_cast<int (*)(void*, portd_conn_t)>(0x1);  // "garbage"
+  auto f = abi::makeFactory(older.def);
+  EXPECT_EQ(f->descriptor().name, "limited");
+  const portd_handler_def* read = abi::tableOf(*f);
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->on_writable, nullptr);
+  EXPECT_EQ(read->on_drain, nullptr);
+  EXPECT_EQ(read->on_data, &noData);
+}
+
+TEST(AbiFactory, ATableFromANewerHeaderLoadsOnlyIfWhatItAddsIsZero) {
+  struct Newer {
+    portd_handler_def def;
+    void (*later_callback)(void);
+  };
+  static Newer zero{table(), nullptr};
+  zero.def.size = sizeof(Newer);
+  EXPECT_NO_THROW(abi::makeFactory(zero.def));
+
+  static Newer uses_more{table(), +[] {}};
+  uses_more.def.size = sizeof(Newer);
+  try {
+    abi::makeFactory(uses_more.def);
+    FAIL() << "a table using fields this portd does not have was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("newer portd"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AbiFactory, ATableWithoutItsSizeIsRefusedWithTheFix) {
+  static portd_handler_def d = table();
+  d.size = 0;
+  try {
+    abi::makeFactory(d);
+    FAIL() << "a table without its size was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("PORTD_HANDLER_INIT"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AbiFactory, OptionsAreReadWithThePluginsStride) {
+  // Options of a plugin whose portd_option_def is larger (a later header): read with its
+  // stride, and its extra field must be zero.
+  struct WideOption {
+    portd_option_def o;
+    const char* later;
+  };
+  static const WideOption wide[] = {{{"limit", PORTD_OPT_INT, "7", "h"}, nullptr},
+                                    {{"grace", PORTD_OPT_DURATION, "\"1s\"", "h"}, nullptr}};
+  static portd_handler_def d = table();
+  d.options = &wide[0].o;
+  d.option_count = 2;
+  d.option_size = sizeof(WideOption);
+  auto f = abi::makeFactory(d);
+  ASSERT_EQ(f->descriptor().options.size(), 2u);
+  EXPECT_EQ(f->descriptor().options[1].name, "grace");
+  EXPECT_EQ(std::get<config::Duration>(f->descriptor().options[1].default_value).count(), 1000);
+}
+
+// Ids are looked up only on a worker's thread: the main thread's loop context (which serves the
+// admin endpoint) is not one, whatever id a plugin passes from configure().
+TEST(AbiHost, HostFunctionsRefuseTheMainThreadsLoopContext) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  {
+    core::LoopContext main_context(&loop, -1);
+    const portd_host_api* host = abi::hostApi();
+    EXPECT_EQ(host->write((uint64_t{1} << 32) | 1, "x", 1), PORTD_EWRONGTHREAD);
+    EXPECT_EQ(host->close((uint64_t{1} << 32) | 1), PORTD_EWRONGTHREAD);
+    sockaddr_in peer{};
+    EXPECT_EQ(host->reply((uint64_t{1} << 32) | 1, reinterpret_cast<sockaddr*>(&peer), "x", 1),
+              PORTD_EWRONGTHREAD);
+    EXPECT_EQ(host->timer_stop((uint64_t{1} << 32) | 1), PORTD_EWRONGTHREAD);
+    EXPECT_EQ(host->is_open((uint64_t{1} << 32) | 1), 0);
+    EXPECT_STREQ(host->strerror(PORTD_EAGAIN),
+                 "the output queue is full (write_buffer_limit); wait for on_writable");
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "config/option_reader.h"
 #include "core/loop_context.h"
@@ -24,6 +26,7 @@ class AbiHandler final : public Handler {
  public:
   AbiHandler(const portd_handler_def& def, const void* config, const InstanceContext& where) {
     w_.def = &def;
+    w_.handler = this;
     w_.listener = where.listener;
     w_.loop = &where.loop;
     w_.stats = &where.stats;
@@ -62,6 +65,20 @@ class AbiHandler final : public Handler {
     }
   }
 
+  void onWritable(net::Connection& conn) override {
+    if (w_.def->on_writable != nullptr) {
+      DispatchScope scope(&w_);
+      check(conn, "on_writable", w_.def->on_writable(w_.instance, conn.id()));
+    }
+  }
+
+  void onDrain(net::Connection& conn) override {
+    if (w_.def->on_drain != nullptr) {
+      DispatchScope scope(&w_);
+      check(conn, "on_drain", w_.def->on_drain(w_.instance, conn.id()));
+    }
+  }
+
   void onPeerClosed(net::Connection& conn) override {
     if (w_.def->on_peer_closed == nullptr) {
       conn.close();
@@ -81,8 +98,7 @@ class AbiHandler final : public Handler {
   void onDatagram(net::UdpSocket& socket, const sockaddr* peer, std::string_view data) override {
     if (w_.def->on_datagram != nullptr) {
       DispatchScope scope(&w_);
-      int rc = w_.def->on_datagram(w_.instance, reinterpret_cast<portd_dgram*>(&socket), peer,
-                                   data.data(), data.size());
+      int rc = w_.def->on_datagram(w_.instance, socket.id(), peer, data.data(), data.size());
       if (rc < 0) {
         reportHandlerError(&w_, "on_datagram", rc, "no reply is sent");
       }
@@ -101,24 +117,66 @@ class AbiHandler final : public Handler {
   portd_worker w_;
 };
 
+// A handler table as this portd reads it: copied out of the plugin at the size the plugin was
+// built with, so that fields a plugin built against an older header lacks read as NULL.
+struct Table {
+  portd_handler_def def{};
+  std::vector<portd_option_def> options;
+  std::shared_ptr<const void> library;  // keeps the code of the callbacks mapped
+};
+
 class AbiConfig final : public HandlerConfig {
  public:
-  AbiConfig(const portd_handler_def& def, void* config, std::shared_ptr<const void> library)
-      : def_(def), config_(config), library_(std::move(library)) {}
+  AbiConfig(std::shared_ptr<const Table> table, void* config)
+      : table_(std::move(table)), config_(config) {}
+  // Runs on the main thread: the supervisor keeps every configuration until it holds the last
+  // reference (see Supervisor::sweepConfigs).
   ~AbiConfig() override {
-    if (def_.release_config != nullptr) {
-      def_.release_config(config_);
+    if (table_->def.release_config != nullptr) {
+      table_->def.release_config(config_);
     }
   }
   std::unique_ptr<Handler> createInstance(const InstanceContext& where) const override {
-    return std::make_unique<AbiHandler>(def_, config_, where);
+    return std::make_unique<AbiHandler>(table_->def, config_, where);
   }
 
  private:
-  const portd_handler_def& def_;
+  std::shared_ptr<const Table> table_;
   void* config_;
-  std::shared_ptr<const void> library_;
 };
+
+// Whether bytes [from, to) of `p` are all zero: how a field this portd does not know of, in a
+// structure from a plugin built against a later header, is accepted as absent.
+bool zeroTail(const void* p, size_t from, size_t to) {
+  const auto* bytes = static_cast<const unsigned char*>(p);
+  for (size_t i = from; i < to; ++i) {
+    if (bytes[i] != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Copies a structure of `size` bytes from a plugin into `out` (this portd's size), as the
+// compatibility rules of <portd/handler.h> say.
+template <typename T>
+void copyVersioned(const void* from, size_t size, T* out, const char* what, const char* label) {
+  constexpr size_t kMin = offsetof(T, name) + sizeof(const char*);
+  if (size < kMin) {
+    throw std::runtime_error(fmt::format(
+        "{} \"{}\": its size field is {} (built with an unknown header, or not initialised "
+        "with PORTD_HANDLER_INIT)",
+        what, label ? label : "?", size));
+  }
+  if (size > sizeof(T) && !zeroTail(from, sizeof(T), size)) {
+    throw std::runtime_error(fmt::format(
+        "{} \"{}\" uses a part of the handler interface this portd does not have (built "
+        "against a newer portd): upgrade portd or rebuild the plugin against this portd's SDK",
+        what, label ? label : "?"));
+  }
+  *out = T{};
+  std::memcpy(out, from, std::min(size, sizeof(T)));
+}
 
 OptionType optionType(const portd_handler_def& def, const portd_option_def& o) {
   switch (o.type) {
@@ -142,8 +200,9 @@ OptionType optionType(const portd_handler_def& def, const portd_option_def& o) {
 
 class AbiFactory final : public HandlerFactory {
  public:
-  AbiFactory(const portd_handler_def& def, std::shared_ptr<const void> library)
-      : def_(def), library_(std::move(library)) {
+  AbiFactory(const portd_handler_def& plugin_def, std::shared_ptr<const void> library)
+      : table_(read(plugin_def, std::move(library))), def_(table_->def) {
+    const portd_handler_def& def = def_;
     if (def.name == nullptr || def.name[0] == '\0') {
       throw std::runtime_error("a handler has no name");
     }
@@ -160,8 +219,8 @@ class AbiFactory final : public HandlerFactory {
     descriptor_.name = def.name;
     descriptor_.description = def.description ? def.description : "";
     descriptor_.protocols = def.protocols;
-    for (size_t i = 0; i < def.option_count; ++i) {
-      const portd_option_def& o = def.options[i];
+    for (const portd_option_def& o : table_->options) {
+      size_t i = static_cast<size_t>(&o - table_->options.data());
       if (o.name == nullptr || o.default_value == nullptr) {
         throw std::runtime_error(
             fmt::format("handler \"{}\": option {} needs a name and a default", def.name, i));
@@ -179,6 +238,7 @@ class AbiFactory final : public HandlerFactory {
   }
 
   const HandlerDescriptor& descriptor() const override { return descriptor_; }
+  const portd_handler_def& table() const { return table_->def; }
 
   // "max_line: must be positive" names the option, so that the error can point at it in the
   // file; any other reason is about the options as a whole.
@@ -206,12 +266,47 @@ class AbiFactory final : public HandlerFactory {
         throw rejection(error[0] ? error : "the handler rejected its options");
       }
     }
-    return std::make_shared<AbiConfig>(def_, config, library_);
+    return std::make_shared<AbiConfig>(table_, config);
   }
 
  private:
+  static std::shared_ptr<const Table> read(const portd_handler_def& def,
+                                           std::shared_ptr<const void> library) {
+    auto table = std::make_shared<Table>();
+    // The name is read before the size is checked, for the message; it is the third field of
+    // every version of the structure.
+    const char* name =
+        def.size >= offsetof(portd_handler_def, name) + sizeof(const char*) ? def.name : nullptr;
+    copyVersioned(&def, def.size, &table->def, "handler", name);
+    const portd_handler_def& d = table->def;
+    if (d.option_count > 0) {
+      if (d.options == nullptr ||
+          d.option_size < offsetof(portd_option_def, help) + sizeof(const char*)) {
+        throw std::runtime_error(fmt::format(
+            "handler \"{}\": option_size is {}: initialise the table with PORTD_HANDLER_INIT",
+            d.name ? d.name : "?", d.option_size));
+      }
+      const auto* base = reinterpret_cast<const unsigned char*>(d.options);
+      for (size_t i = 0; i < d.option_count; ++i) {
+        portd_option_def o{};
+        const unsigned char* at = base + i * d.option_size;
+        if (d.option_size > sizeof o && !zeroTail(at, sizeof o, d.option_size)) {
+          throw std::runtime_error(fmt::format(
+              "handler \"{}\": option {} uses fields this portd does not have (built against a "
+              "newer portd)",
+              d.name ? d.name : "?", i));
+        }
+        std::memcpy(&o, at, std::min<size_t>(d.option_size, sizeof o));
+        table->options.push_back(o);
+      }
+    }
+    table->def.options = table->options.data();
+    table->library = std::move(library);
+    return table;
+  }
+
+  std::shared_ptr<const Table> table_;
   const portd_handler_def& def_;
-  std::shared_ptr<const void> library_;
   HandlerDescriptor descriptor_;
 };
 
@@ -221,6 +316,11 @@ portd_worker* dispatching() { return t_dispatching; }
 
 DispatchScope::DispatchScope(portd_worker* w) : previous_(t_dispatching) { t_dispatching = w; }
 DispatchScope::~DispatchScope() { t_dispatching = previous_; }
+
+const portd_handler_def* tableOf(const HandlerFactory& factory) {
+  const auto* abi = dynamic_cast<const AbiFactory*>(&factory);
+  return abi ? &abi->table() : nullptr;
+}
 
 std::shared_ptr<HandlerFactory> makeFactory(const portd_handler_def& def,
                                             std::shared_ptr<const void> library) {

@@ -16,4 +16,8 @@ namespace portd::handlers::abi {
 std::shared_ptr<HandlerFactory> makeFactory(const portd_handler_def& def,
                                             std::shared_ptr<const void> library = nullptr);
 
+// The handler table as this portd reads it (fields the plugin's header lacks are NULL), or null
+// when `factory` is not made from a C table.
+const portd_handler_def* tableOf(const HandlerFactory& factory);
+
 }  // namespace portd::handlers::abi

@@ -10,13 +10,17 @@ namespace portd::core {
 class LoopContext;
 }
 namespace portd::net {
+class Handler;
 struct ListenerStats;
-}
+}  // namespace portd::net
 
 // What the C interface calls a portd_worker: one handler instance's view of its worker. Lives
 // as long as the instance; touched by the worker thread only.
 struct portd_worker {
   const portd_handler_def* def = nullptr;
+  // The instance's place in the internal interface: connections and datagram sockets whose
+  // listener calls this handler belong to this instance.
+  const portd::net::Handler* handler = nullptr;
   std::string listener;
   portd::core::LoopContext* loop = nullptr;
   // The listener's counters on this worker: named handler counters and handler_errors.

@@ -50,19 +50,39 @@ int misuse(core::LoopContext* ctx, const char* function, uint64_t id) {
   return PORTD_ECLOSED;
 }
 
-// Looks up an open connection of the calling thread's worker, or reports the misuse.
-net::Connection* connection(uint64_t id, const char* function, int* status) {
+// The calling worker's context: null (and PORTD_EWRONGTHREAD) on any thread that is not a
+// worker's, the main thread's included (its loop serves the admin endpoint, not handlers).
+core::LoopContext* workerContext(int* status) {
   core::LoopContext* ctx = core::LoopContext::current();
-  if (ctx == nullptr) {
+  if (ctx == nullptr || ctx->workerId() < 0) {
     *status = PORTD_EWRONGTHREAD;
     return nullptr;
   }
-  net::Connection* c = ctx->connections().get(id);
-  if (c == nullptr) {
-    *status = misuse(ctx, function, id);
+  return ctx;
+}
+
+// A connection of the calling worker that belongs to the instance whose callback or timer is
+// running, open or closing; null (with `status` set and the misuse reported) otherwise. Ids
+// are per worker, so an id from another worker or instance could name an object here by
+// chance: the owner check makes it a refused id instead of someone else's connection.
+net::Connection* anyConnection(uint64_t id, const char* function, int* status, bool report = true) {
+  core::LoopContext* ctx = workerContext(status);
+  if (ctx == nullptr) {
     return nullptr;
   }
-  if (c->isClosing()) {
+  net::Connection* c = ctx->connections().get(id);
+  portd_worker* w = culprit(ctx);
+  if (c == nullptr || w == nullptr || &c->handler() != w->handler) {
+    *status = report ? misuse(ctx, function, id) : PORTD_ECLOSED;
+    return nullptr;
+  }
+  return c;
+}
+
+// As anyConnection(), for an open connection: a closing one gets PORTD_ECLOSED, unlogged.
+net::Connection* connection(uint64_t id, const char* function, int* status) {
+  net::Connection* c = anyConnection(id, function, status);
+  if (c != nullptr && c->isClosing()) {
     *status = PORTD_ECLOSED;
     return nullptr;
   }
@@ -128,6 +148,12 @@ int64_t write(portd_conn_t id, const void* data, size_t len) {
   net::Connection* c = connection(id, "write", &status);
   if (c == nullptr) return status;
   if (data == nullptr && len > 0) return PORTD_EINVAL;
+  // The bound on a connection's output: refused, not queued, once the limit is reached, so a
+  // handler cannot buffer without bound however much it answers in one callback.
+  if (len > 0 && c->queuedBytes() >= c->writeLimit()) {
+    c->wantWritable();
+    return PORTD_EAGAIN;
+  }
   if (!c->write(std::string_view(static_cast<const char*>(data), len))) return PORTD_ECLOSED;
   return static_cast<int64_t>(c->queuedBytes());
 }
@@ -152,54 +178,106 @@ int resumeReading(portd_conn_t id) {
 }
 
 int setConnData(portd_conn_t id, void* data) {
-  core::LoopContext* ctx = core::LoopContext::current();
-  if (ctx == nullptr) return PORTD_EWRONGTHREAD;
+  int status = 0;
   // Allowed while closing too: on_close is where a handler clears and frees its state.
-  net::Connection* c = ctx->connections().get(id);
-  if (c == nullptr) return misuse(ctx, "set_conn_data", id);
+  net::Connection* c = anyConnection(id, "set_conn_data", &status);
+  if (c == nullptr) return status;
   c->setHandlerData(data);
   return PORTD_OK;
 }
 
 void* connData(portd_conn_t id) {
-  core::LoopContext* ctx = core::LoopContext::current();
-  if (ctx == nullptr) return nullptr;
-  net::Connection* c = ctx->connections().get(id);
-  if (c == nullptr) {
-    misuse(ctx, "conn_data", id);
-    return nullptr;
-  }
-  return c->handlerData();
+  int status = 0;
+  net::Connection* c = anyConnection(id, "conn_data", &status);
+  return c ? c->handlerData() : nullptr;
 }
 
 int peerAddress(portd_conn_t id, sockaddr_storage* out) {
-  core::LoopContext* ctx = core::LoopContext::current();
-  if (ctx == nullptr) return PORTD_EWRONGTHREAD;
-  net::Connection* c = ctx->connections().get(id);
-  if (c == nullptr) return misuse(ctx, "peer_address", id);
+  int status = 0;
+  net::Connection* c = anyConnection(id, "peer_address", &status);
+  if (c == nullptr) return status;
   if (out == nullptr) return PORTD_EINVAL;
   int len = c->peerName(out);
   return len > 0 ? len : PORTD_ECLOSED;
 }
 
-int reply(portd_dgram* socket, const sockaddr* peer, const void* data, size_t len) {
-  if (socket == nullptr || peer == nullptr || (data == nullptr && len > 0)) return PORTD_EINVAL;
-  reinterpret_cast<net::UdpSocket*>(socket)->reply(
-      peer, std::string_view(static_cast<const char*>(data), len));
+int64_t queuedBytes(portd_conn_t id) {
+  int status = 0;
+  net::Connection* c = anyConnection(id, "queued_bytes", &status);
+  return c ? static_cast<int64_t>(c->queuedBytes()) : status;
+}
+
+int64_t writeLimit(portd_conn_t id) {
+  int status = 0;
+  net::Connection* c = anyConnection(id, "write_limit", &status);
+  return c ? static_cast<int64_t>(c->writeLimit()) : status;
+}
+
+int keepInput(portd_conn_t id, size_t len) {
+  int status = 0;
+  net::Connection* c = connection(id, "keep_input", &status);
+  if (c == nullptr) return status;
+  if (len == 0) return PORTD_OK;
+  return c->keepInput(len) ? PORTD_OK : PORTD_ENOMEM;
+}
+
+int isOpen(portd_conn_t id) {
+  int status = 0;
+  net::Connection* c = anyConnection(id, "is_open", &status, /*report=*/false);
+  return c != nullptr && !c->isClosing() ? 1 : 0;
+}
+
+int reply(portd_dgram_t id, const sockaddr* peer, const void* data, size_t len) {
+  int status = 0;
+  core::LoopContext* ctx = workerContext(&status);
+  if (ctx == nullptr) return status;
+  if (peer == nullptr || (data == nullptr && len > 0)) return PORTD_EINVAL;
+  net::UdpSocket* socket = ctx->datagramSockets().get(id);
+  portd_worker* w = culprit(ctx);
+  if (socket == nullptr || w == nullptr || &socket->handler() != w->handler) {
+    return misuse(ctx, "reply", id);
+  }
+  socket->reply(peer, std::string_view(static_cast<const char*>(data), len));
   return PORTD_OK;
 }
 
 portd_timer_t timerStart(portd_worker* w, uint64_t delay_ms, portd_timer_cb cb, void* arg) {
-  core::LoopContext* ctx = core::LoopContext::current();
+  int status = 0;
+  core::LoopContext* ctx = workerContext(&status);
   if (w == nullptr || cb == nullptr || ctx == nullptr || ctx != w->loop) return 0;
   return ctx->timers().start(delay_ms, cb, arg, w);
 }
 
 int timerStop(portd_timer_t id) {
-  core::LoopContext* ctx = core::LoopContext::current();
-  if (ctx == nullptr) return PORTD_EWRONGTHREAD;
+  int status = 0;
+  core::LoopContext* ctx = workerContext(&status);
+  if (ctx == nullptr) return status;
+  const void* owner = ctx->timers().ownerOf(id);
   // Stopping a timer that has just fired is normal, not misuse: handlers race their own timers.
-  return ctx->timers().stop(id) ? PORTD_OK : PORTD_ECLOSED;
+  if (owner == nullptr) return PORTD_ECLOSED;
+  if (owner != culprit(ctx)) return misuse(ctx, "timer_stop", id);
+  ctx->timers().stop(id);
+  return PORTD_OK;
+}
+
+// The one table of status codes and what they mean, for logs and for plugins.
+const char* statusText(int status) {
+  switch (status) {
+    case PORTD_OK:
+      return "success";
+    case PORTD_ECLOSED:
+      return "the connection, socket or timer is closed, or the id is not this instance's";
+    case PORTD_EINVAL:
+      return "invalid argument";
+    case PORTD_ENOMEM:
+      return "a bounded resource is exhausted";
+    case PORTD_EWRONGTHREAD:
+      return "called from a thread that is not the instance's worker";
+    case PORTD_EAGAIN:
+      return "the output queue is full (write_buffer_limit); wait for on_writable";
+    default:
+      return status < 0 ? "handler failure" : "unknown status";
+  }
 }
 
 void log(portd_worker* w, int level, const char* message) {
@@ -265,6 +343,11 @@ const portd_host_api kHostApi = {
     log,
     counter,
     counterAdd,
+    queuedBytes,
+    writeLimit,
+    keepInput,
+    isOpen,
+    statusText,
 };
 
 }  // namespace

@@ -14,11 +14,56 @@
  * Buffers. Data passed to a callback is valid only until the callback returns; copy what must
  * be kept. Data passed to a host function is copied (or sent) before it returns.
  *
- * Connections and timers are named by 64-bit ids that carry a generation: once a connection
- * is closed (after on_close returns) or a timer has fired or been stopped, its id is stale
- * forever, and a host function given a stale id does nothing, logs the misuse naming the
- * handler, and returns PORTD_ECLOSED. Using a stale id is a bug in the plugin, but never a
- * crash of the daemon.
+ * Ids. Connections, datagram sockets and timers are named by 64-bit ids that carry a
+ * generation: once a connection is closed (after on_close returns), a datagram socket is
+ * replaced (a reload) or a timer has fired or been stopped, its id is stale forever, and a host
+ * function given a stale id does nothing, logs the misuse naming the handler, and returns
+ * PORTD_ECLOSED. An id is also checked against the caller: it must belong to the instance
+ * whose callback or timer is running on the calling worker thread; another instance's id, or
+ * a call from a thread that is not a worker, is refused the same way (PORTD_EWRONGTHREAD from
+ * a thread that is not a worker). Using a stale or foreign id is a bug in the plugin, but
+ * never a crash of the daemon.
+ *
+ * Backpressure. write() accepts data while less than the listener's write_buffer_limit is
+ * queued for the peer; once that much is queued it refuses with PORTD_EAGAIN and queues
+ * nothing, so that one connection's output is bounded by the limit plus one write. portd also
+ * stops reading from a connection whose queue is over the limit, so on_data is not called for
+ * it meanwhile. When the queue falls to half the limit, on_writable is called (for every
+ * connection that was refused a write or stopped for backpressure), then reading resumes. A
+ * handler that produces more than the limit in one on_data keeps what it has not answered yet
+ * (keep_input below, or its own state) and goes on in on_writable.
+ *
+ * Pausing. After pause_reading() returns, on_data is not called for the connection until
+ * resume_reading(), not even with bytes portd had already read.
+ *
+ * Input. A handler that needs more bytes than one on_data brought (a partial message) calls
+ * keep_input(conn, n) in on_data: the last n bytes of this call's data are kept by portd and
+ * come again, followed by whatever arrives next, in the next on_data. Kept input is also given
+ * again (with nothing new) after on_writable and after resume_reading, so that pipelined
+ * requests already read are not stranded. At most write_buffer_limit bytes are kept.
+ *
+ * Drain. On SIGTERM portd stops accepting and calls on_drain for each open connection: a
+ * handler closes the connection when that is natural (between requests). With no on_drain,
+ * the connection is left to its peer until server.shutdown_timeout.
+ *
+ * Lifetime across reloads. A listener whose settings, handler and options are unchanged by a
+ * reload keeps its instances (and their state). Otherwise the new configuration gets a new
+ * configure() and new instances, while connections that were open keep the old instance (and
+ * its config) until they end; then destroy and release_config run.
+ *
+ * Compatibility (ABI version 1). Every structure a plugin and portd exchange starts with its
+ * size (or, for portd_plugin, a version and a size), and later releases of portd with ABI
+ * version 1 only ever add fields at the end of these structures and functions at the end of
+ * portd_host_api, never change the meaning of what is here. So:
+ *  - a plugin built against this header keeps loading and behaving the same in every later
+ *    portd with ABI version 1: fields it does not know of are treated as absent (NULL);
+ *  - a plugin built against a later header loads into an older portd only if the fields that
+ *    portd does not know of are all zero (callbacks it could not call); otherwise portd refuses
+ *    it with a message saying that it needs a newer portd;
+ *  - a plugin that calls a host function added after ABI 1.0 checks PORTD_HOST_HAS() first.
+ * New status codes may appear: treat any negative status as a failure (see strerror).
+ * PORTD_ABI_VERSION changes only for an incompatible change, and portd refuses plugins built
+ * for another version.
  *
  * Errors. A callback returns 0 on success. A negative return means the handler failed on this
  * connection: portd logs it and aborts the connection. Failures and misuse are logged at most
@@ -27,7 +72,14 @@
  * Re-entrancy. close() on a connection with nothing queued, abort(), and a write() that finds
  * the connection broken close it at once: on_close runs for it before that host function
  * returns. Do not touch per-connection state after calling them unless on_close leaves it
- * valid. When an instance is destroyed (destroy), its pending timers are cancelled first.
+ * valid; is_open() tells whether the connection survived. When an instance is destroyed
+ * (destroy), its pending timers are cancelled first.
+ *
+ * Shared state. Instances of one listener on different workers share nothing but the
+ * immutable config that configure() returned: each worker has its own instance, called on its
+ * own thread. A handler that needs state shared between workers keeps it in the config behind
+ * its own synchronisation (atomics, a mutex held briefly), knowing it then costs every worker;
+ * the usual way is to keep state per instance and add it up outside (counters do this).
  */
 #ifndef PORTD_HANDLER_H
 #define PORTD_HANDLER_H
@@ -51,10 +103,11 @@ extern "C" {
 
 /* Status codes of host functions. */
 #define PORTD_OK 0
-#define PORTD_ECLOSED (-1) /* the connection or timer id is stale or closing */
-#define PORTD_EINVAL (-2)  /* a bad argument (unknown option, wrong type, NULL) */
-#define PORTD_ENOMEM (-3)  /* a bounded resource is exhausted */
-#define PORTD_EWRONGTHREAD (-4)
+#define PORTD_ECLOSED (-1)      /* the connection or timer id is stale or closing */
+#define PORTD_EINVAL (-2)       /* a bad argument (unknown option, wrong type, NULL) */
+#define PORTD_ENOMEM (-3)       /* a bounded resource is exhausted */
+#define PORTD_EWRONGTHREAD (-4) /* called from a thread that is not the instance's worker */
+#define PORTD_EAGAIN (-5)       /* write(): the output queue is full; nothing was queued */
 
 /* Transports; a bit set. */
 #define PORTD_TCP 1u
@@ -78,7 +131,8 @@ enum portd_option_type {
   PORTD_OPT_INT_LIST = 6  /* written [1, 2, 3] */
 };
 
-/* One entry of a handler's option schema. The default is a TOML value written as it would be
+/* One entry of a handler's option schema (an array; its element size is in
+ * portd_handler_def.option_size). The default is a TOML value written as it would be
  * in the configuration file: "true", "42", "\"hello\"", "\"250ms\"", "\"64KiB\"", "[7, 13]".
  * Every option has a default, so a listener may leave any of them out. */
 typedef struct portd_option_def {
@@ -92,7 +146,7 @@ typedef uint64_t portd_conn_t;              /* a connection; 0 is never a valid 
 typedef uint64_t portd_timer_t;             /* a timer; 0 is never a valid id */
 typedef struct portd_options portd_options; /* a listener's validated options */
 typedef struct portd_worker portd_worker;   /* one worker's view of one listener */
-typedef struct portd_dgram portd_dgram;     /* the socket a datagram arrived on */
+typedef uint64_t portd_dgram_t;             /* a datagram socket; 0 is never a valid id */
 
 typedef void (*portd_timer_cb)(void* arg);
 
@@ -113,8 +167,8 @@ typedef struct portd_host_api {
 
   /* Connections (worker thread). write() queues len bytes and returns how many bytes are
    * still queued for the peer afterwards (0 when the kernel took everything), or a negative
-   * status. While more than the listener's write_buffer_limit is queued portd stops reading
-   * from the connection by itself. */
+   * status: PORTD_EAGAIN (nothing queued) while write_buffer_limit bytes or more are queued;
+   * on_writable follows once the queue is down to half (see Backpressure above). */
   int64_t (*write)(portd_conn_t conn, const void* data, size_t len);
   /* Stop reading, send what is queued, then close. */
   int (*close)(portd_conn_t conn);
@@ -128,9 +182,9 @@ typedef struct portd_host_api {
   /* The peer's address; returns its length, or a negative status. */
   int (*peer_address)(portd_conn_t conn, struct sockaddr_storage* out);
 
-  /* Datagrams (worker thread, during on_datagram): send data to peer from the socket the
-   * datagram came in on. Replies leave in one sendmmsg() at the end of the receive batch. */
-  int (*reply)(portd_dgram* socket, const struct sockaddr* peer, const void* data, size_t len);
+  /* Datagrams (worker thread): send data to peer from the socket a datagram came in on.
+   * Replies made during on_datagram leave in one sendmmsg() at the end of the receive batch. */
+  int (*reply)(portd_dgram_t socket, const struct sockaddr* peer, const void* data, size_t len);
 
   /* Timers (worker thread). cb(arg) runs once, after delay_ms, on the same worker. A timer
    * does not keep a draining worker alive. Returns 0 when no timer could be had. */
@@ -148,10 +202,31 @@ typedef struct portd_host_api {
    * counter_add(), or a negative status. counter_add() costs a few instructions and no lock. */
   int (*counter)(portd_worker* w, const char* name);
   void (*counter_add)(portd_worker* w, int counter, uint64_t delta);
+
+  /* Bytes queued for the peer, and the listener's write_buffer_limit; or a negative status. */
+  int64_t (*queued_bytes)(portd_conn_t conn);
+  int64_t (*write_limit)(portd_conn_t conn);
+  /* During on_data only: keep the last len bytes of this call's data for the next on_data
+   * (see Input above). PORTD_ENOMEM when more than write_buffer_limit would be kept; nothing
+   * is kept then, and the handler should answer with an error or close. */
+  int (*keep_input)(portd_conn_t conn, size_t len);
+  /* 1 while the connection is open (not closing), 0 once it is closed or the id is stale.
+   * Never logs: this is how a handler asks after a write or close that may have run on_close
+   * re-entrantly. */
+  int (*is_open)(portd_conn_t conn);
+  /* A short description of a PORTD_* status, e.g. "the connection is closed". */
+  const char* (*strerror)(int status);
 } portd_host_api;
 
-/* One handler. Callbacks a handler does not need may be NULL. */
+/* Whether the host offers function `fn` (one added to portd_host_api after ABI 1.0). */
+#define PORTD_HOST_HAS(host, fn) \
+  ((host)->size >= offsetof(portd_host_api, fn) + sizeof((host)->fn) && (host)->fn != NULL)
+
+/* One handler. Callbacks a handler does not need may be NULL. Start its initialiser with
+ * PORTD_HANDLER_INIT, which fills in the two sizes. */
 typedef struct portd_handler_def {
+  uint32_t size;        /* sizeof(portd_handler_def) the plugin was built with */
+  uint32_t option_size; /* sizeof(portd_option_def) the plugin was built with */
   const char* name;
   const char* description;
   unsigned protocols; /* PORTD_TCP | PORTD_UDP */
@@ -182,18 +257,35 @@ typedef struct portd_handler_def {
   void (*on_close)(void* instance, portd_conn_t conn);
 
   /* UDP, worker thread. */
-  int (*on_datagram)(void* instance, portd_dgram* socket, const struct sockaddr* peer,
+  int (*on_datagram)(void* instance, portd_dgram_t socket, const struct sockaddr* peer,
                      const void* data, size_t len);
+
+  /* TCP, worker thread. The output queue fell to half of write_buffer_limit after a write was
+   * refused with PORTD_EAGAIN or reading stopped for backpressure: write more now. */
+  int (*on_writable)(void* instance, portd_conn_t conn);
+  /* TCP, worker thread. The daemon is draining (SIGTERM): close the connection when that is
+   * natural, e.g. now if it is between requests. NULL: the connection is left to its peer. */
+  int (*on_drain)(void* instance, portd_conn_t conn);
 } portd_handler_def;
 
-/* What portd_plugin_entry() returns; static storage, valid while the plugin is loaded. */
+#define PORTD_HANDLER_INIT \
+  .size = sizeof(portd_handler_def), .option_size = sizeof(portd_option_def)
+
+/* What portd_plugin_entry() returns; static storage, valid while the plugin is loaded. Start
+ * its initialiser with PORTD_PLUGIN_INIT. */
 typedef struct portd_plugin {
-  uint32_t abi_version; /* PORTD_ABI_VERSION the plugin was built against */
+  uint32_t abi_version;  /* PORTD_ABI_VERSION the plugin was built against */
+  uint32_t size;         /* sizeof(portd_plugin) the plugin was built with */
+  uint32_t handler_size; /* sizeof(portd_handler_def): the stride of `handlers` */
   const char* name;
   const char* version;
   const portd_handler_def* handlers;
   size_t handler_count;
 } portd_plugin;
+
+#define PORTD_PLUGIN_INIT                                         \
+  .abi_version = PORTD_ABI_VERSION, .size = sizeof(portd_plugin), \
+  .handler_size = sizeof(portd_handler_def)
 
 #define PORTD_PLUGIN_ENTRY_SYMBOL "portd_plugin_entry"
 typedef const portd_plugin* (*portd_plugin_entry_fn)(void);

@@ -12,6 +12,8 @@
 //     void onData(portd::sdk::Conn c, std::string_view data);
 //     void onPeerClosed(portd::sdk::Conn c);
 //     void onClose(portd::sdk::Conn c);
+//     void onWritable(portd::sdk::Conn c);   // output fell below the limit: write more
+//     void onDrain(portd::sdk::Conn c);      // SIGTERM: close when natural
 //     void onDatagram(portd::sdk::Datagram d, const sockaddr* peer, std::string_view data);
 //   };
 //
@@ -91,8 +93,17 @@ class Conn {
  public:
   Conn(const portd_host_api* host, portd_conn_t id) : host_(host), id_(id) {}
 
-  // Returns the bytes still queued for the peer, or a negative PORTD_E* status.
+  // Returns the bytes still queued for the peer, or a negative PORTD_E* status: PORTD_EAGAIN
+  // (nothing queued) while write_buffer_limit is reached; onWritable() follows.
   int64_t write(std::string_view data) const { return host_->write(id_, data.data(), data.size()); }
+  // In onData only: keep the last n bytes of its data for the next onData (a partial
+  // message). PORTD_ENOMEM when that would keep more than write_buffer_limit.
+  int keep(size_t n) const { return host_->keep_input(id_, n); }
+  // Whether the connection is still open: after a write() or close() that may have run
+  // onClose re-entrantly, ask this before touching per-connection state.
+  bool isOpen() const { return host_->is_open(id_) == 1; }
+  int64_t queuedBytes() const { return host_->queued_bytes(id_); }
+  int64_t writeLimit() const { return host_->write_limit(id_); }
   int close() const { return host_->close(id_); }
   int abort() const { return host_->abort(id_); }
   int pauseReading() const { return host_->pause_reading(id_); }
@@ -109,17 +120,19 @@ class Conn {
   portd_conn_t id_;
 };
 
-// The socket a datagram arrived on; valid during onDatagram only.
+// The socket a datagram arrived on. Its id may be kept (to answer later, from a timer); once
+// a reload replaces the socket, reply() on it returns PORTD_ECLOSED.
 class Datagram {
  public:
-  Datagram(const portd_host_api* host, portd_dgram* socket) : host_(host), socket_(socket) {}
+  Datagram(const portd_host_api* host, portd_dgram_t socket) : host_(host), socket_(socket) {}
   int reply(const sockaddr* peer, std::string_view data) const {
     return host_->reply(socket_, peer, data.data(), data.size());
   }
+  portd_dgram_t id() const { return socket_; }
 
  private:
   const portd_host_api* host_;
-  portd_dgram* socket_;
+  portd_dgram_t socket_;
 };
 
 // One worker's view of the listener: timers, log and counters.
@@ -265,7 +278,15 @@ struct Bridge {
     Box& b = box(p);
     b.run("on_close", [&] { b.instance.onClose(Conn(b.host, c)); });
   }
-  static int onDatagram(void* p, portd_dgram* s, const sockaddr* peer, const void* data,
+  static int onWritable(void* p, portd_conn_t c) noexcept {
+    Box& b = box(p);
+    return b.run("on_writable", [&] { b.instance.onWritable(Conn(b.host, c)); });
+  }
+  static int onDrain(void* p, portd_conn_t c) noexcept {
+    Box& b = box(p);
+    return b.run("on_drain", [&] { b.instance.onDrain(Conn(b.host, c)); });
+  }
+  static int onDatagram(void* p, portd_dgram_t s, const sockaddr* peer, const void* data,
                         size_t len) noexcept {
     Box& b = box(p);
     return b.run("on_datagram", [&] {
@@ -285,6 +306,8 @@ constexpr portd_handler_def makeHandler(const char* name, const char* descriptio
                                         size_t option_count) {
   using B = detail::Bridge<Config, Instance>;
   portd_handler_def d{};
+  d.size = sizeof(portd_handler_def);
+  d.option_size = sizeof(portd_option_def);
   d.name = name;
   d.description = description;
   d.protocols = protocols;
@@ -306,6 +329,12 @@ constexpr portd_handler_def makeHandler(const char* name, const char* descriptio
   if constexpr (requires(Instance & i, Conn c) { i.onClose(c); }) {
     d.on_close = &B::onClose;
   }
+  if constexpr (requires(Instance & i, Conn c) { i.onWritable(c); }) {
+    d.on_writable = &B::onWritable;
+  }
+  if constexpr (requires(Instance & i, Conn c) { i.onDrain(c); }) {
+    d.on_drain = &B::onDrain;
+  }
   if constexpr (requires(Instance & i, Datagram g, const sockaddr* a, std::string_view s) {
                   i.onDatagram(g, a, s);
                 }) {
@@ -317,9 +346,14 @@ constexpr portd_handler_def makeHandler(const char* name, const char* descriptio
 }  // namespace portd::sdk
 
 // Defines portd_plugin_entry() for a plugin whose handlers are in the array `handlers`.
-#define PORTD_PLUGIN(plugin_name, plugin_version, handlers)                                    \
-  extern "C" PORTD_EXPORT const portd_plugin* portd_plugin_entry(void) {                       \
-    static const portd_plugin plugin{PORTD_ABI_VERSION, plugin_name, plugin_version, handlers, \
-                                     sizeof(handlers) / sizeof(handlers[0])};                  \
-    return &plugin;                                                                            \
+#define PORTD_PLUGIN(plugin_name, plugin_version, handlers)                   \
+  extern "C" PORTD_EXPORT const portd_plugin* portd_plugin_entry(void) {      \
+    static const portd_plugin plugin{PORTD_ABI_VERSION,                       \
+                                     sizeof(portd_plugin),                    \
+                                     sizeof(portd_handler_def),               \
+                                     plugin_name,                             \
+                                     plugin_version,                          \
+                                     handlers,                                \
+                                     sizeof(handlers) / sizeof(handlers[0])}; \
+    return &plugin;                                                           \
   }
