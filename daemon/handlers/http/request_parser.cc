@@ -1,0 +1,405 @@
+#include "handlers/http/request_parser.h"
+
+#include <spdlog/spdlog.h>
+
+#include "handlers/http/field_syntax.h"
+
+namespace portd::handlers::http {
+
+namespace {
+
+RequestParser* parserOf(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
+
+// Trailing spaces and tabs are not part of a field value (RFC 9110 5.5); llhttp drops the
+// leading ones only.
+void trimTrailingWhitespace(std::string& s, size_t from) {
+  size_t end = s.size();
+  while (end > from && (s[end - 1] == ' ' || s[end - 1] == '\t')) {
+    --end;
+  }
+  s.resize(end);
+}
+
+}  // namespace
+
+// Callbacks return HPE_PAUSED at the end of the head and of the message, so that
+// llhttp_execute() returns with the exact position (llhttp_get_error_pos()): the head's size is
+// then known exactly, the bytes before it can be checked, and the caller can act between the
+// head and the body and stop right after a request. They return -1 to refuse a request, after
+// refuse() has recorded the status.
+const llhttp_settings_t& RequestParser::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t x;
+    llhttp_settings_init(&x);
+    x.on_message_begin = &RequestParser::onMessageBegin;
+    x.on_url = &RequestParser::onUrl;
+    x.on_header_field = &RequestParser::onHeaderField;
+    x.on_header_field_complete = &RequestParser::onHeaderFieldComplete;
+    x.on_header_value = &RequestParser::onHeaderValue;
+    x.on_header_value_complete = &RequestParser::onHeaderValueComplete;
+    x.on_headers_complete = &RequestParser::onHeadersComplete;
+    x.on_chunk_header = &RequestParser::onChunkHeader;
+    x.on_body = &RequestParser::onBody;
+    x.on_message_complete = &RequestParser::onMessageComplete;
+    return x;
+  }();
+  return s;
+}
+
+RequestParser::RequestParser(const HttpLimits& limits) : limits_(limits) {
+  llhttp_init(&parser_, HTTP_REQUEST, &settings());
+  parser_.data = this;
+}
+
+ParseStep RequestParser::parse(std::string_view data) {
+  const char* const begin = data.data();
+  const char* const end = begin + data.size();
+  ParseStep step;
+  if (failed_ != 0) {
+    step.event = ParseEvent::kError;
+    step.used = data.size();
+    step.status = failed_;
+    return step;
+  }
+  began_ = false;
+  const char* p = begin;
+  for (;;) {
+    feed_begin_ = p;
+    feed_end_ = end;
+    ++feed_count_;
+    count_from_ = p;
+    event_ = Event::kNone;
+    llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<size_t>(end - p));
+    if (failed_ != 0) {
+      // A callback refused the request; the rest of the input is ignored.
+      p = end;
+      break;
+    }
+    if (err == HPE_OK) {
+      if (in_head_ && checkHeadBytes(end)) {
+        head_bytes_ += static_cast<uint64_t>(end - count_from_);
+      }
+      p = end;
+      break;
+    }
+    const char* stop = llhttp_get_error_pos(&parser_);
+    if (err == HPE_PAUSED) {
+      llhttp_resume(&parser_);
+      p = stop;
+      if (event_ == Event::kHeadersDone) {
+        if (int status = headersDone(stop, begin); status != 0) {
+          refuse(status);
+          p = end;
+        } else {
+          step.event = ParseEvent::kHead;
+        }
+      } else if (event_ == Event::kMessageDone) {
+        if (int status = messageDone(stop, begin); status != 0) {
+          refuse(status);
+          p = end;
+        } else {
+          step.event = ParseEvent::kRequest;
+        }
+      }
+      break;
+    }
+    if (err == HPE_PAUSED_UPGRADE) {
+      // Upgrade and CONNECT are answered like any other request (no 101, no tunnel), so the
+      // bytes that follow are HTTP again.
+      llhttp_resume_after_upgrade(&parser_);
+      p = stop;
+      if (p < end) {
+        continue;
+      }
+      break;
+    }
+    spdlog::debug("http: malformed request: {} ({})", llhttp_errno_name(err),
+                  llhttp_get_error_reason(&parser_));
+    refuse(400);
+    p = end;
+    break;
+  }
+  if (failed_ != 0) {
+    step.event = ParseEvent::kError;
+    step.status = failed_;
+  }
+  keepTail(begin, p);
+  step.used = static_cast<size_t>(p - begin);
+  step.began = began_;
+  return step;
+}
+
+void RequestParser::keepTail(const char* begin, const char* p) {
+  const size_t used = static_cast<size_t>(p - begin);
+  if (used >= 2) {
+    tail_[0] = p[-2];
+    tail_[1] = p[-1];
+  } else if (used == 1) {
+    tail_[0] = tail_[1];
+    tail_[1] = p[-1];
+  }
+}
+
+char RequestParser::byteBefore(const char* at, const char* begin, size_t k) const {
+  const size_t here = static_cast<size_t>(at - begin);
+  if (here >= k) {
+    return at[-static_cast<ptrdiff_t>(k)];
+  }
+  return tail_[2 - (k - here)];
+}
+
+int RequestParser::refuse(int status) {
+  failed_ = status;
+  return -1;
+}
+
+bool RequestParser::countTrailerBytes(size_t len) {
+  trailer_bytes_ += len;
+  if (trailer_bytes_ > limits_.max_header_bytes) {
+    refuse(431);
+    return false;
+  }
+  return true;
+}
+
+bool RequestParser::checkHeadBytes(const char* end) {
+  uint64_t total = head_bytes_ + static_cast<uint64_t>(end - count_from_);
+  if (total > limits_.max_header_bytes) {
+    refuse(431);
+    return false;
+  }
+  return true;
+}
+
+// ---- llhttp callbacks
+
+int RequestParser::onMessageBegin(llhttp_t* p) {
+  parserOf(p)->beginMessage();
+  return 0;
+}
+
+void RequestParser::beginMessage() {
+  began_ = true;
+  in_head_ = true;
+  url_.clear();
+  headers_.clear();
+  body_.clear();
+  keep_body_ = false;
+  head_bytes_ = 0;
+  // Counted from the start of this input, so blank lines before the request line count too.
+  count_from_ = feed_begin_;
+  method_known_ = false;
+  trailer_bytes_ = 0;
+  body_bytes_ = 0;
+  header_count_ = 0;
+  field_open_ = false;
+  name_len_ = 0;
+  value_spans_ = 0;
+  host_count_ = 0;
+  expect_continue_ = false;
+  expect_other_ = false;
+  continue_due_ = false;
+}
+
+int RequestParser::onUrl(llhttp_t* p, const char* at, size_t len) {
+  RequestParser* r = parserOf(p);
+  if (!r->checkHeadBytes(at + len)) {
+    return -1;
+  }
+  r->url_.append(at, len);
+  return 0;
+}
+
+int RequestParser::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+  RequestParser* r = parserOf(p);
+  r->name_len_ += len;
+  if (r->in_head_) {
+    if (!r->checkHeadBytes(at + len)) {
+      return -1;
+    }
+    if (!r->field_open_) {
+      r->name_at_ = r->headers_.size();
+      r->field_open_ = true;
+    }
+    r->headers_.append(at, len);
+  } else {
+    // A trailer field: counted and limited, not kept.
+    if (!r->countTrailerBytes(len)) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int RequestParser::onHeaderFieldComplete(llhttp_t* p) {
+  RequestParser* r = parserOf(p);
+  // llhttp accepts a line that starts with its colon (": value"), as a field with an empty
+  // name; a field name is a token of at least one character.
+  const bool named = r->name_len_ > 0;
+  r->name_len_ = 0;
+  r->field_open_ = false;
+  r->value_spans_ = 0;
+  if (!named) {
+    spdlog::debug("http: header field with an empty name");
+    return r->refuse(400);
+  }
+  if (++r->header_count_ > r->limits_.max_headers) {
+    return r->refuse(431);
+  }
+  if (!r->in_head_) {
+    r->field_ = Field::kOther;
+    return 0;
+  }
+  std::string_view name = std::string_view(r->headers_).substr(r->name_at_);
+  r->field_ = equalsIgnoreCase(name, "host")     ? Field::kHost
+              : equalsIgnoreCase(name, "expect") ? Field::kExpect
+                                                 : Field::kOther;
+  r->headers_ += ": ";
+  r->value_at_ = r->headers_.size();
+  return 0;
+}
+
+int RequestParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  RequestParser* r = parserOf(p);
+  // llhttp hands an obsolete line folding ("X: a\r\n b") to us as a second span of the same
+  // value, after the CRLF. Within one llhttp_execute() call a value comes as one span, so a
+  // value split only by the end of the input continues in the next call, exactly at its start,
+  // after a span that ended exactly at the end of the previous one. Any other second span is a
+  // fold, which RFC 9112 5.2 lets a server refuse with 400 (and which proxies may read
+  // differently).
+  if (r->value_spans_ > 0) {
+    bool contiguous =
+        r->value_feed_ != r->feed_count_ && r->value_at_feed_end_ && at == r->feed_begin_;
+    if (!contiguous) {
+      spdlog::debug("http: obsolete line folding in a header value");
+      return r->refuse(400);
+    }
+  }
+  ++r->value_spans_;
+  r->value_feed_ = r->feed_count_;
+  r->value_at_feed_end_ = at + len == r->feed_end_;
+  if (r->in_head_) {
+    if (!r->checkHeadBytes(at + len)) {
+      return -1;
+    }
+    r->headers_.append(at, len);
+  } else {
+    if (!r->countTrailerBytes(len)) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int RequestParser::onHeaderValueComplete(llhttp_t* p) {
+  RequestParser* r = parserOf(p);
+  if (!r->in_head_) {
+    return 0;
+  }
+  trimTrailingWhitespace(r->headers_, r->value_at_);
+  if (r->field_ == Field::kHost) {
+    ++r->host_count_;
+  } else if (r->field_ == Field::kExpect) {
+    if (equalsIgnoreCase(std::string_view(r->headers_).substr(r->value_at_), "100-continue")) {
+      r->expect_continue_ = true;
+    } else {
+      r->expect_other_ = true;
+    }
+  }
+  r->headers_ += "\r\n";
+  return 0;
+}
+
+int RequestParser::onHeadersComplete(llhttp_t* p) {
+  parserOf(p)->event_ = Event::kHeadersDone;
+  return HPE_PAUSED;
+}
+
+int RequestParser::onChunkHeader(llhttp_t* p) {
+  RequestParser* r = parserOf(p);
+  // The chunk's size is known before its data arrives: refuse a body that will be too large now.
+  if (r->body_bytes_ + p->content_length > r->limits_.max_body_bytes) {
+    return r->refuse(413);
+  }
+  return 0;
+}
+
+int RequestParser::onBody(llhttp_t* p, const char* at, size_t len) {
+  RequestParser* r = parserOf(p);
+  r->body_bytes_ += len;
+  if (r->body_bytes_ > r->limits_.max_body_bytes) {
+    return r->refuse(413);
+  }
+  if (r->keep_body_) {
+    r->body_.append(at, len);
+  }
+  return 0;
+}
+
+int RequestParser::onMessageComplete(llhttp_t* p) {
+  parserOf(p)->event_ = Event::kMessageDone;
+  return HPE_PAUSED;
+}
+
+// ---- the checks at the end of the head and of the message
+
+int RequestParser::headersDone(const char* at, const char* begin) {
+  head_bytes_ += static_cast<uint64_t>(at - count_from_);
+  if (head_bytes_ > limits_.max_header_bytes) {
+    return 431;
+  }
+  in_head_ = false;
+  // llhttp (even strict) takes a bare LF as the blank line that ends the head; RFC 9112 2.2
+  // lets a server refuse bare LFs, and a proxy that reads them differently would see another
+  // request.
+  if (!crlfBefore(at, begin)) {
+    spdlog::debug("http: head ends with a bare LF");
+    return 400;
+  }
+  method_ = llhttp_get_method(&parser_);
+  method_known_ = true;
+  http_minor_ = llhttp_get_http_minor(&parser_);
+  const uint8_t major = llhttp_get_http_major(&parser_);
+  if (major >= 2) {
+    return 505;
+  }
+  // llhttp reads a request line without a version as HTTP/0.9, which is not served.
+  if (major != 1 || http_minor_ > 1) {
+    return 400;
+  }
+  // RFC 9112 3.2: exactly one Host in HTTP/1.1; never more than one.
+  if (host_count_ > 1 || (http_minor_ == 1 && host_count_ == 0)) {
+    spdlog::debug("http: {} Host header fields", host_count_);
+    return 400;
+  }
+  // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
+  if (http_minor_ == 0 && (parser_.flags & F_TRANSFER_ENCODING) != 0) {
+    return 400;
+  }
+  keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
+
+  const bool has_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
+  const bool chunked = (parser_.flags & F_CHUNKED) != 0;
+  if (has_length && parser_.content_length > limits_.max_body_bytes) {
+    return 413;
+  }
+  if (expect_other_) {
+    return 417;
+  }
+  // RFC 9110 10.1.1: only an HTTP/1.1 client waits for 100 Continue, and only when a body is to
+  // follow.
+  continue_due_ = expect_continue_ && http_minor_ == 1 &&
+                  (chunked || (has_length && parser_.content_length > 0));
+  return 0;
+}
+
+int RequestParser::messageDone(const char* at, const char* begin) {
+  // The same bare-LF check for the blank line that ends a chunked body's trailers.
+  if ((parser_.flags & F_CHUNKED) != 0 && !crlfBefore(at, begin)) {
+    spdlog::debug("http: chunked body ends with a bare LF");
+    return 400;
+  }
+  return 0;
+}
+
+}  // namespace portd::handlers::http
