@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <memory>
 #include <regex>
 
 #include "http_client.h"
@@ -51,6 +52,24 @@ double sample(const std::string& metrics, const std::string& series) {
     }
   }
   return -1;
+}
+
+// Waits until the daemon has counted `n` requests on the listener "web". A request it has read
+// is in progress, and a drain waits for it; one still queued in the kernel when SIGTERM comes
+// is never accepted, and the daemon may exit without it.
+::testing::AssertionResult waitForWebRequests(const Endpoint& admin, double n) {
+  const std::string series =
+      R"(portd_requests_total{listener="web",handler="http",protocol="tcp"})";
+  const Clock::time_point deadline = Clock::now() + kIoTimeout;
+  for (;;) {
+    const double got = sample(fetch(admin, "/metrics").body, series);
+    if (got >= n) {
+      return ::testing::AssertionSuccess();
+    }
+    if (Clock::now() >= deadline) {
+      return ::testing::AssertionFailure() << series << " is " << got << ", not " << n;
+    }
+  }
 }
 
 const std::string kBase = R"toml(
@@ -157,9 +176,10 @@ TEST(AdminTest, ReadyzIs503WhileDraining) {
   Daemon d;
   ASSERT_TRUE(d.start(kBase));
   Endpoint admin = adminOf(d);
-  // A slow request keeps the drain going.
+  // A slow request keeps the drain going. The checks below take a tenth of its delay or less.
   Fd slow = connectTcp(d.listener("web"));
   ASSERT_TRUE(sendAll(slow.get(), getRequest("/echo?delay=2s")));
+  ASSERT_TRUE(waitForWebRequests(admin, 1));
   d.signal(SIGTERM);
   ASSERT_TRUE(d.waitForLog("draining"));
   HttpResponse r = fetch(admin, "/readyz");
@@ -174,25 +194,30 @@ TEST(AdminTest, ReadyzIs503WhileDraining) {
 }
 
 TEST(AdminTest, HealthzFailsWhileAWorkerIsStuckAndPluginCountersShow) {
+  // The worker stays blocked while this file exists: until /healthz has said 503, however long
+  // that takes, rather than for a fixed time the check might outlast on a slow machine.
+  auto hold = std::make_unique<TempFile>("", ".hold");
   Daemon d;
   ASSERT_TRUE(d.start(std::string("[server]\nworkers = 1\n[admin]\naddress = \"127.0.0.1:0\"\n"
                                   "[[plugin]]\npath = \"") +
                       PORTD_HANG_PLUGIN +
                       "\"\n[[listener]]\nname = \"stuck\"\nprotocol = \"tcp\"\n"
                       "address = \"127.0.0.1:0\"\nhandler = \"hang\"\n"
-                      "[listener.options]\nhang = \"2500ms\"\n"));
+                      "[listener.options]\nhang = \"60s\"\nhold = \"" +
+                      hold->path() + "\"\n"));
   Endpoint admin = adminOf(d);
   EXPECT_EQ(fetch(admin, "/healthz").status, 200);
   Fd c = connectTcp(d.listener("stuck"));
   ASSERT_TRUE(sendAll(c.get(), "x"));
-  // Within the 2.5 s hang, once the heartbeat is a second old, /healthz says 503.
+  // Once the heartbeat is a second old, /healthz says 503.
   HttpResponse h;
-  auto deadline = Clock::now() + 2s;
+  auto deadline = Clock::now() + kIoTimeout;
   while ((h = fetch(admin, "/healthz")).status == 200 && Clock::now() < deadline) {
   }
   EXPECT_EQ(h.status, 503);
   EXPECT_NE(h.body.find("has not turned"), std::string::npos) << h.body;
   // And healthy again once it turns.
+  hold.reset();
   deadline = Clock::now() + 5s;
   while ((h = fetch(admin, "/healthz")).status != 200 && Clock::now() < deadline) {
   }
@@ -237,12 +262,14 @@ TEST(HttpDrainTest, KeepAliveConnectionsCloseAfterTheirLastResponse) {
   std::string config = httpConfig("", "", 2);
   const std::string two = "shutdown_timeout = \"2s\"";
   config.replace(config.find(two), two.size(), "shutdown_timeout = \"30s\"");
+  config += "\n[admin]\naddress = \"127.0.0.1:0\"\n";
   ASSERT_TRUE(d.start(config));
   Fd idle = connectTcp(d.listener("web"));
   ASSERT_TRUE(sendAll(idle.get(), getRequest("/echo")));
   ASSERT_EQ(readResponses(idle.get(), 1).size(), 1u);  // now idle between requests
   Fd slow = connectTcp(d.listener("web"));
   ASSERT_TRUE(sendAll(slow.get(), getRequest("/echo?delay=500ms")));
+  ASSERT_TRUE(waitForWebRequests(adminOf(d), 2));
   const auto start = Clock::now();
   d.signal(SIGTERM);
   EXPECT_EQ(waitForClose(idle.get()), PeerClose::kEof) << "the idle connection closes at once";

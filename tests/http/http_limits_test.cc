@@ -1,18 +1,20 @@
 // The http handler's limits: every one answers with its status code and closes the connection,
 // except the keep-alive timeout, which closes silently.
+//
+// The timeouts have tests of their own, each with a daemon whose timeouts suit it: whenever a
+// test waits while a timeout must not fire, it waits at most a tenth of that timeout, so that a
+// slow machine cannot turn the wait into a timeout.
 
 #include <gtest/gtest.h>
 
-#include <thread>
+#include <chrono>
 
 #include "http_client.h"
 
 namespace portd::itest {
 namespace {
 
-using std::chrono::duration_cast;
-using std::chrono::milliseconds;
-
+// The size limits, with the default timeouts (seconds), which none of these tests comes near.
 class HttpLimitsTest : public HttpTest {
  protected:
   void SetUp() override {
@@ -20,8 +22,6 @@ class HttpLimitsTest : public HttpTest {
 max_header_bytes = "1KiB"
 max_headers = 10
 max_body_bytes = "1KiB"
-header_timeout = "200ms"
-keepalive_timeout = "300ms"
 )toml",
                 "[[listener.options.route]]\npath = \"/\"\nbody = \"ok\"\n");
   }
@@ -114,76 +114,102 @@ TEST_F(HttpLimitsTest, ContinueIsRefusedWith413WhenTheBodyIsTooLarge) {
       "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n", 413);
 }
 
-TEST_F(HttpLimitsTest, HeadDeadlineIsNotExtendedByTrickling) {
-  // One byte every 50 ms: each byte is progress, but the head must still be complete 200 ms
-  // after its first byte. The whole request would take over two seconds to arrive.
-  const std::string request = getRequest("/", "X-Slow: trickle trickle\r\n");
+// header_timeout and keepalive_timeout. Each test starts its daemon with the timeouts it
+// needs.
+class HttpTimeoutTest : public HttpTest {
+ protected:
+  void start(std::string_view header_timeout, std::string_view keepalive_timeout) {
+    startDaemon("header_timeout = \"" + std::string(header_timeout) + "\"\nkeepalive_timeout = \"" +
+                    std::string(keepalive_timeout) + "\"\n",
+                "[[listener.options.route]]\npath = \"/\"\nbody = \"ok\"\n");
+  }
+
+  // Waits `idle` on `c`, failing if anything arrives or the daemon closes it meanwhile.
+  static void expectStillOpenAfter(int c, Clock::duration idle) {
+    ReadToClose r = readUntilClose(c, idle);
+    EXPECT_EQ(r.how, PeerClose::kStillOpen);
+    EXPECT_EQ(r.data, "");
+  }
+};
+
+TEST_F(HttpTimeoutTest, HeadDeadlineIsNotExtendedByTrickling) {
+  // One byte every 20 ms, a tenth of the 200 ms header_timeout: each byte is progress, but the
+  // head must still be complete 200 ms after its first byte. The whole request would take over
+  // three seconds to arrive, so a deadline that the trickle extends is told apart by far.
+  start("200ms", "60s");
+  const std::string request = getRequest("/", "X-Slow: " + std::string(120, 't') + "\r\n");
   Fd c = connect();
-  const Clock::time_point start = Clock::now();
+  const Clock::time_point first_byte = Clock::now();
   std::string got;
   for (char ch : request) {
     if (!sendAll(c.get(), std::string_view(&ch, 1))) {
       break;  // the daemon has closed
     }
-    ReadToClose r = readUntilClose(c.get(), 50ms);
+    ReadToClose r = readUntilClose(c.get(), 20ms);
     got += r.data;
     if (r.how != PeerClose::kStillOpen) {
       break;
     }
   }
-  const auto elapsed = duration_cast<milliseconds>(Clock::now() - start);
+  const Clock::duration elapsed = Clock::now() - first_byte;
   ASSERT_TRUE(got.starts_with("HTTP/1.1 408 Request Timeout\r\n")) << got;
-  // The loop's clock counts whole milliseconds, so the deadline may come up to one early.
-  EXPECT_GE(elapsed.count(), 195);
-  EXPECT_LT(elapsed.count(), 1500) << "the deadline was extended by the trickle";
+  EXPECT_GE(elapsed, 200ms - kLoopClockSlack);
+  EXPECT_LT(elapsed, 2s) << "the deadline was extended by the trickle";
   auto r = parseResponses(got);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].header("Connection"), "close");
 }
 
-TEST_F(HttpLimitsTest, HeadDeadlineStartsAtTheRequestNotTheConnection) {
-  // A connection idle for longer than header_timeout (but within the keep-alive timeout) may
-  // still send a request.
+TEST_F(HttpTimeoutTest, HeadDeadlineStartsAtTheRequestNotTheConnection) {
+  // Idle for twice the header_timeout, but a tenth of the keep-alive timeout (which applies
+  // before the first request too): the request that then comes is served.
+  start("100ms", "2s");
   Fd c = connect();
-  std::this_thread::sleep_for(250ms);  // the point of the test is to be idle for a while
+  expectStillOpenAfter(c.get(), 200ms);
   ASSERT_TRUE(sendAll(c.get(), getRequest("/")));
   auto r = readResponses(c.get(), 1);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 200);
 }
 
-TEST_F(HttpLimitsTest, IdleKeepAliveConnectionIsClosedSilently) {
+TEST_F(HttpTimeoutTest, IdleKeepAliveConnectionIsClosedSilently) {
+  start("10s", "300ms");
   Fd c = connect();
+  // The keep-alive timeout starts when the response has been sent, so after this point.
+  const Clock::time_point sent = Clock::now();
   ASSERT_TRUE(sendAll(c.get(), getRequest("/")));
   auto r = readResponses(c.get(), 1);
   ASSERT_EQ(r.size(), 1u);
-  const Clock::time_point idle_from = Clock::now();
   ReadToClose after = readUntilClose(c.get());
-  const auto idle = duration_cast<milliseconds>(Clock::now() - idle_from);
+  const Clock::duration elapsed = Clock::now() - sent;
   EXPECT_EQ(after.how, PeerClose::kEof);
   EXPECT_EQ(after.data, "") << "an idle connection is closed without a response";
-  EXPECT_GE(idle.count(), 250);
-  EXPECT_LT(idle.count(), 2000);
+  EXPECT_GE(elapsed, 300ms - kLoopClockSlack);
+  EXPECT_LT(elapsed, 3s);
 }
 
-TEST_F(HttpLimitsTest, KeepAliveTimeoutRestartsAfterEachResponse) {
+TEST_F(HttpTimeoutTest, KeepAliveTimeoutRestartsAfterEachResponse) {
+  // Twenty requests, each 30 ms (a tenth of the 300 ms timeout) after the previous response:
+  // twice the timeout in all, but never idle for long.
+  start("10s", "300ms");
   Fd c = connect();
-  // Four requests 150 ms apart: 600 ms in all, more than the 300 ms timeout, but never 300 ms
-  // idle.
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(sendAll(c.get(), getRequest("/")));
     auto r = readResponses(c.get(), 1);
     ASSERT_EQ(r.size(), 1u) << "request " << i;
     ASSERT_EQ(r[0].status, 200);
-    std::this_thread::sleep_for(150ms);
+    expectStillOpenAfter(c.get(), 30ms);
   }
 }
 
-TEST_F(HttpLimitsTest, NeverSendingARequestIsAKeepAliveTimeoutToo) {
+TEST_F(HttpTimeoutTest, NeverSendingARequestIsAKeepAliveTimeoutToo) {
+  start("10s", "300ms");
+  const Clock::time_point opened = Clock::now();
   Fd c = connect();
   ReadToClose r = readUntilClose(c.get());
   EXPECT_EQ(r.how, PeerClose::kEof);
   EXPECT_EQ(r.data, "");
+  EXPECT_GE(Clock::now() - opened, 300ms - kLoopClockSlack);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -146,6 +147,31 @@ size_t Daemon::countLogLines(std::string_view text) const {
     n += line.find(text) != std::string::npos ? 1 : 0;
   }
   return n;
+}
+
+std::vector<std::chrono::system_clock::time_point> Daemon::logLineTimes(
+    std::string_view text) const {
+  // Lines start "2024-05-01 12:34:56.789 " (core/log.cc), in local time.
+  static const std::regex stamp(R"(^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) )");
+  std::vector<std::chrono::system_clock::time_point> times;
+  std::istringstream in(log());
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (line.find(text) == std::string::npos || !std::regex_search(line, m, stamp)) {
+      continue;
+    }
+    std::tm tm{};
+    tm.tm_year = std::stoi(m[1]) - 1900;
+    tm.tm_mon = std::stoi(m[2]) - 1;
+    tm.tm_mday = std::stoi(m[3]);
+    tm.tm_hour = std::stoi(m[4]);
+    tm.tm_min = std::stoi(m[5]);
+    tm.tm_sec = std::stoi(m[6]);
+    tm.tm_isdst = -1;
+    times.push_back(std::chrono::system_clock::from_time_t(std::mktime(&tm)) +
+                    std::chrono::milliseconds(std::stoi(m[7])));
+  }
+  return times;
 }
 
 std::chrono::milliseconds Daemon::cpuTime() const {

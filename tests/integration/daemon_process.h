@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -91,6 +92,10 @@ class Daemon {
   std::string log() const { return child_ ? child_->stderrText() : std::string(); }
   // Lines of the log that contain `text`.
   size_t countLogLines(std::string_view text) const;
+  // When the daemon wrote each line of the log that contains `text`, from the line's own
+  // timestamp (wall clock, milliseconds): what a test measures between two lines this way does
+  // not depend on how late the test thread saw them.
+  std::vector<std::chrono::system_clock::time_point> logLineTimes(std::string_view text) const;
   pid_t pid() const { return child_->pid(); }
   // CPU time the daemon used so far, user and system, from /proc; zero if unreadable.
   std::chrono::milliseconds cpuTime() const;

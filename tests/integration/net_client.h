@@ -22,6 +22,13 @@ using namespace std::chrono_literals;
 // so it is generous enough for a loaded CI machine.
 constexpr Clock::duration kIoTimeout = 5s;
 
+// How much earlier than its delay a daemon timer may fire, measured by this process's clock:
+// libuv reads its loop clock once per turn of the loop, in whole milliseconds, and may read a
+// coarse clock that lags by a tick of up to a millisecond. A test that checks that a timeout
+// did not fire early measures from before the event that starts it (so that a late test thread
+// only makes the measured time longer) and allows this much.
+constexpr Clock::duration kLoopClockSlack = 2ms;
+
 // An IPv4 or IPv6 socket address.
 class Endpoint {
  public:

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 
 #include "daemon_process.h"
 #include "net_client.h"
@@ -194,23 +195,28 @@ TEST(SystemdTest, APassedSocketNoListenerNamesIsClosedWithAnError) {
 
 TEST(SystemdTest, AStuckWorkerStopsTheWatchdogPings) {
   NotifySocket notify;
+  // The worker stays blocked while this file exists: until the checks below are done, however
+  // long they take, rather than for a fixed time they might outlast on a slow machine.
+  auto hold = std::make_unique<TempFile>("", ".hold");
   Daemon d;
   std::string config = std::string("[server]\nworkers = 1\n[[plugin]]\npath = \"") +
                        PORTD_HANG_PLUGIN +
                        "\"\n[[listener]]\nname = \"stuck\"\nprotocol = \"tcp\"\n"
                        "address = \"127.0.0.1:0\"\nhandler = \"hang\"\n"
-                       "[listener.options]\nhang = \"3s\"\n";
+                       "[listener.options]\nhang = \"60s\"\nhold = \"" +
+                       hold->path() + "\"\n";
   ASSERT_TRUE(d.start(config, withEnv({notify.env(), "WATCHDOG_USEC=400000"})));
   ASSERT_NE(notify.waitFor("WATCHDOG=1"), "");
   Fd c = connectTcp(d.listener("stuck"));
   ASSERT_TRUE(sendAll(c.get(), "hang"));
-  // The only worker is blocked for 3 s: the main thread sees its heartbeat age and says so.
+  // The only worker is blocked: the main thread sees its heartbeat age and says so.
   ASSERT_TRUE(d.waitForLog("a worker loop has not turned for 500 ms: not pinging the watchdog"));
   // Every ping sent before that line is in the socket by now; after it, none comes while the
-  // worker is stuck (the window ends well before the 3 s are over).
+  // worker is stuck (eight times the 100 ms ping interval).
   notify.drain();
   EXPECT_EQ(notify.waitFor("WATCHDOG=1", 800ms), "");
   // Once the worker turns again, the pings come back.
+  hold.reset();
   EXPECT_NE(notify.waitFor("WATCHDOG=1", 5s), "");
   c.reset();
   EXPECT_TRUE(d.stop());

@@ -62,7 +62,8 @@ step "systemd is up in the container ($state)"
 
 # What the package installed: binary, units, configuration, and the plugin SDK.
 for f in /usr/bin/portd /usr/lib/systemd/system/portd.service /usr/lib/systemd/system/portd.socket \
-  /etc/portd/portd.toml /usr/include/portd/handler.h /usr/include/portd/handler.hpp; do
+  /etc/portd/portd.toml /usr/include/portd/handler.h /usr/include/portd/handler.hpp \
+  /usr/share/portd/plugin.map; do
   X test -f "$f" || fail "the package did not install $f"
 done
 X sh -c 'ls /usr/lib/*/cmake/portd/portdConfig.cmake /usr/lib/*/pkgconfig/portd.pc' >/dev/null ||
