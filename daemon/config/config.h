@@ -79,6 +79,12 @@ struct ListenerConfig {
 struct PluginConfig {
   std::string path;
   Place place;
+  // Filled by plugin::loadPlugins(), not by the loader: what was loaded from `path`. `build`
+  // describes the file (inode, size, modification time) and changes with every build of it, so
+  // that a reload can tell a rebuilt plugin from an unchanged one and log which build serves.
+  std::string name;
+  std::string version;
+  std::string build;
 };
 
 // A configuration as the file says it, checked for everything that does not depend on

@@ -85,10 +85,13 @@ class DocumentReader {
       if (file.empty()) {
         toml_.fail(p.source(), path + ".path", "must not be empty");
       }
-      // Absolute: dlopen() searches the library path for a name without a slash.
+      // Absolute: the plugin is opened from the configuration file's directory, whatever the
+      // working directory is when it is loaded (again, on a reload).
       std::string resolved =
           std::filesystem::absolute(toml_.resolvePath(file)).lexically_normal().string();
-      config.plugins.push_back({resolved, TomlReader::place(p.source())});
+      PluginConfig& plugin = config.plugins.emplace_back();
+      plugin.path = std::move(resolved);
+      plugin.place = TomlReader::place(p.source());
     }
   }
 

@@ -39,6 +39,30 @@ unsigned workersFor(const config::Config& config) {
   return budget.workers;
 }
 
+// Says which build of each plugin serves: every one at start-up (`previous` null); after a
+// reload, those new to the configuration and those whose file is another build than the one
+// the previous configuration loaded. Listeners are made anew by a reload, so new connections
+// reach the new build, while the retired listeners' connections keep running the old code.
+void logPlugins(const config::Config& config, const config::Config* previous) {
+  for (const config::PluginConfig& p : config.plugins) {
+    const config::PluginConfig* before = nullptr;
+    if (previous != nullptr) {
+      auto it = std::find_if(previous->plugins.begin(), previous->plugins.end(),
+                             [&](const config::PluginConfig& q) { return q.path == p.path; });
+      before = it == previous->plugins.end() ? nullptr : &*it;
+    }
+    if (before == nullptr) {
+      spdlog::info("plugin \"{}\" version {} loaded from {} ({})", p.name, p.version, p.path,
+                   p.build);
+    } else if (before->build != p.build) {
+      spdlog::info(
+          "plugin \"{}\" version {} loaded from {} ({}), a new build: new connections reach it, "
+          "connections already open keep the old code (version {}, {}) until they close",
+          p.name, p.version, p.path, p.build, before->version, before->build);
+    }
+  }
+}
+
 }  // namespace
 
 Supervisor::Supervisor(std::shared_ptr<const config::Config> config, Reloader reloader)
@@ -149,6 +173,7 @@ int Supervisor::serve() {
     return 1;
   }
   rejectUnclaimed(passed);
+  logPlugins(config, nullptr);
   logListeners(config, workers);
   if (!openAdmin(config)) {
     return 1;
@@ -326,6 +351,7 @@ void Supervisor::reload() {
   // in sockets_: closed once every worker has let go of its copy (they are dups).
   SocketSet removed = std::move(sockets_);
   sockets_ = std::move(prepared);
+  std::shared_ptr<const config::Config> previous = state_.configPtr();
   state_.setConfig(next);
   configs_.push_back(next);
   applyLogging(next->log);
@@ -348,6 +374,7 @@ void Supervisor::reload() {
   ++state_.reloads;
   reloads_ = state_.reloads;
   publishAddresses();
+  logPlugins(*next, previous.get());
   logListeners(*next, workers);
   spdlog::info("configuration reloaded from {}: {} workers, {} listeners{}", next->source,
                workers_.size(), next->listeners.size(),
