@@ -7,11 +7,34 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "config/error.h"
 #include "handlers/abi/abi_handler.h"
 
 namespace portd::plugin {
+
+namespace {
+
+// The registry entry made for each handler table, kept for the life of the process (as the
+// plugins are). Loading a plugin again, as every reload does, yields the entries of the first
+// load: dlopen() hands back the library already loaded, whose tables are where they were, and
+// a reload keeps the handler instances of a listener only when the same entry serves it. A new
+// build of a plugin is another library with tables of its own, and so gets new entries.
+std::shared_ptr<handlers::HandlerFactory> factoryFor(const portd_handler_def& def,
+                                                     const std::shared_ptr<const void>& library) {
+  static std::mutex mutex;
+  static std::map<const portd_handler_def*, std::shared_ptr<handlers::HandlerFactory>> made;
+  std::lock_guard lock(mutex);
+  auto& entry = made[&def];
+  if (!entry) {
+    entry = handlers::abi::makeFactory(def, library);
+  }
+  return entry;
+}
+
+}  // namespace
 
 PluginInfo loadPlugin(const std::string& path, handlers::Registry& registry) {
   struct stat st {};
@@ -57,7 +80,7 @@ PluginInfo loadPlugin(const std::string& path, handlers::Registry& registry) {
   handlers::Registry candidate = registry;
   try {
     for (size_t i = 0; i < p->handler_count; ++i) {
-      auto factory = handlers::abi::makeFactory(p->handlers[i], library);
+      auto factory = factoryFor(p->handlers[i], library);
       std::string name = factory->descriptor().name;
       if (auto error = candidate.add(std::move(factory))) {
         throw PluginError(fmt::format("plugin {}: {}", path, *error));
