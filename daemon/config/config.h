@@ -65,6 +65,13 @@ struct ListenerConfig {
   // and what the handler made of them.
   std::shared_ptr<const Options> options;
   std::shared_ptr<const net::HandlerConfig> handler_config;
+  // Also filled by bind(), for a reload to tell whether it may keep this listener's handler
+  // instances (config/reload.h): the registry entry that made handler_config (a
+  // handlers::HandlerFactory, opaque at this layer; held so that no other entry can take its
+  // address while the two are compared), and whether an option names a file, which the
+  // handler reads when it is configured.
+  std::shared_ptr<const void> handler_factory;
+  bool options_name_files = false;
 
   uint64_t maxConnectionsPerWorker(unsigned workers) const {
     return (max_connections + workers - 1) / workers;

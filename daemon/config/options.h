@@ -101,6 +101,9 @@ class Options {
   }
   const std::map<std::string, OptionValue>& values() const { return values_; }
 
+  // The same values, for a reload to tell an unchanged listener (see config/reload.h).
+  bool operator==(const Options&) const = default;
+
  private:
   const OptionValue& at(const std::string& name) const { return values_.at(name); }
   std::map<std::string, OptionValue> values_;

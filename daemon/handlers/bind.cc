@@ -2,10 +2,40 @@
 
 #include <fmt/format.h>
 
+#include <string>
+#include <variant>
+#include <vector>
+
 #include "config/loader.h"
 #include "config/option_reader.h"
 
 namespace portd::handlers {
+
+namespace {
+
+// Whether `values` give a file to any kPath option of `schema`, tables of a kTableList
+// included: the handler reads such a file when it is configured.
+bool namesFiles(const std::vector<OptionSpec>& schema, const Options& values) {
+  for (const OptionSpec& spec : schema) {
+    auto it = values.values().find(spec.name);
+    if (it == values.values().end()) {
+      continue;
+    }
+    if (spec.type == OptionType::kPath && !std::get<std::string>(it->second).empty()) {
+      return true;
+    }
+    if (spec.type == OptionType::kTableList) {
+      for (const Options& table : std::get<std::vector<Options>>(it->second)) {
+        if (namesFiles(spec.fields, table)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 void bind(config::Config& config, const Registry& registry) {
   if (config.listeners.empty()) {
@@ -19,7 +49,8 @@ void bind(config::Config& config, const Registry& registry) {
       throw config::ConfigError(config.source, l.handler_place.line, l.handler_place.column,
                                 path + ".handler", what);
     };
-    const HandlerFactory* factory = registry.find(l.handler);
+    std::shared_ptr<const HandlerFactory> entry = registry.entry(l.handler);
+    const HandlerFactory* factory = entry.get();
     if (factory == nullptr) {
       fail(fmt::format("unknown handler \"{}\" (registered: {})", l.handler, registry.names()));
     }
@@ -38,6 +69,8 @@ void bind(config::Config& config, const Registry& registry) {
     } catch (const OptionError& e) {
       throw config::optionError(config.source, l.raw_options.get(), l.place, opts_path, e);
     }
+    l.handler_factory = std::move(entry);
+    l.options_name_files = namesFiles(desc.options, *l.options);
   }
 }
 

@@ -33,6 +33,11 @@ const HandlerFactory* Registry::find(const std::string& name) const {
   return it == factories_.end() ? nullptr : it->second.get();
 }
 
+std::shared_ptr<const HandlerFactory> Registry::entry(const std::string& name) const {
+  auto it = factories_.find(name);
+  return it == factories_.end() ? nullptr : it->second;
+}
+
 std::vector<const HandlerFactory*> Registry::all() const {
   std::vector<const HandlerFactory*> out;
   for (const auto& [name, factory] : factories_) {

@@ -22,6 +22,8 @@ class Registry {
   void addBuiltin(std::shared_ptr<HandlerFactory> factory);
 
   const HandlerFactory* find(const std::string& name) const;
+  // The same entry, shared: what a bound listener keeps (config::ListenerConfig::handler_factory).
+  std::shared_ptr<const HandlerFactory> entry(const std::string& name) const;
   std::vector<const HandlerFactory*> all() const;  // sorted by name
   std::string names() const;                       // "discard, echo"
 

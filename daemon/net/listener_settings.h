@@ -18,6 +18,8 @@ struct ListenerSettings {
   // TCP: reading stops while more than this much output is queued for a connection, and
   // resumes once the queue is down to half.
   uint64_t write_buffer_limit = 1 << 20;
+
+  bool operator==(const ListenerSettings&) const = default;
 };
 
 }  // namespace portd::net

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 
 #include "net/connection.h"
@@ -22,6 +23,13 @@ TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
 TcpListener::~TcpListener() {
   // Connections point at this listener; the worker destroys it only once they are gone.
   abortAll();
+}
+
+void TcpListener::holdHandlerConfig(std::shared_ptr<const HandlerConfig> same) {
+  // Only the very object the instance was made from: anything else would serve new
+  // connections with settings the instance does not have.
+  assert(same.get() == handler_config_.get());
+  handler_config_ = std::move(same);
 }
 
 int TcpListener::listen(int fd, int backlog) {

@@ -65,6 +65,12 @@ class TcpListener {
   core::LoopContext& context() const { return ctx_; }
   const ListenerSettings& settings() const { return settings_; }
   Handler& handler() const { return *handler_; }
+  // The handler configuration the instance was made from. A reload that carries it over to the
+  // new configuration keeps this object (and its instance); it then hands over a pointer to
+  // the same HandlerConfig that keeps the new configuration alive instead of the old one, so
+  // that the old one can be released while this object goes on.
+  const HandlerConfig* handlerConfig() const { return handler_config_.get(); }
+  void holdHandlerConfig(std::shared_ptr<const HandlerConfig> same);
   ListenerStats& stats() { return *stats_; }
 
  private:

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -28,6 +29,13 @@ UdpSocket::UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
 }
 
 UdpSocket::~UdpSocket() { stop(); }
+
+void UdpSocket::holdHandlerConfig(std::shared_ptr<const HandlerConfig> same) {
+  // Only the very object the instance was made from: anything else would serve new
+  // connections with settings the instance does not have.
+  assert(same.get() == handler_config_.get());
+  handler_config_ = std::move(same);
+}
 
 int UdpSocket::open(int fd) {
   PORTD_ASSERT_LOOP_THREAD(ctx_);

@@ -31,6 +31,8 @@ class UdpSocket {
   // Takes ownership of a bound socket and starts receiving. Returns 0 or a libuv error.
   int open(int fd);
   void stop();
+  // Between a successful open() and stop().
+  bool receiving() const { return static_cast<bool>(udp_); }
 
   // Sends `data` to `peer`. Data that lies in the datagram being handled is not copied;
   // anything else is copied into this socket's send buffer. Datagrams the kernel will not take
@@ -44,6 +46,12 @@ class UdpSocket {
   uint64_t id() const { return id_; }
   ListenerStats& stats() { return *stats_; }
   Handler& handler() const { return *handler_; }
+  // The handler configuration the instance was made from. A reload that carries it over to the
+  // new configuration keeps this object (and its instance); it then hands over a pointer to
+  // the same HandlerConfig that keeps the new configuration alive instead of the old one, so
+  // that the old one can be released while this object goes on.
+  const HandlerConfig* handlerConfig() const { return handler_config_.get(); }
+  void holdHandlerConfig(std::shared_ptr<const HandlerConfig> same);
 
  private:
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);

@@ -42,6 +42,23 @@ std::string FileIdentity::describe() const {
 
 namespace {
 
+// The registry entry made for each handler table, kept for the life of the process (as the
+// plugins are). Loading a plugin again, as every reload does, yields the entries of the first
+// load: dlopen() hands back the library already loaded, whose tables are where they were, and
+// a reload keeps the handler instances of a listener only when the same entry serves it. A new
+// build of a plugin is another library with tables of its own, and so gets new entries.
+std::shared_ptr<handlers::HandlerFactory> factoryFor(const portd_handler_def& def,
+                                                     const std::shared_ptr<const void>& library) {
+  static std::mutex mutex;
+  static std::map<const portd_handler_def*, std::shared_ptr<handlers::HandlerFactory>> made;
+  std::lock_guard lock(mutex);
+  auto& entry = made[&def];
+  if (!entry) {
+    entry = handlers::abi::makeFactory(def, library);
+  }
+  return entry;
+}
+
 FileIdentity identityOf(const struct stat& st) {
   return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
           static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_mtim.tv_sec),
@@ -247,7 +264,7 @@ PluginInfo loadPlugin(const std::string& path, handlers::Registry& registry) {
     const auto* base = reinterpret_cast<const unsigned char*>(p->handlers);
     for (size_t i = 0; i < p->handler_count; ++i) {
       const auto& def = *reinterpret_cast<const portd_handler_def*>(base + i * p->handler_size);
-      auto factory = handlers::abi::makeFactory(def, library);
+      auto factory = factoryFor(def, library);
       std::string name = factory->descriptor().name;
       if (auto error = candidate.add(std::move(factory))) {
         throw PluginError(fmt::format("plugin {}: {}", path, *error));

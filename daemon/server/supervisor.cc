@@ -14,6 +14,7 @@
 #include "admin/admin_routes.h"
 #include "admin/server_state.h"
 #include "config/loader.h"
+#include "config/reload.h"
 #include "core/mailbox.h"
 #include "core/uv_handle.h"
 #include "net/socket.h"
@@ -347,6 +348,16 @@ void Supervisor::reload() {
     refuseReload(error);
     return;
   }
+  // A listener the file leaves as it was keeps its handler configuration, and so every
+  // worker keeps its listener objects and their handler instances with whatever state they
+  // built up. Only with as many workers as before: sockets are spread over workers by count,
+  // so with another count every listener object gets other sockets, or none. The handler
+  // configurations the reload made again for those listeners are released here, with `next`'s
+  // last reference, on this thread.
+  std::vector<std::string> kept;
+  if (workers == workers_.size()) {
+    next = config::carryOverHandlers(state_.config(), std::move(next), &kept);
+  }
   // From here on the new configuration is in force. Sockets of removed listeners are left
   // in sockets_: closed once every worker has let go of its copy (they are dups).
   SocketSet removed = std::move(sockets_);
@@ -376,9 +387,12 @@ void Supervisor::reload() {
   publishAddresses();
   logPlugins(*next, previous.get());
   logListeners(*next, workers);
-  spdlog::info("configuration reloaded from {}: {} workers, {} listeners{}", next->source,
-               workers_.size(), next->listeners.size(),
+  spdlog::info("configuration reloaded from {}: {} workers, {} listeners, {} unchanged{}",
+               next->source, workers_.size(), next->listeners.size(), kept.size(),
                started ? "" : " (a new worker could not start)");
+  if (!kept.empty()) {
+    spdlog::info("unchanged listeners keep their handler instances: {}", fmt::join(kept, ", "));
+  }
   systemd::ready(summary());
 }
 

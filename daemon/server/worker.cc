@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "net/tcp_listener.h"
 #include "net/udp_socket.h"
 
@@ -19,6 +21,35 @@ void closeFds(Assignment& a) {
       }
     }
   }
+}
+
+// Whether a listener object still serves its socket.
+bool serving(const net::TcpListener& l) { return l.accepting(); }
+bool serving(const net::UdpSocket& s) { return s.receiving(); }
+
+// Moves from `from` to `to` the objects that may go on serving a listener of a new
+// configuration: made from that very `handler` configuration, with the same settings, still
+// serving, and one per socket handed for the listener (as apply() would make them). All of
+// them or none: false leaves `from` as it was.
+template <typename T>
+bool takeKept(std::vector<std::unique_ptr<T>>& from, std::vector<std::unique_ptr<T>>& to,
+              const std::shared_ptr<const net::HandlerConfig>& handler,
+              const net::ListenerSettings& settings, size_t sockets) {
+  auto same = [&](const std::unique_ptr<T>& o) {
+    return o->handlerConfig() == handler.get() && o->settings() == settings && serving(*o);
+  };
+  if (sockets == 0 ||
+      static_cast<size_t>(std::count_if(from.begin(), from.end(), same)) != sockets) {
+    return false;
+  }
+  for (auto& o : from) {
+    if (same(o)) {
+      o->holdHandlerConfig(handler);
+      to.push_back(std::move(o));
+    }
+  }
+  std::erase(from, nullptr);
+  return true;
 }
 
 }  // namespace
@@ -57,7 +88,7 @@ void Worker::reconfigure(Assignment assignment) {
       closeFds(*shared);
       return;
     }
-    retireAll();
+    keepUnchanged(*shared);
     if (int rc = apply(*shared); rc != 0) {
       spdlog::error("worker {}: the new configuration could not be applied: {}", id_,
                     uv_strerror(rc));
@@ -102,8 +133,10 @@ void Worker::run() {
       0, 250);
   uv_unref(heartbeat_.handle());
   rc = apply(initial_);
-  // The listener objects hold what they need of the configuration; this reference would keep
-  // it alive after they are gone (and end it on this thread rather than the main one).
+  // The listener objects hold what they need of the configuration. Holding it here as well
+  // would keep it for the life of the worker, and with it every handler configuration a
+  // reload has replaced since; the supervisor still holds it, so this is never the last
+  // reference (configurations are released on the main thread).
   initial_.config.reset();
   started_.set_value(rc);
   if (rc != 0) {
@@ -165,6 +198,35 @@ int Worker::apply(Assignment& a) {
   }
   closeFds(a);  // after an error, the ones not reached
   return first_error;
+}
+
+// The first half of moving to a new configuration. The objects of a listener whose handler
+// configuration the supervisor carried over (config/reload.h) go on serving, so that their
+// handler instances keep their state; the dups handed for that listener are closed, since
+// the objects already hold the very same sockets. Every other object is retired, and apply()
+// then makes new ones for the sockets left in `a`.
+void Worker::keepUnchanged(Assignment& a) {
+  const config::Config& config = *a.config;
+  std::vector<std::unique_ptr<net::TcpListener>> tcp;
+  std::vector<std::unique_ptr<net::UdpSocket>> udp;
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const config::ListenerConfig& l = config.listeners[i];
+    std::shared_ptr<const net::HandlerConfig> handler = config::sharedHandler(a.config, i);
+    bool kept = l.protocol == net::Transport::kTcp
+                    ? takeKept(tcp_, tcp, handler, l.settings(a.sockets_total[i]), a.fds[i].size())
+                    : takeKept(udp_, udp, handler, l.settings(1), a.fds[i].size());
+    if (kept) {
+      spdlog::debug("worker {}: listener \"{}\" is unchanged: its handler instances go on", id_,
+                    l.name);
+      for (int fd : a.fds[i]) {
+        ::close(fd);
+      }
+      a.fds[i].clear();
+    }
+  }
+  retireAll();
+  tcp_ = std::move(tcp);
+  udp_ = std::move(udp);
 }
 
 void Worker::retireAll() {

@@ -52,7 +52,8 @@ class Worker {
   // Any thread. Serve `assignment` from now on: new listener objects take the sockets with the
   // new settings, the old ones stop accepting and keep their connections, with the settings
   // those started with, until they end. Sockets never close in between, so nothing queued in
-  // them is lost.
+  // them is lost. A listener whose handler configuration (the same HandlerConfig object) the
+  // new configuration carries over keeps its listener objects, and so its handler instances.
   void reconfigure(Assignment assignment);
   // Any thread. Stop accepting; the loop ends once the open connections have closed.
   void drain();
@@ -65,6 +66,7 @@ class Worker {
  private:
   void run();
   int apply(Assignment& assignment);
+  void keepUnchanged(Assignment& assignment);
   void retireAll();
   void sweepRetired();
   void beginDrain();

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "daemon_process.h"
@@ -164,8 +166,9 @@ TEST(ReloadTest, TrafficDuringTwentyReloadsSeesNoError) {
   };
   for (int r = 1; r <= 20; ++r) {
     progress(tcp_ok, udp_ok);
-    // Alternate between two configurations with different worker counts.
-    d.rewriteConfig(server(r % 2 ? 3 : 2) + base);
+    // Change the worker count (every listener object is made again) every other reload, and
+    // in between reload an unchanged file (every listener object goes on).
+    d.rewriteConfig(server(r % 4 == 1 ? 3 : 2) + base);
     ASSERT_TRUE(d.reload(static_cast<size_t>(r)));
   }
   progress(tcp_ok, udp_ok);
@@ -174,9 +177,55 @@ TEST(ReloadTest, TrafficDuringTwentyReloadsSeesNoError) {
   udp.join();
   EXPECT_EQ(errors.load(), 0) << first_error << "\n" << d.log();
   EXPECT_EQ(countOccurrences(d.log(), "configuration reloaded from"), 20u);
+  EXPECT_EQ(countOccurrences(d.log(), "unchanged listeners keep their handler instances: t, u"),
+            10u)
+      << d.log();
   EXPECT_GT(tcp_ok.load(), 0);
   EXPECT_GT(udp_ok.load(), 0);
   EXPECT_TRUE(d.stop());
+}
+
+// The answer to "GET /" on a new connection, head and body.
+std::string get(const Endpoint& to) {
+  Fd c = connectTcp(to);
+  if (!c.valid() || !sendAll(c.get(), "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")) {
+    return "(cannot send)";
+  }
+  return readExactly(c.get(), 64 * 1024);  // until the server closes
+}
+
+// An unchanged listener keeps its listener objects (and handler instances) on every worker,
+// while a listener whose options name a file is configured again, so that a reload still
+// reads a changed file.
+TEST(ReloadTest, UnchangedListenersKeepTheirObjectsAndNamedFilesAreReadAgain) {
+  TempFile body("first body\n", ".txt");
+  Daemon d;
+  ASSERT_TRUE(d.start(
+      server(2, "debug") + listener("e", "tcp", "echo") +
+      listener("web", "tcp", "http",
+               "[[listener.options.route]]\npath = \"/\"\nbody_file = \"" + body.path() + "\"\n")));
+  EXPECT_NE(get(d.listener("web")).find("first body"), std::string::npos) << d.log();
+  Fd open = connectTcp(d.listener("e"));
+  ASSERT_TRUE(echoRoundTrip(open.get(), "before"));
+
+  std::ofstream(body.path(), std::ios::trunc) << "second body\n";
+  ASSERT_TRUE(d.reload(1));
+  // Both workers keep the echo listener's objects.
+  ASSERT_TRUE(d.waitForLog("listener \"e\" is unchanged: its handler instances go on", 2))
+      << d.log();
+  EXPECT_EQ(d.countLogLines("listener \"web\" is unchanged"), 0u) << d.log();
+  EXPECT_NE(d.log().find(": 2 workers, 2 listeners, 1 unchanged"), std::string::npos) << d.log();
+  EXPECT_NE(d.log().find("unchanged listeners keep their handler instances: e\n"),
+            std::string::npos)
+      << d.log();
+  EXPECT_NE(get(d.listener("web")).find("second body"), std::string::npos) << d.log();
+  EXPECT_TRUE(echoRoundTrip(open.get(), "after"));
+  for (int i = 0; i < 4; ++i) {
+    Fd c = connectTcp(d.listener("e"));
+    EXPECT_TRUE(echoRoundTrip(c.get(), "new " + std::to_string(i)));
+  }
+  open.reset();
+  EXPECT_TRUE(d.stop()) << d.log();
 }
 
 }  // namespace

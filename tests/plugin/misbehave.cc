@@ -7,6 +7,10 @@
 //   fail   throws from onData: a failure of the handler on this connection
 //   id     answers the connection's id, so that a test can tell connections apart
 // "picky" (TCP): rejects its options when `level` is above 10 or `word` is empty.
+// "counter" (TCP and UDP): state kept in the instance, visible from outside. Each connection
+//          is greeted, and each datagram answered, with "LABEL n=K": the K-th one this instance
+//          served. The instance logs "instance made" when it is created, so that a test can
+//          tell a reload that kept it from one that made it again.
 #include <list>
 #include <portd/handler.hpp>
 #include <stdexcept>
@@ -110,6 +114,32 @@ struct Picky {
   void onData(Conn c, std::string_view data) { c.write(data); }
 };
 
+const portd_option_def kCounterOptions[] = {
+    {"label", PORTD_OPT_STRING, "\"n\"", "what each answer starts with"},
+};
+
+struct CounterConfig {
+  explicit CounterConfig(const portd::sdk::Options& o) : label(o.getString("label")) {}
+  std::string label;
+};
+
+class Counter {
+ public:
+  Counter(Worker w, const CounterConfig& c) : config_(c) { w.log(PORTD_LOG_INFO, "instance made"); }
+
+  void onOpen(Conn c) { c.write(next() + "\n"); }
+  void onData(Conn, std::string_view) {}
+  void onDatagram(portd::sdk::Datagram d, const sockaddr* peer, std::string_view) {
+    d.reply(peer, next());
+  }
+
+ private:
+  std::string next() { return config_.label + " n=" + std::to_string(++served_); }
+
+  const CounterConfig& config_;
+  uint64_t served_ = 0;
+};
+
 const portd_handler_def kHandlers[] = {
     portd::sdk::makeHandler<MisbehaveConfig, Misbehave>(
         "misbehave", "breaks the rules on request", PORTD_TCP, kMisbehaveOptions,
@@ -117,6 +147,9 @@ const portd_handler_def kHandlers[] = {
     portd::sdk::makeHandler<PickyConfig, Picky>("picky", "rejects level > 10", PORTD_TCP,
                                                 kPickyOptions,
                                                 sizeof(kPickyOptions) / sizeof(kPickyOptions[0])),
+    portd::sdk::makeHandler<CounterConfig, Counter>(
+        "counter", "counts what it served", PORTD_TCP | PORTD_UDP, kCounterOptions,
+        sizeof(kCounterOptions) / sizeof(kCounterOptions[0])),
 };
 
 }  // namespace
