@@ -87,6 +87,7 @@ TEST(ConfigReload, AListenerWhoseOptionsNameAFileIsConfiguredAgain) {
 TEST(ConfigReload, AnotherRegistryEntryOfTheSameNameIsAnotherHandler) {
   static const portd_handler_def def = [] {
     portd_handler_def d{};
+    d.size = sizeof(portd_handler_def);
     d.name = "x";
     d.protocols = PORTD_TCP;
     d.on_data = [](void*, portd_conn_t, const void*, size_t) { return 0; };
