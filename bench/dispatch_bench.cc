@@ -17,6 +17,7 @@
 #include "config/loader.h"
 #include "handlers/bind.h"
 #include "handlers/builtin/builtin.h"
+#include "plugin/plugin_loader.h"
 
 namespace portd::bench {
 namespace {
@@ -73,7 +74,12 @@ std::shared_ptr<const config::Config> dispatchConfig(const char* protocol, int64
   std::string text = std::string("[[plugin]]\npath = \"") + PORTD_DISPATCH_PLUGIN +
                      "\"\n[[listener]]\nname = \"bench\"\nprotocol = \"" + protocol +
                      "\"\naddress = \"127.0.0.1:0\"\nhandler = \"" + handlerName(kind) + "\"\n";
-  return handlers::loadAndBind(text, "bench", registry);
+  // As the daemon does it: parse, load the plugins into a copy of the registry, then bind.
+  std::shared_ptr<config::Config> config = config::loadConfig(text, "bench");
+  handlers::Registry with_plugins = registry;
+  plugin::loadPlugins(*config, with_plugins);
+  handlers::bind(*config, with_plugins);
+  return config;
 }
 
 const std::string kData(64, 'x');
