@@ -177,6 +177,22 @@ TEST(AbiEdges, ReleaseConfigRunsOnTheMainThreadWhenAWorkerDropsTheLastUse) {
   EXPECT_EQ(d.countLogLines("stash: release_config on another thread"), 0u) << d.log();
 }
 
+// After pause_reading, on_data does not come, not even with bytes portd already read; what the
+// handler kept is handed over again once it resumes, without waiting for new bytes.
+TEST(AbiEdges, NoDataWhilePausedAndKeptInputAfterResume) {
+  Daemon d;
+  ASSERT_TRUE(
+      d.start("[server]\nworkers = 1\n" + plugin(PLUGIN_EDGES) + tcpListener("s", "stash")));
+  Fd c = connectTcp(d.listener("s"));
+  // One write: "ping" is read with "pause" and kept by the handler.
+  ASSERT_TRUE(sendAll(c.get(), "pause\nping\n"));
+  EXPECT_EQ(readExactly(c.get(), 5), "pong\n");
+  // A second pause; this ping arrives while reading is paused and must wait for the resume.
+  ASSERT_TRUE(sendAll(c.get(), "pause\n"));
+  ASSERT_TRUE(sendAll(c.get(), "ping\n"));
+  EXPECT_EQ(readExactly(c.get(), 5), "pong\n");
+}
+
 TEST(AbiEdges, IsOpenSaysClosedAfterAReentrantClose) {
   Daemon d;
   ASSERT_TRUE(

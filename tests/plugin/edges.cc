@@ -11,6 +11,8 @@
 //   remember  (UDP) remembers this datagram socket's id in a global
 //   use       (UDP) replies through the remembered socket id, and answers the status on this one
 //   close     closes the connection and logs what is_open() says afterwards
+//   pause     pauses reading, keeps the rest of what arrived, and resumes 200 ms later
+//   ping      answers "pong", or "early" if it arrives while reading is paused
 //   Its config logs, when released, whether that happened on the main thread.
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -111,8 +113,21 @@ class Stash {
   Stash(Worker w, const StashConfig&) : worker_(w) { g_host = w.host(); }
 
   void onData(Conn c, std::string_view data) {
-    std::string_view cmd = data.substr(0, data.find('\n'));
-    if (cmd == "mine") {
+    size_t end = data.find('\n');
+    std::string_view cmd = data.substr(0, end);
+    if (cmd == "pause") {
+      c.pauseReading();
+      paused_ = c.id();
+      worker_.startTimer<&Stash::resume>(200, this);
+      // The commands after it are portd's to keep until reading resumes.
+      if (end != std::string_view::npos && end + 1 < data.size()) {
+        c.keep(data.size() - end - 1);
+      }
+      return;
+    }
+    if (cmd == "ping") {
+      c.write(paused_ != 0 ? "early\n" : "pong\n");
+    } else if (cmd == "mine") {
       g_conn = c.id();
       c.write("ok\n");
     } else if (cmd == "other") {
@@ -127,6 +142,12 @@ class Stash {
     }
   }
 
+  void resume() {
+    portd_conn_t conn = paused_;
+    paused_ = 0;
+    worker_.host()->resume_reading(conn);
+  }
+
   void onDatagram(Datagram d, const sockaddr* peer, std::string_view data) {
     if (data == "remember") {
       g_dgram = d.id();
@@ -139,6 +160,7 @@ class Stash {
 
  private:
   Worker worker_;
+  portd_conn_t paused_ = 0;
 };
 
 const portd_handler_def kHandlers[] = {
