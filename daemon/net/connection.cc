@@ -331,13 +331,19 @@ void Connection::finish() {
   // its callback only sees closing_.
   out_.clear();
   in_flight_ = 0;
-  // From here on the listener may be destroyed (it was the last connection of a draining
-  // listener), so nothing below touches owner_.
+  // From here on the listener may be on its way out (it was the last connection of a draining
+  // listener): it is freed from a posted task, never inside unlink(), but nothing below relies
+  // on more than that one call.
+  TcpListener* reserve = owner_.reserve_wanted_ ? &owner_ : nullptr;
   owner_.unlink(this);
   uv_os_fd_t fd = -1;
   uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd);
   core::noteClosedByLibuv(fd);  // before: another thread may get the number right after
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &onHandleClosed);  // closes fd now
+  if (reserve != nullptr) {
+    // The number this connection gave back is the first chance to refill the reserve.
+    reserve->refillReserve();
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), &onHandleClosed);
 }
 

@@ -1,5 +1,6 @@
 #include "net/tcp_listener.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +24,38 @@ TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
 TcpListener::~TcpListener() {
   // Connections point at this listener; the worker destroys it only once they are gone.
   abortAll();
+  if (reserve_fd_ >= 0) {
+    ::close(reserve_fd_);
+  }
+}
+
+void TcpListener::keepReserveDescriptor() {
+  reserve_wanted_ = true;
+  refillReserve();
+}
+
+void TcpListener::refillReserve() {
+  if (reserve_wanted_ && reserve_fd_ < 0) {
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+}
+
+// Out of descriptors: the reserve makes room for exactly one connection. It is refilled when a
+// connection of this listener closes, which gives the number back.
+bool TcpListener::acceptWithReserve() {
+  if (reserve_fd_ < 0) {
+    return false;
+  }
+  ::close(reserve_fd_);
+  reserve_fd_ = -1;
+  int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    refillReserve();
+    return false;
+  }
+  admit(fd);
+  refillReserve();  // usually fails now; a closing connection refills it (Connection::finish)
+  return true;
 }
 
 void TcpListener::holdHandlerConfig(std::shared_ptr<const HandlerConfig> same) {
@@ -126,6 +159,9 @@ void TcpListener::acceptSome() {
     }
     if (err == EINTR || err == ECONNABORTED || err == EPROTO) {
       continue;  // that one connection is gone; the listener is fine
+    }
+    if ((err == EMFILE || err == ENFILE) && acceptWithReserve()) {
+      continue;
     }
     pauseAccepting(-err);
     return;

@@ -41,6 +41,11 @@ class TcpListener {
   // Takes ownership of a bound socket and starts accepting. Returns 0 or a libuv error.
   int listen(int fd, int backlog = 511);
   void stopAccepting();
+  // Keeps one descriptor in reserve (of /dev/null) and gives it up to accept a connection when
+  // the process is out of descriptors: what keeps the admin endpoint's /healthz and /metrics
+  // answering while the workers' listeners are paused by EMFILE, so that a liveness probe does
+  // not kill a server that is only busy. Loop thread.
+  void keepReserveDescriptor();
   // Accepts the connections the kernel has already completed (their clients believe they are
   // connected and may have sent a request), then stops accepting: how a drain begins.
   void acceptBacklogAndStop();
@@ -79,6 +84,8 @@ class TcpListener {
   void acceptSome();
   void admit(int fd);
   void pauseAccepting(int error);
+  bool acceptWithReserve();
+  void refillReserve();
   void unlink(Connection* c);
 
   core::LoopContext& ctx_;
@@ -87,6 +94,8 @@ class TcpListener {
   std::shared_ptr<ListenerStats> stats_;  // before handler_: the instance may register counters
   std::unique_ptr<Handler> handler_;
   int fd_ = -1;
+  int reserve_fd_ = -1;
+  bool reserve_wanted_ = false;
   core::UvHandle<uv_poll_t> poll_;
   core::UvHandle<uv_timer_t> resume_timer_;
   Connection* head_ = nullptr;

@@ -247,6 +247,7 @@ bool Supervisor::openAdmin(const config::Config& config) {
   net::ListenerSettings settings{"admin", 64, std::chrono::seconds(60), 1 << 20};
   admin_ = std::make_unique<net::TcpListener>(*admin_ctx_, std::move(settings),
                                               admin::adminHandlerConfig(state_));
+  admin_->keepReserveDescriptor();
   if (int rc = admin_->listen(fd); rc != 0) {
     spdlog::critical("admin endpoint: {}", uv_strerror(rc));
     admin_.reset();

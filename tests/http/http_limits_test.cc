@@ -161,15 +161,30 @@ TEST_F(HttpTimeoutTest, HeadDeadlineIsNotExtendedByTrickling) {
 }
 
 TEST_F(HttpTimeoutTest, HeadDeadlineStartsAtTheRequestNotTheConnection) {
-  // Idle for twice the header_timeout, but a tenth of the keep-alive timeout (which applies
-  // before the first request too): the request that then comes is served.
+  // Idle between requests for twice the header_timeout, but a tenth of the keep-alive timeout:
+  // the request that then comes is served (its head deadline starts at its first byte).
   start("100ms", "2s");
   Fd c = connect();
+  ASSERT_TRUE(sendAll(c.get(), getRequest("/")));
+  ASSERT_EQ(readResponses(c.get(), 1).size(), 1u);
   expectStillOpenAfter(c.get(), 200ms);
   ASSERT_TRUE(sendAll(c.get(), getRequest("/")));
   auto r = readResponses(c.get(), 1);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 200);
+}
+
+TEST_F(HttpTimeoutTest, ASilentNewConnectionEndsAtTheHeaderTimeoutNotTheKeepAliveOne) {
+  // A connection that never sends a byte must not hold its slot for the keep-alive timeout:
+  // from accept, the header_timeout applies (nginx's client_header_timeout).
+  start("300ms", "60s");
+  const Clock::time_point opened = Clock::now();
+  Fd c = connect();
+  ReadToClose r = readUntilClose(c.get(), 10s);
+  EXPECT_EQ(r.how, PeerClose::kEof);
+  EXPECT_EQ(r.data, "") << "nothing was asked, nothing is answered";
+  EXPECT_GE(Clock::now() - opened, 300ms - kLoopClockSlack);
+  EXPECT_LT(Clock::now() - opened, 6s);
 }
 
 TEST_F(HttpTimeoutTest, IdleKeepAliveConnectionIsClosedSilently) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <vector>
 
 #include "daemon_process.h"
@@ -69,6 +70,51 @@ handler = "echo"
       << daemon.log();
 
   fresh.reset();
+  EXPECT_TRUE(daemon.stop());
+}
+
+// While the workers' listeners are out of descriptors, the admin endpoint still answers: it keeps
+// one in reserve, so that a liveness probe does not kill a server that is only busy.
+TEST(FileLimitTest, AdminEndpointAnswersWhileDescriptorsAreExhausted) {
+  Daemon daemon;
+  Daemon::Options options;
+  options.file_limit = 40;
+  ASSERT_TRUE(daemon.start(R"toml(
+[server]
+workers = 1
+shutdown_timeout = "5s"
+
+[admin]
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+)toml",
+                           options));
+  static const std::regex kAdmin(R"(admin endpoint on http://(\S+) \()");
+  std::smatch m;
+  const std::string log = daemon.log();
+  ASSERT_TRUE(std::regex_search(log, m, kAdmin)) << log;
+  const Endpoint admin = Endpoint::parse(m[1].str()).value_or(Endpoint());
+
+  std::vector<Fd> clients;
+  for (int i = 0; i < 60; ++i) {
+    clients.push_back(connectTcp(daemon.listener("echo")));
+  }
+  ASSERT_TRUE(daemon.waitForLog("accept failed"));
+  // Several probes in a row: each one's descriptor goes back to the reserve when it closes.
+  for (int probe = 0; probe < 3; ++probe) {
+    Fd c = connectTcp(admin);
+    ASSERT_TRUE(c.valid());
+    ASSERT_TRUE(
+        sendAll(c.get(), "GET /healthz HTTP/1.1\r\nHost: portd\r\nConnection: close\r\n\r\n"));
+    std::string reply = readExactly(c.get(), 12);
+    EXPECT_EQ(reply, "HTTP/1.1 200") << "probe " << probe << "\n" << daemon.log();
+  }
+  clients.clear();
   EXPECT_TRUE(daemon.stop());
 }
 

@@ -218,7 +218,7 @@ HttpFactory::HttpFactory()
                "request bodies larger than this get 413 and the connection is closed"},
               {"header_timeout", OptionType::kDuration, config::Duration(10s),
                "the request head must be complete this long after its first byte, or 408 and "
-               "close (\"0s\" = no limit)"},
+               "close; also how long a new connection may stay silent (\"0s\" = no limit)"},
               {"keepalive_timeout", OptionType::kDuration, config::Duration(75s),
                "close a connection that waits this long for its next request (\"0s\" = never)"},
           }} {}

@@ -18,7 +18,7 @@ Session::Session(HttpHandler& handler, net::Connection& conn)
   deadline_timer_.data = this;
   delay_timer_.data = this;
   open_handles_ = 2;
-  enterIdle();
+  enterIdle(/*first=*/true);
 }
 
 void Session::detach() {
@@ -283,13 +283,23 @@ void Session::recordLatency() {
 
 // ---- timers
 
-void Session::enterIdle() {
+void Session::enterIdle(bool first) {
   phase_ = Phase::kIdle;
-  const uint64_t timeout = handler_.config().limits().keepalive_timeout_ms;
+  const HttpLimits& limits = handler_.config().limits();
+  uint64_t timeout = limits.keepalive_timeout_ms;
+  // A connection that never sends a byte must not hold its slot for the whole keep-alive
+  // timeout (75 s by default): a hundred silent connections would lock a listener with
+  // max_connections = 100. Until the first byte, header_timeout applies, as nginx's
+  // client_header_timeout does from accept.
+  if (first && limits.header_timeout_ms > 0 &&
+      (timeout == 0 || limits.header_timeout_ms < timeout)) {
+    timeout = limits.header_timeout_ms;
+  }
   if (timeout > 0) {
     idle_since_ms_ = now();
     armDeadline(idle_since_ms_ + timeout);
   }
+  idle_timeout_ms_ = timeout;
 }
 
 void Session::armDeadline(uint64_t due_ms) {
@@ -318,8 +328,8 @@ void Session::onDeadline(uv_timer_t* t) {
     } else {
       self->armDeadline(self->head_deadline_ms_);
     }
-  } else if (self->phase_ == Phase::kIdle && limits.keepalive_timeout_ms > 0) {
-    const uint64_t due = self->idle_since_ms_ + limits.keepalive_timeout_ms;
+  } else if (self->phase_ == Phase::kIdle && self->idle_timeout_ms_ > 0) {
+    const uint64_t due = self->idle_since_ms_ + self->idle_timeout_ms_;
     if (now >= due) {
       // An idle keep-alive connection ends without a response: nothing was asked.
       ++self->handler_.mutableStats().keepalive_timeouts;

@@ -72,7 +72,9 @@ class Session {
   void finishEvent();
 
   void beginHead();
-  void enterIdle();
+  // `first`: the connection has just been accepted and sent nothing yet; it gets the shorter
+  // of header_timeout and keepalive_timeout.
+  void enterIdle(bool first = false);
   void armDeadline(uint64_t due_ms);
   uint64_t now() const;
   Persistence persistence() const;
@@ -101,6 +103,7 @@ class Session {
   // deadline and re-arms itself when it fires early (as Connection's idle timer does).
   uint64_t head_deadline_ms_ = 0;
   uint64_t idle_since_ms_ = 0;
+  uint64_t idle_timeout_ms_ = 0;  // of the idle phase in progress; 0 = none
   uint64_t armed_due_ms_ = 0;
   bool armed_ = false;
 
