@@ -21,6 +21,9 @@ struct ServerConfig {
   // 0: one worker per CPU this process may run on.
   unsigned workers = 0;
   Duration shutdown_timeout = 10s;
+  // Open connections over every listener of the daemon, shared out evenly between workers as a
+  // listener's max_connections is; 0 = no limit beyond each listener's.
+  uint64_t max_connections = 0;
 };
 
 enum class LogFormat { kText, kJson };
@@ -53,6 +56,9 @@ struct ListenerConfig {
   // TCP only. Reading from a connection stops while more than this much output is queued for
   // it and resumes once the queue is down to half.
   uint64_t write_buffer_limit = 1 << 20;
+  // TCP only. Connections one peer IP address may hold on the listener, shared out between
+  // workers like max_connections; 0 = no limit.
+  uint64_t max_connections_per_ip = 0;
   // Whether a second process may bind the same address and share its connections through
   // SO_REUSEPORT. Off: a second portd on the address fails with "address already in use".
   bool reuse_port = false;
@@ -78,7 +84,9 @@ struct ListenerConfig {
   }
   // What one of `sockets` listener objects serving this listener needs to know.
   net::ListenerSettings settings(unsigned sockets) const {
-    return {name, maxConnectionsPerWorker(sockets), idle_timeout, write_buffer_limit};
+    uint64_t per_ip =
+        max_connections_per_ip == 0 ? 0 : (max_connections_per_ip + sockets - 1) / sockets;
+    return {name, maxConnectionsPerWorker(sockets), idle_timeout, write_buffer_limit, per_ip};
   }
 };
 

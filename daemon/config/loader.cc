@@ -115,12 +115,16 @@ class DocumentReader {
   }
 
   void readServer(const toml::table& t, ServerConfig& out) const {
-    toml_.checkKeys(t, "server", {"workers", "shutdown_timeout"});
+    toml_.checkKeys(t, "server", {"workers", "shutdown_timeout", "max_connections"});
     if (auto* n = toml_.get(t, "server", "workers", false)) {
       out.workers = static_cast<unsigned>(toml_.integer(*n, "server.workers", 0, 1024));
     }
     if (auto* n = toml_.get(t, "server", "shutdown_timeout", false)) {
       out.shutdown_timeout = toml_.duration(*n, "server.shutdown_timeout");
+    }
+    if (auto* n = toml_.get(t, "server", "max_connections", false)) {
+      out.max_connections =
+          static_cast<uint64_t>(toml_.integer(*n, "server.max_connections", 0, 100'000'000));
     }
   }
 
@@ -150,7 +154,7 @@ class DocumentReader {
   ListenerConfig readListener(const toml::table& t, const std::string& path) const {
     toml_.checkKeys(t, path,
                     {"name", "protocol", "address", "handler", "max_connections", "idle_timeout",
-                     "write_buffer_limit", "reuse_port", "options"});
+                     "write_buffer_limit", "max_connections_per_ip", "reuse_port", "options"});
     ListenerConfig l;
     l.place = TomlReader::place(t.source());
     l.name = toml_.str(*toml_.get(t, path, "name", true), path + ".name");
@@ -174,7 +178,8 @@ class DocumentReader {
     }
     l.address = *a;
 
-    for (std::string_view tcp_only : {"max_connections", "idle_timeout", "write_buffer_limit"}) {
+    for (std::string_view tcp_only :
+         {"max_connections", "idle_timeout", "write_buffer_limit", "max_connections_per_ip"}) {
       if (const toml::node* n = t.get(tcp_only); n && l.protocol != net::Transport::kTcp) {
         toml_.fail(n->source(), TomlReader::join(path, tcp_only), "applies to tcp listeners only");
       }
@@ -191,6 +196,10 @@ class DocumentReader {
       if (l.write_buffer_limit < 1024) {
         toml_.fail(n->source(), path + ".write_buffer_limit", "must be at least 1KiB");
       }
+    }
+    if (auto* n = toml_.get(t, path, "max_connections_per_ip", false)) {
+      l.max_connections_per_ip =
+          static_cast<uint64_t>(toml_.integer(*n, path + ".max_connections_per_ip", 0, 10'000'000));
     }
     if (auto* n = toml_.get(t, path, "reuse_port", false)) {
       l.reuse_port = toml_.boolean(*n, path + ".reuse_port");

@@ -75,7 +75,8 @@ std::string formatOptionValue(const OptionValue& value) {
 std::string renderConfigToml(const Config& cfg) {
   toml::table root{
       {"server", toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
-                             {"shutdown_timeout", formatDuration(cfg.server.shutdown_timeout)}}},
+                             {"shutdown_timeout", formatDuration(cfg.server.shutdown_timeout)},
+                   {"max_connections", static_cast<int64_t>(cfg.server.max_connections)}}},
       {"log", toml::table{{"level", cfg.log.level},
                           {"format", cfg.log.format == LogFormat::kJson ? "json" : "text"}}},
   };
@@ -99,6 +100,7 @@ std::string renderConfigToml(const Config& cfg) {
       t.insert("max_connections", static_cast<int64_t>(l.max_connections));
       t.insert("idle_timeout", formatDuration(l.idle_timeout));
       t.insert("write_buffer_limit", static_cast<int64_t>(l.write_buffer_limit));
+      t.insert("max_connections_per_ip", static_cast<int64_t>(l.max_connections_per_ip));
     }
     if (l.reuse_port) {
       t.insert("reuse_port", true);

@@ -53,6 +53,14 @@ class LoopContext {
   HandleTable<net::UdpSocket>& datagramSockets() { return datagram_sockets_; }
   TimerPool& timers() { return timers_; }
 
+  // Open connections over every listener of this loop, and how many it may hold (its share of
+  // [server] max_connections; UINT64_MAX = no limit). Listeners count in and out.
+  uint64_t openConnections() const { return open_connections_; }
+  uint64_t connectionLimit() const { return connection_limit_; }
+  void setConnectionLimit(uint64_t limit) { connection_limit_ = limit; }
+  void connectionOpened() { ++open_connections_; }
+  void connectionClosed() { --open_connections_; }
+
   bool onLoopThread() const { return std::this_thread::get_id() == thread_; }
 
  private:
@@ -65,6 +73,8 @@ class LoopContext {
   HandleTable<net::Connection> connections_;
   HandleTable<net::UdpSocket> datagram_sockets_;
   TimerPool timers_;
+  uint64_t open_connections_ = 0;
+  uint64_t connection_limit_ = UINT64_MAX;
 
   static thread_local LoopContext* current_;
 };

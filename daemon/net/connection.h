@@ -114,6 +114,7 @@ class Connection {
   size_t current_len_ = 0;  // of the data onData() is handling
   bool in_on_data_ = false;
   bool wants_writable_ = false;
+  uint32_t peer_slot_ = UINT32_MAX;  // in the listener's PeerCounts, when it counts peers
   int open_handles_ = 0;
   bool opened_ = false;  // the handler saw onOpen()
   bool reading_ = false;

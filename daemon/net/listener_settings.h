@@ -18,6 +18,9 @@ struct ListenerSettings {
   // TCP: reading stops while more than this much output is queued for a connection, and
   // resumes once the queue is down to half.
   uint64_t write_buffer_limit = 1 << 20;
+  // TCP: how many connections one peer address may hold on this listener object (its share of
+  // the listener's max_connections_per_ip); 0 = no limit.
+  uint64_t max_connections_per_ip = 0;
 
   bool operator==(const ListenerSettings&) const = default;
 };

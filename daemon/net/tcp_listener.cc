@@ -19,7 +19,11 @@ TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
       settings_(std::move(settings)),
       handler_config_(std::move(handler)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
-      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {}
+      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {
+  if (settings_.max_connections_per_ip > 0) {
+    peers_ = std::make_unique<PeerCounts>();
+  }
+}
 
 TcpListener::~TcpListener() {
   // Connections point at this listener; the worker destroys it only once they are gone.
@@ -48,12 +52,14 @@ bool TcpListener::acceptWithReserve() {
   }
   ::close(reserve_fd_);
   reserve_fd_ = -1;
-  int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
     refillReserve();
     return false;
   }
-  admit(fd);
+  admit(fd, reinterpret_cast<sockaddr*>(&peer));
   refillReserve();  // usually fails now; a closing connection refills it (Connection::finish)
   return true;
 }
@@ -148,9 +154,13 @@ void TcpListener::acceptSome() {
   // A bounded batch per wake-up keeps one busy listener from starving the connections already
   // open on this loop; epoll is level-triggered, so the rest are picked up on the next turn.
   for (int i = 0; i < 64 && fd_ >= 0; ++i) {
-    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    // The peer's address comes with the accept (no getpeername() later) when it is needed.
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = ::accept4(fd_, peers_ ? reinterpret_cast<sockaddr*>(&peer) : nullptr,
+                       peers_ ? &len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      admit(fd);
+      admit(fd, reinterpret_cast<sockaddr*>(&peer));
       continue;
     }
     int err = errno;
@@ -192,7 +202,7 @@ void TcpListener::pauseAccepting(int error) {
       kPauseMs, 0);
 }
 
-void TcpListener::admit(int fd) {
+void TcpListener::admit(int fd, const sockaddr* peer) {
   auto* c = new Connection(*this);
   int rc = uv_tcp_open(&c->tcp_, fd);
   if (rc != 0) {
@@ -202,20 +212,38 @@ void TcpListener::admit(int fd) {
     return;
   }
   ++stats_->accepted;
+  // Closing at once tells the client "no" instead of leaving it in the backlog until it times
+  // out; the kernel keeps spreading new connections over every worker either way.
+  const char* limit = nullptr;
+  uint64_t value = 0;
   if (count_ >= settings_.max_connections) {
-    // Closing at once tells the client "no" instead of leaving it in the backlog until it times
-    // out; the kernel keeps spreading new connections over every worker either way.
+    limit = "max_connections";
+    value = settings_.max_connections;
+  } else if (ctx_.openConnections() >= ctx_.connectionLimit()) {
+    limit = "server.max_connections";
+    value = ctx_.connectionLimit();
+  } else if (peers_) {
+    c->peer_slot_ = peers_->acquire(peer, static_cast<uint32_t>(std::min<uint64_t>(
+                                              settings_.max_connections_per_ip, UINT32_MAX - 2)));
+    if (c->peer_slot_ == PeerCounts::kRefused) {
+      c->peer_slot_ = PeerCounts::kNone;
+      limit = "max_connections_per_ip";
+      value = settings_.max_connections_per_ip;
+    }
+  }
+  if (limit != nullptr) {
     ++stats_->rejected;
     uint64_t suppressed = 0;
     if (reject_log_.allow(uv_now(ctx_.loop()), &suppressed)) {
       spdlog::warn(
-          "listener \"{}\": worker {} is at max_connections ({}); closing new "
-          "connections ({} more since the last report)",
-          settings_.name, ctx_.workerId(), settings_.max_connections, suppressed);
+          "listener \"{}\": worker {} is at {} ({}); closing new connections ({} more since "
+          "the last report)",
+          settings_.name, ctx_.workerId(), limit, value, suppressed);
     }
     c->abort();
     return;
   }
+  ctx_.connectionOpened();
   c->next_ = head_;
   if (head_ != nullptr) {
     head_->prev_ = c;
@@ -243,6 +271,10 @@ void TcpListener::unlink(Connection* c) {
   c->prev_ = c->next_ = nullptr;
   --count_;
   ++stats_->closed;
+  ctx_.connectionClosed();
+  if (peers_) {
+    peers_->release(c->peer_slot_);
+  }
   if (count_ == 0 && fd_ < 0 && on_drained_) {
     on_drained_();
   }

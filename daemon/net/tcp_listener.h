@@ -12,6 +12,7 @@
 #include "net/handler.h"
 #include "net/listener_settings.h"
 #include "net/listener_stats.h"
+#include "net/peer_counts.h"
 
 namespace portd::net {
 
@@ -82,7 +83,7 @@ class TcpListener {
   friend class Connection;
   static void onReadable(uv_poll_t* poll, int status, int events);
   void acceptSome();
-  void admit(int fd);
+  void admit(int fd, const sockaddr* peer);
   void pauseAccepting(int error);
   bool acceptWithReserve();
   void refillReserve();
@@ -95,6 +96,8 @@ class TcpListener {
   std::unique_ptr<Handler> handler_;
   int fd_ = -1;
   int reserve_fd_ = -1;
+  // Per peer address, when max_connections_per_ip is set; allocated once, with the listener.
+  std::unique_ptr<PeerCounts> peers_;
   bool reserve_wanted_ = false;
   core::UvHandle<uv_poll_t> poll_;
   core::UvHandle<uv_timer_t> resume_timer_;

@@ -299,6 +299,10 @@ Assignment Supervisor::assignmentFor(unsigned index, unsigned count, unsigned st
     a.sockets_total.push_back(g->passed ? count : static_cast<unsigned>(g->fds.size()));
     a.stats.push_back(state_.stats(state_index, l.name));
   }
+  if (config.server.max_connections > 0) {
+    // Shared out evenly, as a listener's max_connections is: workers share no counter.
+    a.connection_limit = (config.server.max_connections + count - 1) / count;
+  }
   return a;
 }
 

@@ -166,6 +166,7 @@ void Worker::run() {
 
 int Worker::apply(Assignment& a) {
   const config::Config& config = *a.config;
+  ctx_->setConnectionLimit(a.connection_limit);
   int first_error = 0;
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     const config::ListenerConfig& l = config.listeners[i];

@@ -29,6 +29,8 @@ struct Assignment {
   std::vector<std::vector<int>> fds;                       // [listener][k]
   std::vector<unsigned> sockets_total;                     // [listener]: over all workers
   std::vector<std::shared_ptr<net::ListenerStats>> stats;  // [listener]
+  // This worker's share of [server] max_connections over all its listeners; UINT64_MAX = none.
+  uint64_t connection_limit = UINT64_MAX;
 };
 
 // One worker thread running one libuv loop that owns its own listening sockets, connections,

@@ -1,6 +1,8 @@
 // Per-listener limits on TCP connections: idle_timeout and max_connections.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "daemon_process.h"
 #include "net_client.h"
@@ -106,6 +108,93 @@ max_connections = 2
   second.reset();
   fourth.reset();
   EXPECT_TRUE(daemon.stop());
+}
+
+// A client connected from `source` (an address of 127.0.0.0/8) to `to`.
+Fd connectFrom(const char* source, const Endpoint& to) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &local.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      ::connect(fd, to.get(), to.length()) != 0) {
+    ::close(fd);
+    return Fd();
+  }
+  return Fd(fd);
+}
+
+TEST(MaxConnectionsTest, OnePeerAddressIsCappedByMaxConnectionsPerIp) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.start(R"toml(
+[server]
+workers = 1
+
+[[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+max_connections_per_ip = 2
+)toml"));
+  const Endpoint echo = daemon.listener("echo");
+  Fd a1 = connectFrom("127.0.0.2", echo);
+  Fd a2 = connectFrom("127.0.0.2", echo);
+  ASSERT_TRUE(echoRoundTrip(a1.get(), "a1"));
+  ASSERT_TRUE(echoRoundTrip(a2.get(), "a2"));
+  Fd a3 = connectFrom("127.0.0.2", echo);
+  ASSERT_TRUE(a3.valid());
+  const PeerClose closed = waitForClose(a3.get());
+  EXPECT_TRUE(closed == PeerClose::kEof || closed == PeerClose::kReset) << closed;
+  EXPECT_TRUE(daemon.waitForLog("is at max_connections_per_ip (2)")) << daemon.log();
+  // Another address is not held back by the first one's connections.
+  Fd b = connectFrom("127.0.0.3", echo);
+  EXPECT_TRUE(echoRoundTrip(b.get(), "b")) << daemon.log();
+  // A slot freed by the first address is its own again.
+  a1.reset();
+  Fd again;
+  const Clock::time_point deadline = Clock::now() + kIoTimeout;
+  while (!again.valid() && Clock::now() < deadline) {
+    Fd attempt = connectFrom("127.0.0.2", echo);
+    if (attempt.valid() && echoRoundTrip(attempt.get(), "again")) {
+      again = std::move(attempt);
+    }
+  }
+  EXPECT_TRUE(again.valid()) << daemon.log();
+}
+
+TEST(MaxConnectionsTest, ServerMaxConnectionsCapsEveryListenerTogether) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.start(R"toml(
+[server]
+workers = 1
+max_connections = 3
+
+[[listener]]
+name = "a"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+
+[[listener]]
+name = "b"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+)toml"));
+  Fd a1 = connectTcp(daemon.listener("a"));
+  Fd a2 = connectTcp(daemon.listener("a"));
+  Fd b1 = connectTcp(daemon.listener("b"));
+  ASSERT_TRUE(echoRoundTrip(a1.get(), "a1"));
+  ASSERT_TRUE(echoRoundTrip(a2.get(), "a2"));
+  ASSERT_TRUE(echoRoundTrip(b1.get(), "b1"));
+  for (const char* name : {"a", "b"}) {
+    Fd over = connectTcp(daemon.listener(name));
+    ASSERT_TRUE(over.valid());
+    const PeerClose closed = waitForClose(over.get());
+    EXPECT_TRUE(closed == PeerClose::kEof || closed == PeerClose::kReset) << name << " " << closed;
+  }
+  EXPECT_TRUE(daemon.waitForLog("is at server.max_connections (3)")) << daemon.log();
 }
 
 }  // namespace
