@@ -1,15 +1,21 @@
 // The http handler in-process, on a loop run by the test: the one-write rule for pipelined
-// requests, and no heap allocation per request once a connection is warm.
+// requests, no heap allocation per request once a connection is warm, and output bounded by
+// write_buffer_limit for a peer that does not read.
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "core/loop_context.h"
 #include "handlers/http/http_handler.h"
@@ -65,9 +71,12 @@ headers = ["Cache-Control: no-store"]
 
 class HttpSessionTest : public LoopTest {
  protected:
+  // The listener's keys and options, after its handler line.
+  virtual std::string listenerText() const { return kOptions; }
+
   void SetUp() override {
     LoopTest::SetUp();
-    cfg_ = test::oneListener("tcp", "http", kOptions);
+    cfg_ = test::oneListener("tcp", "http", listenerText());
     ctx_.emplace(loop(), 0);
     net::Address addr;
     int fd = test::boundSocket(cfg_->listeners[0], &addr);
@@ -247,6 +256,109 @@ TEST_F(HttpSessionTest, HeadLimitHoldsWhereverTheReadsSplitIt) {
     EXPECT_EQ(splitExchange(exact, split), "HTTP/1.1 200 OK") << split;
     EXPECT_EQ(splitExchange(over, split), "HTTP/1.1 431 Request Header Fields Too Large") << split;
   }
+}
+
+// A small write limit, so that a peer that does not read fills it quickly.
+class HttpSessionOutputTest : public HttpSessionTest {
+ protected:
+  static constexpr size_t kLimit = 64 * 1024;
+  std::string listenerText() const override {
+    return "write_buffer_limit = \"64KiB\"\n" + std::string(kOptions);
+  }
+
+  size_t queued() {
+    size_t n = 0;
+    listener_->forEachConnection([&](const net::Connection& c) { n += c.queuedBytes(); });
+    return n;
+  }
+};
+
+// The Content-Length of each complete response in `raw` from `*pos` on, in order; *pos moves
+// past them.
+void takeResponses(const std::string& raw, size_t* pos, std::vector<size_t>* lengths) {
+  for (;;) {
+    const size_t head_end = raw.find("\r\n\r\n", *pos);
+    if (head_end == std::string::npos) {
+      return;
+    }
+    std::string_view head(raw.data() + *pos, head_end - *pos);
+    const size_t at = head.find("Content-Length: ");
+    if (!head.starts_with("HTTP/1.1 200 ") || at == std::string_view::npos) {
+      ADD_FAILURE() << "unexpected response: " << head;
+      *pos = raw.size();
+      return;
+    }
+    const size_t length = std::stoul(std::string(head.substr(at + 16)));
+    if (raw.size() < head_end + 4 + length) {
+      return;
+    }
+    lengths->push_back(length);
+    *pos = head_end + 4 + length;
+  }
+}
+
+// A thousand pipelined requests for 64 KiB answers arrive in one read, 64 MiB of output, and
+// the peer does not read. The session stops taking requests once the output is over the limit
+// and answers the rest as the peer reads, every one once and in order. The first answer is
+// delayed, so that the requests kept behind a delay meet the limit as well.
+TEST_F(HttpSessionOutputTest, OutputOfPipelinedRequestsStaysWithinTheWriteLimit) {
+  constexpr size_t kRequests = 1000;
+  constexpr size_t kBase = 64 * 1024;
+  std::string batch;
+  for (size_t i = 0; i < kRequests; ++i) {
+    batch += "GET /echo?size=" + std::to_string(kBase + i) + (i == 0 ? "&delay=20ms" : "") +
+             " HTTP/1.1\r\nHost: p\r\n\r\n";
+  }
+  ASSERT_LT(batch.size(), 64u * 1024) << "one read block";
+  ASSERT_EQ(::send(client_, batch.data(), batch.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(batch.size()));
+  // One response, its head included, is the most the queue may pass the limit by.
+  const size_t bound = kLimit + kBase + kRequests + 512;
+  size_t most = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (std::chrono::steady_clock::now() < until) {
+    uv_run(loop(), UV_RUN_NOWAIT);
+    most = std::max(most, queued());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_LE(most, bound) << "queued output";
+  // The kernel's socket buffers hold some megabytes at most; without the bound every request
+  // would have been answered in the first read.
+  const uint64_t answered = handler().stats().responsesOfClass(2);
+  EXPECT_GE(answered, 1u);
+  EXPECT_LT(answered, kRequests / 2) << "answered while the peer did not read";
+  std::printf("answered %llu of %zu, at most %zu bytes queued, while the peer did not read\n",
+              static_cast<unsigned long long>(answered), kRequests, most);
+
+  // Now the peer reads: everything arrives, once and in order.
+  std::string raw;
+  size_t pos = 0;
+  std::vector<size_t> lengths;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (lengths.size() < kRequests && std::chrono::steady_clock::now() < deadline) {
+    uv_run(loop(), UV_RUN_NOWAIT);
+    most = std::max(most, queued());
+    ssize_t n = ::recv(client_, buf_, sizeof buf_, 0);
+    if (n > 0) {
+      raw.append(buf_, static_cast<size_t>(n));
+      takeResponses(raw, &pos, &lengths);
+      if (pos > (8u << 20)) {
+        raw.erase(0, pos);
+        pos = 0;
+      }
+    }
+  }
+  ASSERT_EQ(lengths.size(), kRequests);
+  for (size_t i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(lengths[i], kBase + i) << "response " << i;
+  }
+  EXPECT_EQ(pos, raw.size()) << "nothing after the last response";
+  EXPECT_LE(most, bound) << "queued output";
+  EXPECT_EQ(handler().stats().requests(), kRequests);
+  EXPECT_EQ(handler().stats().responsesOfClass(2), kRequests);
+  EXPECT_EQ(handler().stats().delayed_responses, 1u);
+  // The connection is still usable afterwards.
+  EXPECT_GT(exchange(request("/hello"), 0), 0u);
 }
 
 }  // namespace

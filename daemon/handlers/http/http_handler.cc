@@ -25,6 +25,12 @@ void HttpHandler::onData(net::Connection& conn, std::string_view data) {
   static_cast<Session*>(conn.handlerData())->onData(data);
 }
 
+void HttpHandler::onWritable(net::Connection& conn) {
+  if (auto* session = static_cast<Session*>(conn.handlerData())) {
+    session->onWritable();
+  }
+}
+
 void HttpHandler::onClose(net::Connection& conn) {
   if (auto* session = static_cast<Session*>(conn.handlerData())) {
     conn.setHandlerData(nullptr);

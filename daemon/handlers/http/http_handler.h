@@ -23,6 +23,9 @@ class HttpHandler final : public Handler {
 
   void onOpen(net::Connection& conn) override;
   void onData(net::Connection& conn, std::string_view data) override;
+  // The connection's output drained to half its limit: the session answers the requests it
+  // kept back when the output was full.
+  void onWritable(net::Connection& conn) override;
   void onClose(net::Connection& conn) override;
   // Draining: responses from now on say "Connection: close", and each connection closes once
   // it has no request in progress (idle keep-alive connections at once).

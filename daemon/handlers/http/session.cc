@@ -41,17 +41,53 @@ void Session::onData(std::string_view data) {
   if (phase_ == Phase::kClosing) {
     return;
   }
-  if (phase_ == Phase::kDelayed) {
-    // Reading is paused while a response is delayed; bytes that were already on their way wait
-    // with the rest.
+  if (phase_ == Phase::kDelayed || phase_ == Phase::kBlocked) {
+    // Reading is paused while a response is delayed or the output is full; bytes that were
+    // already on their way wait with the rest.
     pending_.append(data);
     return;
   }
-  size_t used = parse(data);
-  if (phase_ == Phase::kDelayed) {
+  size_t used = serve(data);
+  if (phase_ == Phase::kDelayed || phase_ == Phase::kBlocked) {
     pending_.assign(data.substr(used));
   }
   finishEvent();
+}
+
+void Session::onWritable() {
+  if (conn_ == nullptr || phase_ != Phase::kBlocked) {
+    return;
+  }
+  // Between requests again: the keep-alive timeout runs once the kept requests are answered.
+  enterIdle();
+  const size_t used = serve(pending_);
+  if (phase_ == Phase::kClosing) {
+    pending_.clear();
+  } else {
+    // Whatever stopped parsing again (a delay, a full output) keeps the rest; else none is left.
+    pending_.erase(0, used);
+  }
+  finishEvent();
+}
+
+bool Session::outputFull() const {
+  return conn_ != nullptr && conn_->queuedBytes() + handler_.out().size() > conn_->writeLimit();
+}
+
+size_t Session::serve(std::string_view data) {
+  size_t used = parse(data);
+  while (phase_ == Phase::kBlocked) {
+    // One write for what filled the output; the kernel may take all of it, and then the
+    // requests behind can be answered now. If it does not, the connection has stopped reading
+    // (its queue is over the limit) and will call onWritable() at half the limit.
+    handler_.flush(*conn_);
+    if (phase_ != Phase::kBlocked || conn_->queuedBytes() > conn_->writeLimit()) {
+      break;  // closed by a failed write (detached), or still full
+    }
+    enterIdle();
+    used += parse(data.substr(used));
+  }
+  return used;
 }
 
 void Session::finishEvent() {
@@ -99,6 +135,12 @@ size_t Session::parse(std::string_view data) {
         break;
       case ParseEvent::kRequest:
         messageDone();
+        // Stop taking requests once the output is full, so that one read of pipelined requests
+        // is not rendered whole before the write limit is looked at; serve() takes it from
+        // here.
+        if (phase_ == Phase::kIdle && outputFull()) {
+          phase_ = Phase::kBlocked;
+        }
         break;
       case ParseEvent::kError:
         // The rest of the input is ignored: the connection closes after the answer.
@@ -250,15 +292,19 @@ void Session::onDelayDone(uv_timer_t* t) {
     return;
   }
   // The requests that arrived behind the delayed one are answered now, in order; another delay
-  // among them stops this again.
+  // among them, or a full output, stops this again.
   if (!self->pending_.empty()) {
-    size_t used = self->parse(self->pending_);
+    size_t used = self->serve(self->pending_);
     self->pending_.erase(0, used);
   }
   self->finishEvent();
   if (self->conn_ != nullptr && self->phase_ != Phase::kDelayed &&
       self->phase_ != Phase::kClosing) {
-    self->pending_.clear();
+    if (self->phase_ != Phase::kBlocked) {
+      self->pending_.clear();
+    }
+    // A full output keeps reading stopped through the connection's own backpressure, which
+    // calls onWritable() when it drains.
     self->conn_->resumeReading();
   }
 }

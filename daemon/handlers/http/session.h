@@ -30,6 +30,14 @@ struct Route;
 // An /echo response with a delay holds back the requests behind it: reading pauses and the bytes
 // already read wait in the session until the delayed response has been sent.
 //
+// Output is bounded the same way: once the responses made so far and the connection's queued
+// output together pass the listener's write_buffer_limit, the session stops taking requests
+// from its input, hands what it has to the connection and keeps the unparsed rest. A read of
+// small pipelined requests that each ask for a large answer would otherwise be rendered whole
+// before the limit is looked at. If the kernel took enough, parsing goes on at once; if not, the
+// connection stops reading and the rest waits until onWritable(). A connection so costs at most
+// the limit, one response and one read block.
+//
 // Lifetime: created by HttpHandler::onOpen(); detach() (from onClose()) closes the timers, and
 // the session deletes itself in their close callbacks, never in the middle of a callback.
 class Session {
@@ -39,6 +47,8 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   void onData(std::string_view data);
+  // The connection's queued output fell to half the limit: serves the requests kept back.
+  void onWritable();
   void detach();
   // The daemon is draining: close now if no request is in progress, else after its response.
   void drain();
@@ -49,6 +59,7 @@ class Session {
     kHead,     // reading a request line and headers: the head deadline runs
     kBody,     // reading a body
     kDelayed,  // a delayed /echo response waits; reading is paused
+    kBlocked,  // the output is over write_buffer_limit; the input behind waits for onWritable()
     kClosing,  // the last response is out or the connection is going: input is ignored
   };
   enum class Target { kNotFound, kRoute, kEcho, kDynamic };
@@ -56,8 +67,13 @@ class Session {
   ~Session() = default;
 
   // Feeds `data` to the parser and answers what completes. Returns how many bytes it used: all,
-  // unless a delayed response stopped it.
+  // unless a delayed response or the output limit (Phase::kBlocked) stopped it.
   size_t parse(std::string_view data);
+  // parse(), handing the output to the connection whenever it fills up, for as long as the
+  // connection takes it without going over its limit. Returns how many bytes it used.
+  size_t serve(std::string_view data);
+  // The responses not yet handed over and the connection's queued output pass its limit.
+  bool outputFull() const;
   // The head of a request passed the parser's checks: routes it, and sends 100 Continue if the
   // client waits for it.
   void headersDone();
@@ -107,10 +123,13 @@ class Session {
   uint64_t armed_due_ms_ = 0;
   bool armed_ = false;
 
-  // A delayed response, and the input that arrived behind its request.
+  // A delayed response.
   std::string delayed_;
   int delayed_status_ = 0;
   bool delayed_close_ = false;
+  // The input behind a delayed response or behind the response that filled the output: at
+  // most one read block, since reading is paused meanwhile. Its capacity stays, so that a
+  // connection that fills its output again and again does not allocate each time.
   std::string pending_;
 };
 
