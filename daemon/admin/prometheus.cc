@@ -101,6 +101,26 @@ std::string renderPrometheus(const admin::ServerState& state) {
     }
   }
 
+  w.family("portd_datagrams_refused_total", "counter",
+           "UDP datagrams dropped before the handler, by reason: sent from the listener's own "
+           "address and port, or from a blocked source port.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (!isTcp(i)) {
+      w.sample("portd_datagrams_refused_total", labels[i] + R"(,reason="own_address")",
+               totals[i].refused_own_address);
+      w.sample("portd_datagrams_refused_total", labels[i] + R"(,reason="blocked_source_port")",
+               totals[i].refused_blocked_port);
+    }
+  }
+  w.family("portd_replies_refused_total", "counter",
+           "UDP replies not sent, by reason: over the destination's udp_reply_rate.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (!isTcp(i)) {
+      w.sample("portd_replies_refused_total", labels[i] + R"(,reason="reply_rate")",
+               totals[i].replies_refused_rate);
+    }
+  }
+
   w.family("portd_errors_total", "counter", "Errors by kind.");
   for (size_t i = 0; i < totals.size(); ++i) {
     const Totals& t = totals[i];

@@ -39,8 +39,13 @@ std::string renderStatsJson(const admin::ServerState& state) {
                                               {"active", n(t.active())},
                                               {"closed", n(t.closed)}});
     } else {
-      entry.insert("datagrams",
-                   toml::table{{"in", n(t.datagrams_in)}, {"out", n(t.datagrams_out)}});
+      entry.insert(
+          "datagrams",
+          toml::table{{"in", n(t.datagrams_in)},
+                      {"out", n(t.datagrams_out)},
+                      {"refused", toml::table{{"own_address", n(t.refused_own_address)},
+                                              {"blocked_source_port", n(t.refused_blocked_port)}}},
+                      {"replies_refused", toml::table{{"reply_rate", n(t.replies_refused_rate)}}}});
     }
     if (t.has_requests) {
       toml::table responses;

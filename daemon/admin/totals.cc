@@ -31,6 +31,9 @@ Totals sum(const ServerState& state, const std::string& listener) {
     t.datagrams_in += s.datagrams_in.load();
     t.datagrams_out += s.datagrams_out.load();
     t.datagrams_dropped += s.datagrams_dropped.load();
+    t.refused_own_address += s.datagrams_refused_own_address.load();
+    t.refused_blocked_port += s.datagrams_refused_blocked_port.load();
+    t.replies_refused_rate += s.replies_refused_rate.load();
     t.has_requests = t.has_requests || s.requests.has_requests.load(std::memory_order_relaxed);
     t.requests += s.requests.requests.load();
     t.bad_requests += s.requests.bad_requests.load();

@@ -18,6 +18,7 @@ struct Totals {
   uint64_t accepted = 0, closed = 0, rejected = 0, accept_errors = 0, idle_timeouts = 0;
   uint64_t handler_errors = 0, bytes_in = 0, bytes_out = 0;
   uint64_t datagrams_in = 0, datagrams_out = 0, datagrams_dropped = 0;
+  uint64_t refused_own_address = 0, refused_blocked_port = 0, replies_refused_rate = 0;
   uint64_t requests = 0, bad_requests = 0, too_large = 0, timeouts = 0, latency_sum_us = 0;
   std::array<uint64_t, 5> responses{};
   std::array<uint64_t, net::RequestStats::kBucketsUs.size() + 1> latency{};

@@ -62,6 +62,14 @@ struct ListenerConfig {
   // Whether a second process may bind the same address and share its connections through
   // SO_REUSEPORT. Off: a second portd on the address fails with "address already in use".
   bool reuse_port = false;
+  // UDP only. Datagrams from these source ports are dropped before any handler sees them, so
+  // that the listener cannot be made to trade answers with a service that answers anything
+  // (echo, chargen, daytime...) forever. Empty by default; echo has its own list on top.
+  std::vector<uint16_t> blocked_source_ports;
+  // UDP only. Replies per second allowed to one source address (a token bucket per address,
+  // `udp_reply_burst` deep; 0 = no limit) and the number that may leave at once.
+  uint32_t udp_reply_rate = 0;
+  uint32_t udp_reply_burst = 0;
 
   // What the file says of the handler: where its name is, and its options table.
   Place place;
@@ -84,9 +92,17 @@ struct ListenerConfig {
   }
   // What one of `sockets` listener objects serving this listener needs to know.
   net::ListenerSettings settings(unsigned sockets) const {
-    uint64_t per_ip =
+    net::ListenerSettings s;
+    s.name = name;
+    s.max_connections = maxConnectionsPerWorker(sockets);
+    s.idle_timeout = idle_timeout;
+    s.write_buffer_limit = write_buffer_limit;
+    s.max_connections_per_ip =
         max_connections_per_ip == 0 ? 0 : (max_connections_per_ip + sockets - 1) / sockets;
-    return {name, maxConnectionsPerWorker(sockets), idle_timeout, write_buffer_limit, per_ip};
+    s.blocked_source_ports = blocked_source_ports;
+    s.reply_rate = udp_reply_rate;
+    s.reply_burst = udp_reply_burst;
+    return s;
   }
 };
 

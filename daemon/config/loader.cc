@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "config/toml_reader.h"
+#include "net/datagram_guard.h"
 
 namespace portd::config {
 
@@ -154,7 +156,8 @@ class DocumentReader {
   ListenerConfig readListener(const toml::table& t, const std::string& path) const {
     toml_.checkKeys(t, path,
                     {"name", "protocol", "address", "handler", "max_connections", "idle_timeout",
-                     "write_buffer_limit", "max_connections_per_ip", "reuse_port", "options"});
+                     "write_buffer_limit", "max_connections_per_ip", "reuse_port",
+                     "blocked_source_ports", "udp_reply_rate", "udp_reply_burst", "options"});
     ListenerConfig l;
     l.place = TomlReader::place(t.source());
     l.name = toml_.str(*toml_.get(t, path, "name", true), path + ".name");
@@ -184,6 +187,12 @@ class DocumentReader {
         toml_.fail(n->source(), TomlReader::join(path, tcp_only), "applies to tcp listeners only");
       }
     }
+    for (std::string_view udp_only :
+         {"blocked_source_ports", "udp_reply_rate", "udp_reply_burst"}) {
+      if (const toml::node* n = t.get(udp_only); n && l.protocol != net::Transport::kUdp) {
+        toml_.fail(n->source(), TomlReader::join(path, udp_only), "applies to udp listeners only");
+      }
+    }
     if (auto* n = toml_.get(t, path, "max_connections", false)) {
       l.max_connections =
           static_cast<uint64_t>(toml_.integer(*n, path + ".max_connections", 1, 10'000'000));
@@ -203,6 +212,34 @@ class DocumentReader {
     }
     if (auto* n = toml_.get(t, path, "reuse_port", false)) {
       l.reuse_port = toml_.boolean(*n, path + ".reuse_port");
+    }
+    if (auto* n = toml_.get(t, path, "blocked_source_ports", false)) {
+      const std::string key = path + ".blocked_source_ports";
+      const toml::array* ports = n->as_array();
+      if (ports == nullptr) {
+        toml_.fail(n->source(), key,
+                   std::string("expected an array of ports, got ") + TomlReader::typeName(*n));
+      }
+      for (size_t i = 0; i < ports->size(); ++i) {
+        l.blocked_source_ports.push_back(static_cast<uint16_t>(
+            toml_.integer(*ports->get(i), key + "[" + std::to_string(i) + "]", 1, 65535)));
+      }
+    }
+    if (auto* n = toml_.get(t, path, "udp_reply_rate", false)) {
+      l.udp_reply_rate = static_cast<uint32_t>(
+          toml_.integer(*n, path + ".udp_reply_rate", 0, net::ReplyLimiter::kMaxRate));
+    }
+    // The burst defaults to one second's worth of replies.
+    l.udp_reply_burst = std::max<uint32_t>(l.udp_reply_rate, 1);
+    if (auto* n = toml_.get(t, path, "udp_reply_burst", false)) {
+      if (l.udp_reply_rate == 0) {
+        toml_.fail(n->source(), path + ".udp_reply_burst", "needs udp_reply_rate");
+      }
+      l.udp_reply_burst = static_cast<uint32_t>(
+          toml_.integer(*n, path + ".udp_reply_burst", 1, net::ReplyLimiter::kMaxRate));
+    }
+    if (l.udp_reply_rate == 0) {
+      l.udp_reply_burst = 0;
     }
 
     const toml::node& handler = *toml_.get(t, path, "handler", true);

@@ -12,7 +12,10 @@ bool keepsHandler(const ListenerConfig& before, const ListenerConfig& after) {
          before.idle_timeout == after.idle_timeout &&
          before.write_buffer_limit == after.write_buffer_limit &&
          before.max_connections_per_ip == after.max_connections_per_ip &&
-         before.reuse_port == after.reuse_port && before.handler == after.handler &&
+         before.reuse_port == after.reuse_port &&
+         before.blocked_source_ports == after.blocked_source_ports &&
+         before.udp_reply_rate == after.udp_reply_rate &&
+         before.udp_reply_burst == after.udp_reply_burst && before.handler == after.handler &&
          before.handler_factory == after.handler_factory && !before.options_name_files &&
          !after.options_name_files && *before.options == *after.options;
 }

@@ -105,6 +105,17 @@ std::string renderConfigToml(const Config& cfg) {
     if (l.reuse_port) {
       t.insert("reuse_port", true);
     }
+    if (!l.blocked_source_ports.empty()) {
+      toml::array ports;
+      for (uint16_t p : l.blocked_source_ports) {
+        ports.push_back(static_cast<int64_t>(p));
+      }
+      t.insert("blocked_source_ports", std::move(ports));
+    }
+    if (l.udp_reply_rate != 0) {
+      t.insert("udp_reply_rate", static_cast<int64_t>(l.udp_reply_rate));
+      t.insert("udp_reply_burst", static_cast<int64_t>(l.udp_reply_burst));
+    }
     if (l.options && !l.options->values().empty()) {
       toml::table opts;
       for (const auto& [key, value] : l.options->values()) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace portd::net {
 
@@ -21,6 +22,13 @@ struct ListenerSettings {
   // TCP: how many connections one peer address may hold on this listener object (its share of
   // the listener's max_connections_per_ip); 0 = no limit.
   uint64_t max_connections_per_ip = 0;
+  // UDP: datagrams from these source ports are dropped before the handler sees them, whatever
+  // the handler, so that two services cannot be made to answer each other forever.
+  std::vector<uint16_t> blocked_source_ports;
+  // UDP: replies per second allowed to one source address, and how many may leave at once
+  // after a quiet spell (the bucket's size); 0 = no limit.
+  uint32_t reply_rate = 0;
+  uint32_t reply_burst = 0;
 
   bool operator==(const ListenerSettings&) const = default;
 };

@@ -95,6 +95,14 @@ struct ListenerStats {
   core::Counter datagrams_in;
   core::Counter datagrams_out;
   core::Counter datagrams_dropped;
+  // Datagrams dropped before the handler saw them (they are counted in datagrams_in and
+  // bytes_in too): sent from one of the listener's own addresses and its port, which an answer
+  // would send straight back to the listener; or from a port of blocked_source_ports.
+  core::Counter datagrams_refused_own_address;
+  core::Counter datagrams_refused_blocked_port;
+  // Replies a handler made that were not sent because their destination had used up its
+  // share of reply_rate.
+  core::Counter replies_refused_rate;
   RequestStats requests;
   HandlerCounters handler;
 };

@@ -24,7 +24,9 @@ UdpSocket::UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
       settings_(std::move(settings)),
       handler_config_(std::move(handler)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
-      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {
+      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})),
+      filter_(settings_.blocked_source_ports),
+      limiter_(settings_.reply_rate, settings_.reply_burst) {
   id_ = ctx_.datagramSockets().add(this);
 }
 
@@ -52,6 +54,12 @@ int UdpSocket::open(int fd) {
   }
   if (rc == 0) {
     fd_ = fd;
+    // Where the socket is bound (port 0 is resolved by now), for telling our own datagrams.
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      filter_.bind(reinterpret_cast<const sockaddr*>(&local));
+    }
     rc = uv_udp_recv_start(udp_.get(), &onAlloc, &onRecv);
   }
   if (rc != 0) {
@@ -111,7 +119,18 @@ void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const so
   ++self->stats_->datagrams_in;
   self->stats_->bytes_in += static_cast<uint64_t>(nread);
   self->in_batch_ = (flags & UV_UDP_MMSG_CHUNK) != 0;
-  self->handler_->onDatagram(*self, addr, std::string_view(buf->base, static_cast<size_t>(nread)));
+  switch (self->filter_.check(addr)) {
+    case Refusal::kNone:
+      self->handler_->onDatagram(*self, addr,
+                                 std::string_view(buf->base, static_cast<size_t>(nread)));
+      break;
+    case Refusal::kOwnAddress:
+      ++self->stats_->datagrams_refused_own_address;
+      break;
+    case Refusal::kBlockedPort:
+      ++self->stats_->datagrams_refused_blocked_port;
+      break;
+  }
   if (!self->in_batch_) {
     self->flush();
   }
@@ -120,6 +139,10 @@ void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const so
 void UdpSocket::reply(const sockaddr* peer, std::string_view data) {
   PORTD_ASSERT_LOOP_THREAD(ctx_);
   if (fd_ < 0) {
+    return;
+  }
+  if (limiter_.enabled() && !limiter_.admit(peer, uv_now(ctx_.loop()))) {
+    ++stats_->replies_refused_rate;
     return;
   }
   if (pending_ == kBatch) {

@@ -8,6 +8,7 @@
 
 #include "core/loop_context.h"
 #include "core/uv_handle.h"
+#include "net/datagram_guard.h"
 #include "net/handler.h"
 #include "net/listener_settings.h"
 #include "net/listener_stats.h"
@@ -18,6 +19,11 @@ namespace portd::net {
 // UV_UDP_RECVMMSG, up to 20 datagrams per system call into the worker's datagram buffer).
 // Replies made while a batch is being handed out are collected and leave together in one
 // sendmmsg() when the batch ends. Loop thread only.
+//
+// Datagrams from the listener's own address and port, or from a blocked source port, are
+// dropped before the handler sees them (SourceFilter), and replies beyond the listener's
+// reply_rate to one source are not sent (ReplyLimiter), whatever the handler: a UDP server
+// that answers anything must not be made to answer itself, or another such server, forever.
 class UdpSocket {
  public:
   // `stats`: as for TcpListener.
@@ -37,7 +43,7 @@ class UdpSocket {
   // Sends `data` to `peer`. Data that lies in the datagram being handled is not copied;
   // anything else is copied into this socket's send buffer. Datagrams the kernel will not take
   // right now are dropped and counted, as UDP allows: a UDP server must never queue without
-  // bound.
+  // bound. A reply over the destination's reply_rate is not sent either, and is counted.
   void reply(const sockaddr* peer, std::string_view data);
 
   const ListenerSettings& settings() const { return settings_; }
@@ -70,6 +76,8 @@ class UdpSocket {
   int fd_ = -1;
   uint64_t id_ = 0;
   bool in_batch_ = false;
+  SourceFilter filter_;
+  ReplyLimiter limiter_;
 
   // Replies waiting for the end of the batch.
   mmsghdr msgs_[kBatch];

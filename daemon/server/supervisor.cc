@@ -244,7 +244,11 @@ bool Supervisor::openAdmin(const config::Config& config) {
   if (!admin_ctx_) {
     admin_ctx_ = std::make_unique<core::LoopContext>(&loop_, -1);
   }
-  net::ListenerSettings settings{"admin", 64, std::chrono::seconds(60), 1 << 20};
+  net::ListenerSettings settings;
+  settings.name = "admin";
+  settings.max_connections = 64;
+  settings.idle_timeout = std::chrono::seconds(60);
+  settings.write_buffer_limit = 1 << 20;
   admin_ = std::make_unique<net::TcpListener>(*admin_ctx_, std::move(settings),
                                               admin::adminHandlerConfig(state_));
   admin_->keepReserveDescriptor();

@@ -201,6 +201,16 @@ INSTANTIATE_TEST_SUITE_P(
                 "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
                 "handler = \"echo\"\nidle_timeout = \"1s\"\n",
                 6, 16, "listener[0].idle_timeout", "applies to tcp listeners only"},
+        BadCase{"udp_only_key", std::string(kListener) + "udp_reply_rate = 10\n", 7, 18,
+                "listener[0].udp_reply_rate", "applies to udp listeners only"},
+        BadCase{"blocked_port_range",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\nblocked_source_ports = [7, 0]\n",
+                6, 28, "listener[0].blocked_source_ports[1]", "between 1 and 65535"},
+        BadCase{"burst_without_rate",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\nudp_reply_burst = 5\n",
+                6, 19, "listener[0].udp_reply_burst", "needs udp_reply_rate"},
         BadCase{"unknown_option",
                 std::string(kListener) + "[listener.options]\nblocked_ports = [1]\n", 8, 1,
                 "listener[0].options.blocked_ports", "unknown option for handler \"echo\""},

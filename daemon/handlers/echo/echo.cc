@@ -28,12 +28,17 @@ class Echo {
 
   void onData(sdk::Conn c, std::string_view data) { c.write(data); }
 
+  // The listener drops datagrams from its own address and from its own blocked_source_ports
+  // before this is called, for every handler; this list is echo's own, on top of that one, and
+  // keeps its defaults so that echo is safe even where the listener blocks nothing.
   void onDatagram(sdk::Datagram d, const sockaddr* peer, std::string_view data) {
     uint16_t port = net::portOf(peer);
     if (port == 0 || config_.blocked.test(port)) {
       worker_.add(dropped_);
       return;
     }
+    // The reply is the datagram itself, never more: echo sends at most the bytes it
+    // received, so that it cannot amplify a spoofed request (bytes out <= bytes in).
     d.reply(peer, data);
   }
 
