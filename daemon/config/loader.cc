@@ -1,13 +1,12 @@
 #include "config/loader.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <set>
-#include <sstream>
 
+#include "config/file_reader.h"
 #include "config/toml_reader.h"
 
 namespace portd::config {
@@ -84,6 +83,10 @@ class DocumentReader {
       std::string file = toml_.str(p, path + ".path");
       if (file.empty()) {
         toml_.fail(p.source(), path + ".path", "must not be empty");
+      }
+      // open() would see the name end at a NUL, and load another file than the one written.
+      if (file.find('\0') != std::string::npos) {
+        toml_.fail(p.source(), path + ".path", "must not hold a NUL character");
       }
       // Absolute: the plugin is opened from the configuration file's directory, whatever the
       // working directory is when it is loaded (again, on a reload).
@@ -227,25 +230,14 @@ std::shared_ptr<Config> loadConfig(std::string_view text, const std::string& sou
 }
 
 std::shared_ptr<Config> loadConfigFile(const std::string& path) {
-  // Only a regular file of bounded size: a directory, a device or /proc/self/mem must be an
-  // error, not a crash or a read that never ends.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    throw ConfigError(path, 0, 0, "", "cannot open the configuration file");
+  // Only a regular file of bounded size (config/file_reader.h): a directory, a device, a FIFO
+  // or /proc/self/mem must be an error, not a crash or a read that never ends.
+  std::string error;
+  std::optional<std::string> text = readRegularFile(path, kMaxConfigFileSize, &error);
+  if (!text) {
+    throw ConfigError(path, 0, 0, "", "cannot read the configuration file: " + error);
   }
-  if (!S_ISREG(st.st_mode)) {
-    throw ConfigError(path, 0, 0, "", "not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileSize) {
-    throw ConfigError(path, 0, 0, "", fmt::format("larger than {} MiB", kMaxConfigFileSize >> 20));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError(path, 0, 0, "", "cannot open the configuration file");
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return loadConfig(buf.str(), path);
+  return loadConfig(*text, path);
 }
 
 }  // namespace portd::config
