@@ -110,7 +110,7 @@ void HttpConfig::readRoutes(const Options& options) {
       throw OptionError(at + ".path", "required key is missing");
     }
     if (route.path.front() != '/' || !isFieldValue(route.path) ||
-        route.path.find_first_of(" ?#") != std::string::npos) {
+        route.path.find_first_of(" \t?#") != std::string::npos) {
       throw OptionError(at + ".path",
                         "must start with '/' and hold no space, '?', '#' or "
                         "control character");
