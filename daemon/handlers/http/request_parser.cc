@@ -318,7 +318,9 @@ int RequestParser::onHeadersComplete(llhttp_t* p) {
 int RequestParser::onChunkHeader(llhttp_t* p) {
   RequestParser* r = parserOf(p);
   // The chunk's size is known before its data arrives: refuse a body that will be too large now.
-  if (r->body_bytes_ + p->content_length > r->limits_.max_body_bytes) {
+  // Compared with the room left rather than summed, since a chunk size near 2^64 would wrap the
+  // sum (onBody keeps body_bytes_ within the limit).
+  if (p->content_length > r->limits_.max_body_bytes - r->body_bytes_) {
     return r->refuse(413);
   }
   return 0;
