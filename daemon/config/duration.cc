@@ -104,7 +104,9 @@ std::optional<uint64_t> parseSize(std::string_view text, std::string* error) {
     *error = "unknown size unit in \"" + std::string(text) + "\" (use B, KiB, MiB or GiB)";
     return std::nullopt;
   }
-  if (n > std::numeric_limits<uint64_t>::max() / scale) {
+  // At most INT64_MAX, as a size written as an integer is: every size then prints as a TOML
+  // integer (portd check, /config) that reads back as the same value.
+  if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / scale) {
     *error = "size \"" + std::string(text) + "\" is too large";
     return std::nullopt;
   }

@@ -1,14 +1,13 @@
 #include "config/loader.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <set>
-#include <sstream>
 
+#include "config/file_reader.h"
 #include "config/toml_reader.h"
 #include "net/datagram_guard.h"
 
@@ -46,6 +45,9 @@ class DocumentReader {
                    "must be an array of tables: write each listener as [[listener]]");
       }
       std::set<std::string> names;
+      // Listener names by protocol and address, so that a file with many listeners is checked
+      // in O(n log n), not by comparing every pair.
+      std::map<std::pair<net::Transport, std::string>, std::string> addresses;
       for (size_t i = 0; i < arr->size(); ++i) {
         const toml::table& t = *arr->get(i)->as_table();
         std::string path = fmt::format("listener[{}]", i);
@@ -54,11 +56,13 @@ class DocumentReader {
           toml_.fail(t.get("name")->source(), path + ".name",
                      fmt::format("duplicate listener name \"{}\"", l.name));
         }
-        for (const ListenerConfig& other : config->listeners) {
-          if (l.protocol == other.protocol && l.address.port() != 0 && l.address == other.address) {
+        if (l.address.port() != 0) {
+          auto [at, added] =
+              addresses.emplace(std::make_pair(l.protocol, l.address.toString()), l.name);
+          if (!added) {
             toml_.fail(t.get("address")->source(), path + ".address",
                        fmt::format("{} {} is already used by listener \"{}\"",
-                                   transportName(l.protocol), l.address.toString(), other.name));
+                                   transportName(l.protocol), l.address.toString(), at->second));
           }
         }
         config->listeners.push_back(std::move(l));
@@ -86,6 +90,10 @@ class DocumentReader {
       std::string file = toml_.str(p, path + ".path");
       if (file.empty()) {
         toml_.fail(p.source(), path + ".path", "must not be empty");
+      }
+      // open() would see the name end at a NUL, and load another file than the one written.
+      if (file.find('\0') != std::string::npos) {
+        toml_.fail(p.source(), path + ".path", "must not hold a NUL character");
       }
       // Absolute: the plugin is opened from the configuration file's directory, whatever the
       // working directory is when it is loaded (again, on a reload).
@@ -259,9 +267,100 @@ class DocumentReader {
   std::shared_ptr<const toml::table> document_;
 };
 
+// toml++ limits nested values (arrays, inline tables) to 256 levels, but not the tables that
+// dotted keys and table headers make: `[a.a.a.(...)]` with some 30000 parts overflows the stack
+// in toml::parse() itself. So before parsing, every key and table header is checked to have at
+// most kMaxKeyParts parts, which bounds the depth of the document by that many tables per
+// nested value. The scan knows just enough of TOML for that: strings (whose dots are not
+// separators), comments, and where a key is expected (at the start of a line outside any array
+// or inline table, and after '{' or ',' in an inline table). A document it misreads is one
+// toml++ refuses anyway.
+constexpr int kMaxKeyParts = 16;
+
+void checkKeyDepth(std::string_view text, const std::string& source) {
+  enum class Nest : char { kArray, kInlineTable };
+  std::vector<Nest> nesting;
+  bool expect_key = true;
+  int parts = 1;
+  int line = 1;
+  size_t line_start = 0;
+  size_t i = 0;
+  auto newline = [&](size_t at) {
+    ++line;
+    line_start = at + 1;
+  };
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      newline(i);
+      if (nesting.empty()) {
+        expect_key = true;
+        parts = 1;
+      }
+      ++i;
+      continue;
+    }
+    if (c == '#') {
+      while (i < text.size() && text[i] != '\n') {
+        ++i;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      // A string, possibly a quoted key: skipped whole, escapes included.
+      const bool basic = c == '"';
+      const bool multi = text.substr(i, 3) == std::string(3, c);
+      i += multi ? 3 : 1;
+      while (i < text.size()) {
+        if (basic && text[i] == '\\') {
+          i += 2;
+          continue;
+        }
+        if (text[i] == '\n') {
+          newline(i);
+        }
+        if (text[i] == c && (!multi || text.substr(i, 3) == std::string(3, c))) {
+          i += multi ? 3 : 1;
+          break;
+        }
+        ++i;
+      }
+      continue;
+    }
+    if (expect_key) {
+      if (c == '.' && ++parts > kMaxKeyParts) {
+        throw ConfigError(
+            source, line, static_cast<int>(i - line_start) + 1, "",
+            fmt::format("a key or table name has more than {} dotted parts", kMaxKeyParts));
+      }
+      if (c == '=' || (c == ']' && nesting.empty())) {
+        expect_key = false;
+        parts = 1;
+      } else if (c == '}' && !nesting.empty()) {
+        nesting.pop_back();  // an empty inline table
+        expect_key = false;
+      }
+      ++i;
+      continue;
+    }
+    if (c == '[') {
+      nesting.push_back(Nest::kArray);
+    } else if (c == '{') {
+      nesting.push_back(Nest::kInlineTable);
+      expect_key = true;
+    } else if ((c == ']' || c == '}') && !nesting.empty()) {
+      nesting.pop_back();
+    } else if (c == ',' && !nesting.empty() && nesting.back() == Nest::kInlineTable) {
+      expect_key = true;
+    }
+    ++i;
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<Config> loadConfig(std::string_view text, const std::string& source) {
+  checkKeyDepth(text, source);
   auto root = std::make_shared<toml::table>();
   try {
     *root = toml::parse(text, source);
@@ -273,25 +372,14 @@ std::shared_ptr<Config> loadConfig(std::string_view text, const std::string& sou
 }
 
 std::shared_ptr<Config> loadConfigFile(const std::string& path) {
-  // Only a regular file of bounded size: a directory, a device or /proc/self/mem must be an
-  // error, not a crash or a read that never ends.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    throw ConfigError(path, 0, 0, "", "cannot open the configuration file");
+  // Only a regular file of bounded size (config/file_reader.h): a directory, a device, a FIFO
+  // or /proc/self/mem must be an error, not a crash or a read that never ends.
+  std::string error;
+  std::optional<std::string> text = readRegularFile(path, kMaxConfigFileSize, &error);
+  if (!text) {
+    throw ConfigError(path, 0, 0, "", "cannot read the configuration file: " + error);
   }
-  if (!S_ISREG(st.st_mode)) {
-    throw ConfigError(path, 0, 0, "", "not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileSize) {
-    throw ConfigError(path, 0, 0, "", fmt::format("larger than {} MiB", kMaxConfigFileSize >> 20));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError(path, 0, 0, "", "cannot open the configuration file");
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return loadConfig(buf.str(), path);
+  return loadConfig(*text, path);
 }
 
 }  // namespace portd::config

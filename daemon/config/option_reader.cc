@@ -82,6 +82,10 @@ class OptionReader {
         if (value.empty()) {
           toml_.fail(n.source(), key, "must not be empty");
         }
+        // open() would see the name end at a NUL, and read another file than the one written.
+        if (value.find('\0') != std::string::npos) {
+          toml_.fail(n.source(), key, "must not hold a NUL character");
+        }
         return toml_.resolvePath(value);
       }
       case OptionType::kTableList:

@@ -2,6 +2,12 @@
 // message naming the file, line, column and key.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <utility>
 
 #include "http_client.h"
 
@@ -55,6 +61,46 @@ const BadHttpConfig kBadConfigs[] = {
 
 INSTANTIATE_TEST_SUITE_P(BadFiles, HttpConfigErrorTest, ::testing::ValuesIn(kBadConfigs),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A body_file that is not a regular file, or is too large, is a configuration error at the
+// option, and `portd check` says so at once: no crash, no endless read of /dev/zero, no wait
+// for a writer on a FIFO.
+TEST(HttpConfigCheckTest, BodyFileMustBeARegularFileWithinTheLimit) {
+  std::string dir = (std::filesystem::temp_directory_path() / "portd-itest-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Sparse: one byte over the 64MiB limit costs no disk.
+  TempFile big("", ".html");
+  std::filesystem::resize_file(big.path(), (64 << 20) + 1);
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"/tmp", "not a regular file (a directory)"},
+      {"/", "not a regular file (a directory)"},
+      {"/proc/self/mem", "Input/output error"},
+      {"/dev/zero", "not a regular file (a character device)"},
+      {fifo, "not a regular file (a FIFO)"},
+      {big.path(), "larger than 64MiB"},
+  };
+  for (const auto& [path, why] : cases) {
+    SCOPED_TRACE(path);
+    TempFile file(
+        "[[listener]]\nname = \"web\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n"
+        "handler = \"http\"\n[listener.options]\n[[listener.options.route]]\npath = \"/a\"\n"
+        "body_file = \"" +
+        path + "\"\n");
+    const auto start = std::chrono::steady_clock::now();
+    CommandResult r = runPortd({"check", "-c", file.path()}, 1s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    EXPECT_EQ(r.status, ExitStatus::exited(2)) << r.err;
+    EXPECT_NE(r.err.find("portd: configuration error: " + file.path() +
+                         ":9:13: listener[0].options.route[0].body_file: cannot read \"" + path +
+                         "\": " + why),
+              std::string::npos)
+        << r.err;
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST(HttpConfigCheckTest, BodyFileNextToTheConfigurationIsFound) {
   // A body_file given relative to the configuration file is found from any working directory.

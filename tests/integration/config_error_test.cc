@@ -2,6 +2,11 @@
 // names the place in the file and the key.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
 
 #include "daemon_process.h"
 #include "net_client.h"
@@ -146,6 +151,36 @@ TEST(ConfigErrorBindTest, MissingFileIsAConfigurationError) {
   CommandResult r = runPortd({"serve", "-c", "/nonexistent/portd.toml"});
   EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/portd.toml"), std::string::npos) << r.err;
+}
+
+// The configuration file itself is read only if it is a regular file of at most 16MiB: a
+// directory, a device or a FIFO is refused at once with exit status 2.
+TEST(ConfigErrorBindTest, SpecialFilesAreRefusedAtOnce) {
+  std::string dir = (std::filesystem::temp_directory_path() / "portd-itest-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  TempFile big("");
+  std::filesystem::resize_file(big.path(), (16 << 20) + 1);
+  const std::pair<std::string, std::string> cases[] = {
+      {"/tmp", "not a regular file (a directory)"},
+      {"/dev/zero", "not a regular file (a character device)"},
+      {"/proc/self/mem", "Input/output error"},
+      {fifo, "not a regular file (a FIFO)"},
+      {big.path(), "larger than 16MiB"},
+  };
+  for (const auto& [path, why] : cases) {
+    SCOPED_TRACE(path);
+    const auto start = std::chrono::steady_clock::now();
+    CommandResult r = runPortd({"check", "-c", path}, 1s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
+    EXPECT_NE(r.err.find("portd: configuration error: " + path +
+                         ":0:0: cannot read the configuration file: " + why),
+              std::string::npos)
+        << r.err;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

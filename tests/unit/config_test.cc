@@ -249,3 +249,35 @@ TEST_F(ConfigTest, EmbeddedDefaultMatchesShippedFile) {
   }
   EXPECT_NE(c->listeners[0].protocol, c->listeners[1].protocol);
 }
+
+// toml++ does not limit the tables that dotted keys and headers make, and overflows the stack
+// on some 30000 parts, so keys and table names are limited to 16 parts before parsing.
+TEST_F(ConfigTest, KeysWithTooManyDottedPartsAreRefusedBeforeParsing) {
+  auto parts = [](int n) {
+    std::string key = "a";
+    for (int i = 1; i < n; ++i) {
+      key += ".a";
+    }
+    return key;
+  };
+  config::ConfigError e = error("[" + parts(100000) + "]\n");
+  EXPECT_EQ(e.line(), 1);
+  EXPECT_EQ(e.column(), 33);  // the 17th part's dot
+  EXPECT_NE(std::string(e.what()).find("more than 16 dotted parts"), std::string::npos);
+  e = error(std::string(kListener) + "x = 1\n" + parts(17) + " = 1\n");
+  EXPECT_EQ(e.line(), 8);
+  e = error("x = [1, {" + parts(17) + " = 1}]\n");
+  EXPECT_NE(std::string(e.what()).find("dotted parts"), std::string::npos);
+  // Sixteen parts reach the loader, which then names the unknown key; dots in strings, values
+  // and comments are not key parts.
+  e = error(parts(16) + " = 1\n");
+  EXPECT_NE(std::string(e.what()).find("unknown key"), std::string::npos) << e.what();
+  auto c = load(
+      "# a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a\n"
+      "[[listener]]\n"
+      "name = \"a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a\"\n"
+      "protocol = 'tcp' # .a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a\n"
+      "address = \"\"\"127.0.0.1:0\"\"\"\n"
+      "handler = \"echo\"\n");
+  EXPECT_EQ(c->listeners.size(), 1u);
+}

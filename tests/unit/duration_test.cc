@@ -44,3 +44,15 @@ TEST(Size, ParsesUnits) {
     EXPECT_FALSE(parseSize(bad, &error)) << bad;
   }
 }
+
+// A size is at most INT64_MAX, as one written as an integer is, so that it prints as a TOML
+// integer that reads back as the same value.
+TEST(Size, IsAtMostInt64Max) {
+  std::string error;
+  EXPECT_EQ(parseSize("9223372036854775807", &error), 9223372036854775807ull);
+  EXPECT_EQ(parseSize("8589934591GiB", &error), 8589934591ull << 30);
+  for (const char* bad : {"9223372036854775808", "8589934592GiB", "18446744073709551615"}) {
+    EXPECT_FALSE(parseSize(bad, &error)) << bad;
+    EXPECT_NE(error.find("too large"), std::string::npos) << error;
+  }
+}

@@ -1,11 +1,8 @@
 #include "handlers/http/http_config.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <random>
 
+#include "config/file_reader.h"
 #include "handlers/http/field_syntax.h"
 #include "handlers/http/http_handler.h"
 #include "handlers/http/status.h"
@@ -17,8 +14,8 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int kCannedStatuses[] = {400, 404, 408, 413, 417, 431, 505};
-// A route's body is held in memory by every worker's process image once; a body_file larger
-// than this is more likely a mistake than a test payload.
+// A route's body is held in memory once, shared by the workers; a body_file larger than this is
+// more likely a mistake (or a special file such as /dev/zero) than a test payload.
 constexpr uint64_t kMaxBodyFile = 64 << 20;
 // size= makes the response body in memory, so its limit is kept reasonable.
 constexpr uint64_t kMaxEchoSize = 64 << 20;
@@ -39,21 +36,6 @@ std::vector<OptionSpec> routeFields() {
       {"headers", OptionType::kStringList, std::vector<std::string>(),
        "extra header lines, e.g. [\"Cache-Control: no-store\"]"},
   };
-}
-
-std::string readFile(const std::string& path, const std::string& key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw OptionError(key, "cannot read \"" + path + "\": " + std::strerror(errno));
-  }
-  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    throw OptionError(key, "cannot read \"" + path + "\"");
-  }
-  if (body.size() > kMaxBodyFile) {
-    throw OptionError(key, "\"" + path + "\" is larger than 64MiB");
-  }
-  return body;
 }
 
 // Checks one "Name: value" line of a route's `headers`.
@@ -128,7 +110,7 @@ void HttpConfig::readRoutes(const Options& options) {
       throw OptionError(at + ".path", "required key is missing");
     }
     if (route.path.front() != '/' || !isFieldValue(route.path) ||
-        route.path.find_first_of(" ?#") != std::string::npos) {
+        route.path.find_first_of(" \t?#") != std::string::npos) {
       throw OptionError(at + ".path",
                         "must start with '/' and hold no space, '?', '#' or "
                         "control character");
@@ -163,7 +145,7 @@ void HttpConfig::readRoutes(const Options& options) {
       if (!body.empty()) {
         throw OptionError(at + ".body_file", "give either body or body_file, not both");
       }
-      body = readFile(body_file, at + ".body_file");
+      body = config::readOptionFile(body_file, kMaxBodyFile, at + ".body_file");
     }
     if (statusHasNoBody(static_cast<int>(status)) && !body.empty()) {
       throw OptionError(at + ".body", "a " + std::to_string(status) + " response has no body");

@@ -10,6 +10,19 @@ namespace {
 
 RequestParser* parserOf(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
 
+bool isHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool isTokenChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// The extensions of one chunk-size line are bounded, since they are read and dropped: a peer
+// must not keep a connection busy with them.
+constexpr size_t kMaxChunkExtension = 4096;
+
 // Trailing spaces and tabs are not part of a field value (RFC 9110 5.5); llhttp drops the
 // leading ones only.
 void trimTrailingWhitespace(std::string& s, size_t from) {
@@ -39,6 +52,7 @@ const llhttp_settings_t& RequestParser::settings() {
     x.on_header_value_complete = &RequestParser::onHeaderValueComplete;
     x.on_headers_complete = &RequestParser::onHeadersComplete;
     x.on_chunk_header = &RequestParser::onChunkHeader;
+    x.on_chunk_complete = &RequestParser::onChunkComplete;
     x.on_body = &RequestParser::onBody;
     x.on_message_complete = &RequestParser::onMessageComplete;
     return x;
@@ -64,28 +78,50 @@ ParseStep RequestParser::parse(std::string_view data) {
   began_ = false;
   const char* p = begin;
   for (;;) {
+    // llhttp gets the input up to `limit`: all of it, unless a chunk-size line has whitespace
+    // to skip.
+    const char* limit = end;
+    if (chunk_line_ != ChunkLine::kOff && p < end) {
+      p = chunkLine(p, end, &limit);
+      if (failed_ != 0) {
+        p = end;
+        break;
+      }
+      if (p == end) {
+        break;
+      }
+    }
     feed_begin_ = p;
-    feed_end_ = end;
+    feed_end_ = limit;
     ++feed_count_;
     count_from_ = p;
     event_ = Event::kNone;
-    llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<size_t>(end - p));
+    llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<size_t>(limit - p));
     if (failed_ != 0) {
       // A callback refused the request; the rest of the input is ignored.
       p = end;
       break;
     }
     if (err == HPE_OK) {
-      if (in_head_ && checkHeadBytes(end)) {
-        head_bytes_ += static_cast<uint64_t>(end - count_from_);
+      if (in_head_ && checkHeadBytes(limit)) {
+        head_bytes_ += static_cast<uint64_t>(limit - count_from_);
       }
-      p = end;
+      p = limit;
+      if (p < end) {
+        continue;
+      }
       break;
     }
     const char* stop = llhttp_get_error_pos(&parser_);
     if (err == HPE_PAUSED) {
       llhttp_resume(&parser_);
       p = stop;
+      if (event_ == Event::kChunkDone) {
+        // The next chunk's size line begins here.
+        chunk_line_ = ChunkLine::kDigits;
+        chunk_digits_ = false;
+        continue;
+      }
       if (event_ == Event::kHeadersDone) {
         if (int status = headersDone(stop, begin); status != 0) {
           refuse(status);
@@ -127,6 +163,140 @@ ParseStep RequestParser::parse(std::string_view data) {
   step.used = static_cast<size_t>(p - begin);
   step.began = began_;
   return step;
+}
+
+const char* RequestParser::chunkLine(const char* p, const char* end, const char** limit) {
+  if (chunk_line_ == ChunkLine::kDigits) {
+    const char* q = p;
+    while (q < end && isHexDigit(*q)) {
+      ++q;
+    }
+    chunk_digits_ = chunk_digits_ || q > p;
+    if (q == end) {
+      return p;  // all digits so far: llhttp takes them
+    }
+    if ((*q != ';' && *q != ' ' && *q != '\t') || !chunk_digits_) {
+      // The end of the line, or something llhttp refuses: its business.
+      chunk_line_ = ChunkLine::kOff;
+      return p;
+    }
+    chunk_line_ = ChunkLine::kBeforeSemicolon;
+    chunk_space_ = false;
+    chunk_ext_bytes_ = 0;
+    if (q > p) {
+      *limit = q;  // the digits first; the extensions at the next turn
+      return p;
+    }
+  }
+  // Extensions, up to the CR (or a bare LF, which llhttp then refuses): skipped.
+  const char* q = p;
+  while (q < end && chunk_line_ != ChunkLine::kOff) {
+    if (!chunkExtensionByte(*q) || ++chunk_ext_bytes_ > kMaxChunkExtension) {
+      spdlog::debug("http: malformed or too long chunk extension");
+      refuse(400);
+      return end;
+    }
+    if (chunk_line_ != ChunkLine::kOff) {
+      ++q;
+    }
+  }
+  return q;
+}
+
+bool RequestParser::chunkExtensionByte(char c) {
+  const bool space = c == ' ' || c == '\t';
+  const bool line_end = c == '\r' || c == '\n';
+  switch (chunk_line_) {
+    case ChunkLine::kBeforeSemicolon:
+      if (space) {
+        chunk_space_ = true;
+        return true;
+      }
+      if (c == ';') {
+        chunk_line_ = ChunkLine::kBeforeName;
+        return true;
+      }
+      // RFC 9112 7.1.1 has whitespace only before a ';' or around an '=': "5 \r\n" is refused.
+      if (line_end && !chunk_space_) {
+        chunk_line_ = ChunkLine::kOff;
+        return true;
+      }
+      return false;
+    case ChunkLine::kBeforeName:
+      if (space) {
+        return true;
+      }
+      if (isTokenChar(c)) {
+        chunk_line_ = ChunkLine::kName;
+        return true;
+      }
+      return false;
+    case ChunkLine::kName:
+    case ChunkLine::kAfterName:
+      if (isTokenChar(c) && chunk_line_ == ChunkLine::kName) {
+        return true;
+      }
+      if (space) {
+        chunk_line_ = ChunkLine::kAfterName;
+        return true;
+      }
+      if (c == '=') {
+        chunk_line_ = ChunkLine::kBeforeValue;
+        return true;
+      }
+      if (c == ';') {
+        chunk_line_ = ChunkLine::kBeforeName;
+        return true;
+      }
+      if (line_end && chunk_line_ == ChunkLine::kName) {
+        chunk_line_ = ChunkLine::kOff;
+        return true;
+      }
+      return false;
+    case ChunkLine::kBeforeValue:
+      if (space) {
+        return true;
+      }
+      if (c == '"') {
+        chunk_line_ = ChunkLine::kQuoted;
+        return true;
+      }
+      if (isTokenChar(c)) {
+        chunk_line_ = ChunkLine::kValue;
+        return true;
+      }
+      return false;
+    case ChunkLine::kValue:
+      if (isTokenChar(c)) {
+        return true;
+      }
+      chunk_line_ = ChunkLine::kBeforeSemicolon;
+      chunk_space_ = false;
+      return chunkExtensionByte(c);
+    case ChunkLine::kQuoted: {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"') {
+        chunk_line_ = ChunkLine::kBeforeSemicolon;
+        chunk_space_ = false;
+        return true;
+      }
+      if (c == '\\') {
+        chunk_line_ = ChunkLine::kQuotedEscape;
+        return true;
+      }
+      // qdtext: HTAB, SP and visible characters but '"' and '\\', and obs-text.
+      return c == '\t' || (u >= 0x20 && u != 0x7f);
+    }
+    case ChunkLine::kQuotedEscape: {
+      const auto u = static_cast<unsigned char>(c);
+      chunk_line_ = ChunkLine::kQuoted;
+      return c == '\t' || (u >= 0x20 && u != 0x7f);
+    }
+    case ChunkLine::kOff:
+    case ChunkLine::kDigits:
+      break;
+  }
+  return false;
 }
 
 void RequestParser::keepTail(const char* begin, const char* p) {
@@ -196,6 +366,9 @@ void RequestParser::beginMessage() {
   name_len_ = 0;
   value_spans_ = 0;
   host_count_ = 0;
+  bad_host_ = false;
+  bad_transfer_coding_ = false;
+  chunk_line_ = ChunkLine::kOff;
   expect_continue_ = false;
   expect_other_ = false;
   continue_due_ = false;
@@ -207,6 +380,15 @@ int RequestParser::onUrl(llhttp_t* p, const char* at, size_t len) {
     return -1;
   }
   r->url_.append(at, len);
+  // A target that ends the line has no version after it: an HTTP/0.9 request line ("GET /").
+  // llhttp (strict) would wait for the byte after the CRLF, a header section that such a client
+  // never sends, and the answer would be a 408 at the head deadline; refuse it now. The target
+  // is known to end when the byte after it is in this input (a span cut by the end of the input
+  // continues in the next call, empty if the target ended right there).
+  if (at + len < r->feed_end_ && (at[len] == '\r' || at[len] == '\n')) {
+    spdlog::debug("http: HTTP/0.9 request line");
+    return r->refuse(400);
+  }
   return 0;
 }
 
@@ -251,9 +433,10 @@ int RequestParser::onHeaderFieldComplete(llhttp_t* p) {
     return 0;
   }
   std::string_view name = std::string_view(r->headers_).substr(r->name_at_);
-  r->field_ = equalsIgnoreCase(name, "host")     ? Field::kHost
-              : equalsIgnoreCase(name, "expect") ? Field::kExpect
-                                                 : Field::kOther;
+  r->field_ = equalsIgnoreCase(name, "host")                ? Field::kHost
+              : equalsIgnoreCase(name, "expect")            ? Field::kExpect
+              : equalsIgnoreCase(name, "transfer-encoding") ? Field::kTransferEncoding
+                                                            : Field::kOther;
   r->headers_ += ": ";
   r->value_at_ = r->headers_.size();
   return 0;
@@ -297,10 +480,16 @@ int RequestParser::onHeaderValueComplete(llhttp_t* p) {
     return 0;
   }
   trimTrailingWhitespace(r->headers_, r->value_at_);
+  const std::string_view value = std::string_view(r->headers_).substr(r->value_at_);
   if (r->field_ == Field::kHost) {
     ++r->host_count_;
+    r->bad_host_ = r->bad_host_ || !isHostValue(value);
+  } else if (r->field_ == Field::kTransferEncoding) {
+    // llhttp checks only that the last coding is chunked; portd decodes no other coding, and
+    // "identity" is no longer one (RFC 9112 7), so anything but a single "chunked" is refused.
+    r->bad_transfer_coding_ = r->bad_transfer_coding_ || !equalsIgnoreCase(value, "chunked");
   } else if (r->field_ == Field::kExpect) {
-    if (equalsIgnoreCase(std::string_view(r->headers_).substr(r->value_at_), "100-continue")) {
+    if (equalsIgnoreCase(value, "100-continue")) {
       r->expect_continue_ = true;
     } else {
       r->expect_other_ = true;
@@ -318,10 +507,22 @@ int RequestParser::onHeadersComplete(llhttp_t* p) {
 int RequestParser::onChunkHeader(llhttp_t* p) {
   RequestParser* r = parserOf(p);
   // The chunk's size is known before its data arrives: refuse a body that will be too large now.
-  if (r->body_bytes_ + p->content_length > r->limits_.max_body_bytes) {
+  // Compared with the room left rather than summed, since a chunk size near 2^64 would wrap the
+  // sum (onBody keeps body_bytes_ within the limit).
+  if (p->content_length > r->limits_.max_body_bytes - r->body_bytes_) {
     return r->refuse(413);
   }
   return 0;
+}
+
+int RequestParser::onChunkComplete(llhttp_t* p) {
+  // The end of a chunk's data, where the next size line begins (chunkLine()). The last chunk
+  // completes after its trailers, with nothing of the body after it.
+  if ((p->flags & F_TRAILING) != 0) {
+    return 0;
+  }
+  parserOf(p)->event_ = Event::kChunkDone;
+  return HPE_PAUSED;
 }
 
 int RequestParser::onBody(llhttp_t* p, const char* at, size_t len) {
@@ -372,6 +573,14 @@ int RequestParser::headersDone(const char* at, const char* begin) {
     spdlog::debug("http: {} Host header fields", host_count_);
     return 400;
   }
+  if (bad_host_) {
+    spdlog::debug("http: a Host that is not a host and port");
+    return 400;
+  }
+  if (bad_transfer_coding_) {
+    spdlog::debug("http: a transfer coding other than chunked");
+    return 400;
+  }
   // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
   if (http_minor_ == 0 && (parser_.flags & F_TRANSFER_ENCODING) != 0) {
     return 400;
@@ -390,6 +599,11 @@ int RequestParser::headersDone(const char* at, const char* begin) {
   // follow.
   continue_due_ = expect_continue_ && http_minor_ == 1 &&
                   (chunked || (has_length && parser_.content_length > 0));
+  if (chunked) {
+    // The body begins with the first chunk's size line.
+    chunk_line_ = ChunkLine::kDigits;
+    chunk_digits_ = false;
+  }
   return 0;
 }
 

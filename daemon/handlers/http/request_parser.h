@@ -63,13 +63,22 @@ struct ParsedRequest {
 //  - a body larger than max_body_bytes, known from Content-Length or a chunk size before the
 //    data arrives: 413;
 //  - a head or a chunked body's trailers ended by a bare LF, an obsolete line folding, a field
-//    with an empty name, a missing Host in HTTP/1.1 or more than one Host, Transfer-Encoding in
-//    HTTP/1.0, a request line without a version (HTTP/0.9) or with HTTP/1.2 and up: 400,
+//    with an empty name, a missing Host in HTTP/1.1 or more than one Host, a Host that is not a
+//    URI host and port ("a b/c"), Transfer-Encoding in HTTP/1.0 or with any coding but a single
+//    "chunked" ("identity, chunked", "gzip, chunked"), a request line with HTTP/1.2 and up: 400,
 //    because a proxy in front may read such a request differently (RFC 9112 2.2, 3.2, 5.2,
-//    6.1);
+//    6.1; RFC 9110 7.2);
+//  - a request line without a version (HTTP/0.9): 400 as soon as the line ends, rather than
+//    after the head deadline, since no header section follows such a line;
 //  - an HTTP/2 or later version in the request line, where llhttp lets one through: 505;
 //  - an Expect other than 100-continue: 417.
 // Upgrade and CONNECT requests are read like any other: what follows them is HTTP again.
+//
+// Chunk extensions are read by the parser itself and never reach llhttp, which gets each size
+// line as "SIZE\r\n": llhttp 8.1 (strict) refuses whitespace before an extension ("5 ;a=b"),
+// which RFC 9112 7.1.1 allows, and a second extension after one with a value ("5;a=b;c=d").
+// The extensions are checked against RFC 9112's grammar (a malformed one, or whitespace that no
+// extension follows, as in "5 \r\n", is a 400) and limited to kMaxChunkExtension bytes a line.
 //
 // Buffers keep their capacity from one request to the next, so that a connection's steady
 // state allocates nothing. Not copyable or movable: llhttp points back at the parser.
@@ -107,8 +116,22 @@ class RequestParser {
   bool isHeadRequest() const { return method_known_ && method_ == HTTP_HEAD; }
 
  private:
-  enum class Event { kNone, kHeadersDone, kMessageDone };
-  enum class Field { kOther, kHost, kExpect };
+  enum class Event { kNone, kHeadersDone, kChunkDone, kMessageDone };
+  enum class Field { kOther, kHost, kExpect, kTransferEncoding };
+  // Where a chunked body's size line is (see chunkLine()): not in one, in its hex digits, or in
+  // its extensions, at a point of their grammar.
+  enum class ChunkLine {
+    kOff,
+    kDigits,
+    kBeforeSemicolon,  // whitespace, ';' or the line's end
+    kBeforeName,
+    kName,
+    kAfterName,  // whitespace, '=', ';' or the line's end
+    kBeforeValue,
+    kValue,
+    kQuoted,
+    kQuotedEscape,
+  };
 
   void beginMessage();
   // The checks once the head is complete, at `at` in the input that began at `begin`. Returns
@@ -129,6 +152,12 @@ class RequestParser {
   bool checkHeadBytes(const char* end);
   // Trailer fields are counted against the same limit, not kept; false after refusing with 431.
   bool countTrailerBytes(size_t len);
+  // In a chunk-size line, from `p`: how much of the input to hand llhttp now (*limit), and where
+  // to start (the return value, past extensions that are skipped). May refuse the request.
+  const char* chunkLine(const char* p, const char* end, const char** limit);
+  // One byte of a chunk extension: the next state, or kOff at the line's end. False when the
+  // byte is not allowed there.
+  bool chunkExtensionByte(char c);
 
   static int onMessageBegin(llhttp_t* p);
   static int onUrl(llhttp_t* p, const char* at, size_t len);
@@ -138,6 +167,7 @@ class RequestParser {
   static int onHeaderValueComplete(llhttp_t* p);
   static int onHeadersComplete(llhttp_t* p);
   static int onChunkHeader(llhttp_t* p);
+  static int onChunkComplete(llhttp_t* p);
   static int onBody(llhttp_t* p, const char* at, size_t len);
   static int onMessageComplete(llhttp_t* p);
   static const llhttp_settings_t& settings();
@@ -176,6 +206,12 @@ class RequestParser {
   bool value_at_feed_end_ = false;
   size_t value_spans_ = 0;
   int host_count_ = 0;
+  bool bad_host_ = false;
+  bool bad_transfer_coding_ = false;
+  ChunkLine chunk_line_ = ChunkLine::kOff;
+  bool chunk_digits_ = false;   // the size line has a hex digit so far
+  bool chunk_space_ = false;    // whitespace since the last part of an extension
+  size_t chunk_ext_bytes_ = 0;  // extension bytes skipped on this line
   bool expect_continue_ = false;
   bool expect_other_ = false;
   bool continue_due_ = false;
