@@ -1,9 +1,10 @@
 #include "handlers/http/http_config.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <random>
 
 #include "handlers/http/field_syntax.h"
@@ -42,16 +43,35 @@ std::vector<OptionSpec> routeFields() {
 }
 
 std::string readFile(const std::string& path, const std::string& key) {
+  // Only a regular file, and its size is checked before it is read: a device such as /dev/zero
+  // or /dev/stdin would otherwise be read until memory runs out (std::bad_alloc, not a
+  // configuration error) or forever.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw OptionError(key, "cannot read \"" + path + "\": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw OptionError(key, "\"" + path + "\" is not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxBodyFile) {
+    throw OptionError(key, "\"" + path + "\" is larger than 64MiB");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw OptionError(key, "cannot read \"" + path + "\": " + std::strerror(errno));
   }
-  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The file may grow between stat() and the read: read in pieces, never far past the limit.
+  std::string body;
+  body.reserve(static_cast<size_t>(st.st_size));
+  char piece[64 * 1024];
+  while (in.read(piece, sizeof piece) || in.gcount() > 0) {
+    body.append(piece, static_cast<size_t>(in.gcount()));
+    if (body.size() > kMaxBodyFile) {
+      throw OptionError(key, "\"" + path + "\" is larger than 64MiB");
+    }
+  }
   if (in.bad()) {
     throw OptionError(key, "cannot read \"" + path + "\"");
-  }
-  if (body.size() > kMaxBodyFile) {
-    throw OptionError(key, "\"" + path + "\" is larger than 64MiB");
   }
   return body;
 }
