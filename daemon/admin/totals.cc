@@ -46,13 +46,15 @@ Totals sum(const ServerState& state, const std::string& listener) {
     for (size_t i = 0; i < t.latency.size(); ++i) {
       t.latency[i] += s.requests.latency[i].load();
     }
-    for (const auto& [name, v] : s.handler.snapshot()) {
+    // A pair rather than a structured binding: clang 14 (the fuzz build) cannot capture a
+    // binding in a lambda.
+    for (const auto& entry : s.handler.snapshot()) {
       auto found = std::find_if(t.handler.begin(), t.handler.end(),
-                                [&](const auto& p) { return p.first == name; });
+                                [&](const auto& p) { return p.first == entry.first; });
       if (found == t.handler.end()) {
-        t.handler.emplace_back(name, v);
+        t.handler.emplace_back(entry.first, entry.second);
       } else {
-        found->second += v;
+        found->second += entry.second;
       }
     }
   }

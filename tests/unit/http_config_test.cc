@@ -149,6 +149,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadHttpOption{"missing_body_file", ROUTE "path = \"/a\"\nbody_file = \"/nonexistent/b\"\n",
                       9, 13, "listener[0].options.route[0].body_file",
                       "cannot read \"/nonexistent/b\": No such file or directory"},
+        // A device is never read: /dev/zero would be read until memory ran out (std::bad_alloc
+        // escaped the loader), /dev/stdin until the terminal closed.
+        BadHttpOption{"body_file_device", ROUTE "path = \"/a\"\nbody_file = \"/dev/zero\"\n", 9, 13,
+                      "listener[0].options.route[0].body_file",
+                      "\"/dev/zero\" is not a regular file"},
+        BadHttpOption{"body_file_directory", ROUTE "path = \"/a\"\nbody_file = \"/\"\n", 9, 13,
+                      "listener[0].options.route[0].body_file", "\"/\" is not a regular file"},
         BadHttpOption{"body_with_204", ROUTE "path = \"/a\"\nstatus = 204\nbody = \"x\"\n", 10, 8,
                       "listener[0].options.route[0].body", "no body"},
         BadHttpOption{"header_not_a_line", ROUTE "path = \"/a\"\nheaders = [\"X-A\"]\n", 9, 11,

@@ -560,6 +560,39 @@ TEST(HttpRequestParserTest, HeadLimitIsExactWhereverSplit) {
   expectSameWhereverSplit(over, limits);
 }
 
+// A head over its size limit before a byte llhttp refuses, or before an obsolete line folding:
+// the limit was crossed first, so the answer is 431 whether the input arrives whole or in
+// pieces, and 400 when the bad byte comes within the limit. (Whole input used to get 400, input
+// split before the bad byte 431.)
+TEST(HttpRequestParserTest, HeadOverTheLimitBeforeAMalformedByteIs431WhereverSplit) {
+  const HttpLimits limits = smallLimits();
+  const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-";
+  const std::string over = head + std::string(limits.max_header_bytes - head.size() + 1, 'n');
+  const std::string within = head + std::string(limits.max_header_bytes - head.size(), 'n');
+  for (const std::string& bad : {std::string(1, '\0') + ": v\r\n\r\n", std::string(" : v\r\n")}) {
+    SCOPED_TRACE(testing::PrintToString(bad));
+    EXPECT_EQ(parseAll(over + bad, limits).error, 431);
+    expectSameWhereverSplit(over + bad, limits);
+    EXPECT_EQ(parseAll(within + bad, limits).error, 400);
+    expectSameWhereverSplit(within + bad, limits);
+  }
+}
+
+// The same for a fold: the CRLF before it (or its tab) may cross the limit.
+TEST(HttpRequestParserTest, HeadOverTheLimitBeforeAFoldIs431WhereverSplit) {
+  const HttpLimits limits = smallLimits();
+  const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-A: ";
+  const std::string fold = "\r\n\tb\r\n\r\n";
+  // The value ends one byte before the limit: the CRLF crosses it.
+  const std::string over = head + std::string(limits.max_header_bytes - head.size() - 1, 'v');
+  // Value, CRLF and tab end exactly at the limit: the fold comes within it.
+  const std::string within = head + std::string(limits.max_header_bytes - head.size() - 3, 'v');
+  EXPECT_EQ(parseAll(over + fold, limits).error, 431);
+  expectSameWhereverSplit(over + fold, limits);
+  EXPECT_EQ(parseAll(within + fold, limits).error, 400);
+  expectSameWhereverSplit(within + fold, limits);
+}
+
 // The smuggling corpus of the black-box tests: every file is refused by the parser alone,
 // wherever it is split, with 400 or the status its name gives (NAME.413.http).
 TEST(HttpRequestParserTest, MalformedCorpusIsRefusedWhereverSplit) {

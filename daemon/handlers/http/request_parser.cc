@@ -151,7 +151,13 @@ ParseStep RequestParser::parse(std::string_view data) {
     }
     spdlog::debug("http: malformed request: {} ({})", llhttp_errno_name(err),
                   llhttp_get_error_reason(&parser_));
-    refuse(400);
+    // The head may have gone over its size limit before the byte llhttp refuses. Input split
+    // there has the size checked at the end of the first piece, and is refused with 431: the
+    // bytes before the bad one are counted here too, so that the answer is the same however the
+    // input arrives.
+    if (!in_head_ || checkHeadBytes(stop)) {
+      refuse(400);
+    }
     p = end;
     break;
   }
@@ -454,6 +460,11 @@ int RequestParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
     bool contiguous =
         r->value_feed_ != r->feed_count_ && r->value_at_feed_end_ && at == r->feed_begin_;
     if (!contiguous) {
+      // The head may have gone over its size limit before the fold, as in parse(): input split
+      // there is refused with 431, so whole input must be too.
+      if (r->in_head_ && !r->checkHeadBytes(at)) {
+        return -1;
+      }
       spdlog::debug("http: obsolete line folding in a header value");
       return r->refuse(400);
     }
