@@ -35,6 +35,7 @@ const std::vector<DocumentKey>& documentKeys() {
   static const std::vector<DocumentKey> keys = {
       {"server", "workers"},
       {"server", "shutdown_timeout"},
+      {"server", "max_connections"},
       {"log", "level"},
       {"log", "format"},
       {"admin", "address"},
@@ -46,7 +47,11 @@ const std::vector<DocumentKey>& documentKeys() {
       {"listener", "max_connections"},
       {"listener", "idle_timeout"},
       {"listener", "write_buffer_limit"},
+      {"listener", "max_connections_per_ip"},
       {"listener", "reuse_port"},
+      {"listener", "blocked_source_ports"},
+      {"listener", "udp_reply_rate"},
+      {"listener", "udp_reply_burst"},
       {"listener", "options"},
   };
   return keys;

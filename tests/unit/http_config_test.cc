@@ -153,9 +153,9 @@ INSTANTIATE_TEST_SUITE_P(
         // escaped the loader), /dev/stdin until the terminal closed.
         BadHttpOption{"body_file_device", ROUTE "path = \"/a\"\nbody_file = \"/dev/zero\"\n", 9, 13,
                       "listener[0].options.route[0].body_file",
-                      "\"/dev/zero\" is not a regular file"},
+                      "\"/dev/zero\": not a regular file"},
         BadHttpOption{"body_file_directory", ROUTE "path = \"/a\"\nbody_file = \"/\"\n", 9, 13,
-                      "listener[0].options.route[0].body_file", "\"/\" is not a regular file"},
+                      "listener[0].options.route[0].body_file", "\"/\": not a regular file"},
         BadHttpOption{"body_with_204", ROUTE "path = \"/a\"\nstatus = 204\nbody = \"x\"\n", 10, 8,
                       "listener[0].options.route[0].body", "no body"},
         BadHttpOption{"header_not_a_line", ROUTE "path = \"/a\"\nheaders = [\"X-A\"]\n", 9, 11,
