@@ -32,6 +32,7 @@ void BufferPool::release(char* block) {
     free_.push_back(block);
   } else {
     ::operator delete(block);
+    freed_bytes_ += block_size_;
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace portd::core {
@@ -26,6 +28,17 @@ class BufferPool {
   size_t outstanding() const { return outstanding_; }
   // Total blocks ever allocated from the system (to verify reuse in tests and benchmarks).
   uint64_t allocations() const { return allocations_; }
+  // Frees idle blocks beyond `keep` (after a burst, so that its memory can go back to the
+  // system).
+  void trim(size_t keep) {
+    while (free_.size() > keep) {
+      ::operator delete(free_.back());
+      free_.pop_back();
+      freed_bytes_ += block_size_;
+    }
+  }
+  // Bytes given back to the allocator since the last call (blocks freed beyond max_cached).
+  uint64_t takeFreedBytes() { return std::exchange(freed_bytes_, 0); }
 
  private:
   size_t block_size_;
@@ -33,6 +46,7 @@ class BufferPool {
   std::vector<char*> free_;
   size_t outstanding_ = 0;
   uint64_t allocations_ = 0;
+  uint64_t freed_bytes_ = 0;
 };
 
 }  // namespace portd::core

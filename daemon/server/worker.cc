@@ -1,5 +1,6 @@
 #include "server/worker.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -123,14 +124,10 @@ void Worker::run() {
   ctx_ = std::make_unique<core::LoopContext>(&loop_, id_);
   mailbox_ = std::make_unique<core::Mailbox>(&loop_);
   uv_timer_init(&loop_, heartbeat_.get());
-  heartbeat_->data = &state_;
+  heartbeat_->data = this;
   uv_timer_start(
-      heartbeat_.get(),
-      [](uv_timer_t* t) {
-        static_cast<admin::WorkerState*>(t->data)->heartbeat_ms.store(admin::ServerState::nowMs(),
-                                                                      std::memory_order_relaxed);
-      },
-      0, 250);
+      heartbeat_.get(), [](uv_timer_t* t) { static_cast<Worker*>(t->data)->onHeartbeat(); }, 0,
+      250);
   uv_unref(heartbeat_.handle());
   rc = apply(initial_);
   // The listener objects hold what they need of the configuration. Holding it here as well
@@ -161,6 +158,35 @@ void Worker::run() {
   state_.exited = true;
   if (on_exit_) {
     on_exit_(this);
+  }
+}
+
+void Worker::onHeartbeat() {
+  state_.heartbeat_ms.store(admin::ServerState::nowMs(), std::memory_order_relaxed);
+  // What connections held (queued output, kept input, parser buffers) goes back to malloc when
+  // they close, and malloc keeps it in its arenas: after a burst (peers that never read, then
+  // left) the process would keep that memory for good. So after a burst ends (connections
+  // closed in numbers, or the pools freed blocks) the pool's cache is cut back and malloc is
+  // asked to return free pages; at most once a second per worker, and never during steady
+  // traffic, where neither happens.
+  constexpr uint64_t kReleasedBurst = 1 << 20;
+  constexpr uint64_t kClosedBurst = 8;
+  const uint64_t open = ctx_->openConnections();
+  open_high_water_ = std::max(open_high_water_, open);
+  released_bytes_ += ctx_->readPool().takeFreedBytes() + ctx_->writePool().takeFreedBytes();
+  const uint64_t now = uv_now(&loop_);
+  const bool burst_ended = released_bytes_ >= kReleasedBurst ||
+                           open_high_water_ >= open + kClosedBurst ||
+                           (open == 0 && open_high_water_ > 0);
+  if (burst_ended && now - last_trim_ms_ >= 1000) {
+    if (ctx_->writePool().outstanding() == 0) {
+      ctx_->writePool().trim(16);
+      ctx_->writePool().takeFreedBytes();
+    }
+    ::malloc_trim(0);
+    last_trim_ms_ = now;
+    released_bytes_ = 0;
+    open_high_water_ = open;
   }
 }
 

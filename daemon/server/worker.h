@@ -73,6 +73,7 @@ class Worker {
   void sweepRetired();
   void beginDrain();
   void checkDrained();
+  void onHeartbeat();
 
   const int id_;
   Assignment initial_;
@@ -92,6 +93,10 @@ class Worker {
   std::vector<std::unique_ptr<net::UdpSocket>> udp_;
   // Listeners of earlier configurations: no longer accepting, serving their last connections.
   std::vector<std::unique_ptr<net::TcpListener>> retired_;
+  // Since the last malloc_trim(): bytes the pools freed, the most connections open at once.
+  uint64_t released_bytes_ = 0;
+  uint64_t open_high_water_ = 0;
+  uint64_t last_trim_ms_ = 0;
   bool draining_ = false;
   bool finished_ = false;
 };

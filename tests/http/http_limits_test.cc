@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <vector>
 
 #include "http_client.h"
 
@@ -185,6 +186,29 @@ TEST_F(HttpTimeoutTest, ASilentNewConnectionEndsAtTheHeaderTimeoutNotTheKeepAliv
   EXPECT_EQ(r.data, "") << "nothing was asked, nothing is answered";
   EXPECT_GE(Clock::now() - opened, 300ms - kLoopClockSlack);
   EXPECT_LT(Clock::now() - opened, 6s);
+}
+
+// Slowloris: a hundred connections each send part of a head and then nothing. Other clients
+// are served meanwhile, and every one of them is answered 408 and closed at the deadline.
+TEST_F(HttpTimeoutTest, ManyUnfinishedHeadsAreClosedAtTheDeadlineWhileOthersAreServed) {
+  start("500ms", "60s");
+  std::vector<Fd> slow;
+  for (int i = 0; i < 100; ++i) {
+    slow.push_back(connect());
+    ASSERT_TRUE(sendAll(slow.back().get(), "GET / HTTP/1.1\r\nHost: portd\r\nX-Slow: "));
+  }
+  for (int i = 0; i < 5; ++i) {
+    Fd c = connect();
+    ASSERT_TRUE(sendAll(c.get(), getRequest("/")));
+    auto r = readResponses(c.get(), 1);
+    ASSERT_EQ(r.size(), 1u) << "request " << i;
+    EXPECT_EQ(r[0].status, 200);
+  }
+  for (Fd& c : slow) {
+    ReadToClose r = readUntilClose(c.get(), 10s);
+    EXPECT_TRUE(r.data.starts_with("HTTP/1.1 408")) << r.data;
+    EXPECT_EQ(r.how, PeerClose::kEof);
+  }
 }
 
 TEST_F(HttpTimeoutTest, IdleKeepAliveConnectionIsClosedSilently) {

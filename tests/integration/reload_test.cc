@@ -185,6 +185,56 @@ TEST(ReloadTest, TrafficDuringTwentyReloadsSeesNoError) {
   EXPECT_TRUE(d.stop());
 }
 
+// A hundred reloads under TCP and UDP traffic, every other one with an invalid file: the
+// refused ones change nothing, the others apply, and no round trip fails.
+TEST(ReloadTest, HundredReloadsUnderTrafficHalfOfThemInvalid) {
+  Daemon d;
+  std::string base = listener("t", "tcp", "echo") + listener("u", "udp", "echo");
+  ASSERT_TRUE(d.start(server(2) + base));
+  Endpoint t = d.listener("t");
+  Endpoint u = d.listener("u");
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, errors{0};
+  std::thread tcp([&] {
+    Fd longlived = connectTcp(t);
+    for (int i = 0; !stop; ++i) {
+      Fd c = connectTcp(t);
+      std::string m = "tcp " + std::to_string(i);
+      bool good = c.valid() && echoRoundTrip(c.get(), m) && echoRoundTrip(longlived.get(), m);
+      good ? ++ok : ++errors;
+    }
+  });
+  std::thread udp([&] {
+    Fd s = bindUdp(Endpoint::loopback(AF_INET));
+    for (int i = 0; !stop; ++i) {
+      std::string m = "udp " + std::to_string(i);
+      bool good = sendDatagram(s.get(), u, m) && receiveDatagram(s.get()) == m;
+      good ? ++ok : ++errors;
+    }
+  });
+  for (int r = 1; r <= 100; ++r) {
+    const int before = ok;
+    const auto deadline = Clock::now() + kIoTimeout;
+    while (ok <= before && errors == 0 && Clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    if (r % 2 == 0) {
+      d.rewriteConfig(server(2) + base + "[[listener]]\nname = \"broken\"\nprotocol = \"sctp\"\n");
+    } else {
+      d.rewriteConfig(server(r % 4 == 1 ? 3 : 2) + base);
+    }
+    ASSERT_TRUE(d.reload(static_cast<size_t>(r))) << d.log();
+  }
+  stop = true;
+  tcp.join();
+  udp.join();
+  EXPECT_EQ(errors.load(), 0) << d.log();
+  EXPECT_EQ(countOccurrences(d.log(), "configuration reloaded from"), 50u);
+  EXPECT_EQ(countOccurrences(d.log(), "reload refused"), 50u);
+  EXPECT_GT(ok.load(), 100);
+  EXPECT_TRUE(d.stop());
+}
+
 // The answer to "GET /" on a new connection, head and body.
 std::string get(const Endpoint& to) {
   Fd c = connectTcp(to);
