@@ -12,15 +12,6 @@
 namespace portd::itest {
 namespace {
 
-// The admin endpoint's address, from "admin endpoint on http://127.0.0.1:PORT (...)".
-Endpoint adminOf(const Daemon& d) {
-  static const std::regex kLine(R"(admin endpoint on http://(\S+) \()");
-  std::smatch m;
-  std::string log = d.log();
-  EXPECT_TRUE(std::regex_search(log, m, kLine)) << log;
-  return Endpoint::parse(m[1].str()).value_or(Endpoint());
-}
-
 // GET with curl; status and body.
 HttpResponse fetch(const Endpoint& e, std::string_view path) {
   CommandResult r = runCurl({"-s", "-w", "\n%{http_code}", url(e, path)});
@@ -102,7 +93,7 @@ handler = "echo"
 TEST(AdminTest, HealthReadinessStatsAndConfig) {
   Daemon d;
   ASSERT_TRUE(d.start(kBase));
-  Endpoint admin = adminOf(d);
+  Endpoint admin = d.admin();
   HttpResponse h = fetch(admin, "/healthz");
   EXPECT_EQ(h.status, 200);
   EXPECT_EQ(h.body, "ok\n");
@@ -133,7 +124,7 @@ TEST(AdminTest, HealthReadinessStatsAndConfig) {
 TEST(AdminTest, MetricsPassPromtoolAndCountTheTraffic) {
   Daemon d;
   ASSERT_TRUE(d.start(kBase));
-  Endpoint admin = adminOf(d);
+  Endpoint admin = d.admin();
   for (std::string_view path : {"/echo", "/echo?status=503", "/missing"}) {
     runCurl({"-s", "-o", "/dev/null", url(d.listener("web"), path)});
   }
@@ -175,7 +166,7 @@ TEST(AdminTest, MetricsPassPromtoolAndCountTheTraffic) {
 TEST(AdminTest, ReadyzIs503WhileDraining) {
   Daemon d;
   ASSERT_TRUE(d.start(kBase));
-  Endpoint admin = adminOf(d);
+  Endpoint admin = d.admin();
   // A slow request keeps the drain going. The checks below take a tenth of its delay or less.
   Fd slow = connectTcp(d.listener("web"));
   ASSERT_TRUE(sendAll(slow.get(), getRequest("/echo?delay=2s")));
@@ -205,7 +196,7 @@ TEST(AdminTest, HealthzFailsWhileAWorkerIsStuckAndPluginCountersShow) {
                       "address = \"127.0.0.1:0\"\nhandler = \"hang\"\n"
                       "[listener.options]\nhang = \"60s\"\nhold = \"" +
                       hold->path() + "\"\n"));
-  Endpoint admin = adminOf(d);
+  Endpoint admin = d.admin();
   EXPECT_EQ(fetch(admin, "/healthz").status, 200);
   Fd c = connectTcp(d.listener("stuck"));
   ASSERT_TRUE(sendAll(c.get(), "x"));
@@ -236,7 +227,7 @@ TEST(AdminTest, HealthzFailsWhileAWorkerIsStuckAndPluginCountersShow) {
 TEST(AdminTest, ReloadsAndRefusedReloadsAreCounted) {
   Daemon d;
   ASSERT_TRUE(d.start(kBase));
-  Endpoint admin = adminOf(d);
+  Endpoint admin = d.admin();
   d.rewriteConfig(kBase + "[[listener]]\nname = \"x\"\n");
   ASSERT_TRUE(d.reload(1));
   d.rewriteConfig(kBase);
@@ -244,7 +235,7 @@ TEST(AdminTest, ReloadsAndRefusedReloadsAreCounted) {
   HttpResponse m = fetch(admin, "/metrics");
   EXPECT_EQ(sample(m.body, "portd_reload_failures_total"), 1) << m.body;
   EXPECT_EQ(sample(m.body, "portd_reloads_total"), 1);
-  EXPECT_EQ(adminOf(d).toString(), admin.toString()) << "the admin endpoint stays where it was";
+  EXPECT_EQ(d.admin().toString(), admin.toString()) << "the admin endpoint stays where it was";
   EXPECT_TRUE(d.stop());
 }
 
@@ -269,7 +260,7 @@ TEST(HttpDrainTest, KeepAliveConnectionsCloseAfterTheirLastResponse) {
   ASSERT_EQ(readResponses(idle.get(), 1).size(), 1u);  // now idle between requests
   Fd slow = connectTcp(d.listener("web"));
   ASSERT_TRUE(sendAll(slow.get(), getRequest("/echo?delay=500ms")));
-  ASSERT_TRUE(waitForWebRequests(adminOf(d), 2));
+  ASSERT_TRUE(waitForWebRequests(d.admin(), 2));
   const auto start = Clock::now();
   d.signal(SIGTERM);
   EXPECT_EQ(waitForClose(idle.get()), PeerClose::kEof) << "the idle connection closes at once";

@@ -19,39 +19,6 @@
 namespace portd::itest {
 namespace {
 
-// The daemon's resident memory, from /proc.
-uint64_t rssBytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stoull(line.substr(6)) * 1024;
-    }
-  }
-  return 0;
-}
-
-// Waits until the daemon's memory stops changing (no change over 500 ms), at most 15 s.
-uint64_t settledRss(pid_t pid) {
-  uint64_t last = rssBytes(pid);
-  int still = 0;
-  for (int i = 0; i < 150 && still < 5; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    uint64_t now = rssBytes(pid);
-    still = now == last ? still + 1 : 0;
-    last = now;
-  }
-  return last;
-}
-
-// The admin endpoint's address, from "admin endpoint on http://127.0.0.1:PORT (...)".
-Endpoint adminOf(const Daemon& d) {
-  static const std::regex kLine(R"(admin endpoint on http://(\S+) \()");
-  std::smatch m;
-  std::string log = d.log();
-  EXPECT_TRUE(std::regex_search(log, m, kLine)) << log;
-  return Endpoint::parse(m[1].str()).value_or(Endpoint());
-}
-
 // As many requests as fit in one 64 KiB read, each for a body one byte longer than the one
 // before (from `base` on), so that the order of the answers shows in their lengths.
 std::string echoBatch(size_t base, size_t* count) {
@@ -119,8 +86,8 @@ handler = "http"
 write_buffer_limit = "256KiB"
 )toml"));
   const Endpoint web = d.listener("web");
-  const Endpoint admin = adminOf(d);
-  const uint64_t before = settledRss(d.pid());
+  const Endpoint admin = d.admin();
+  const uint64_t before = d.settledRssBytes();
 
   constexpr size_t kBase = 32 * 1024;
   constexpr int kConnections = 20;
@@ -157,7 +124,7 @@ write_buffer_limit = "256KiB"
   CommandResult health = runCurl({"-s", "-w", "\n%{http_code}", url(admin, "/healthz")});
   EXPECT_TRUE(health.out.ends_with("\n200")) << health.out << health.err;
 
-  const uint64_t loaded = settledRss(d.pid());
+  const uint64_t loaded = d.settledRssBytes();
   std::printf("portd RSS %llu -> %llu bytes\n", static_cast<unsigned long long>(before),
               static_cast<unsigned long long>(loaded));
   ::testing::Test::RecordProperty("rss_before", std::to_string(before));
@@ -167,7 +134,7 @@ write_buffer_limit = "256KiB"
   // Once the peers leave, what they held is let go of and nothing goes on growing.
   conns.resize(1);
   admin_conns.clear();
-  const uint64_t after = settledRss(d.pid());
+  const uint64_t after = d.settledRssBytes();
   EXPECT_LT(after, loaded + (4ull << 20)) << before << " " << loaded << " " << after;
 
   // The one left reads now: every answer arrives, complete and in order.
@@ -187,7 +154,7 @@ write_buffer_limit = "256KiB"
   // RSS returns to within 10% (and a couple of MiB of warm pools) of where it started.
   conns.clear();
   other.reset();
-  const uint64_t idle = settledRss(d.pid());
+  const uint64_t idle = d.settledRssBytes();
   std::printf("portd RSS after the peers left: %llu bytes\n",
               static_cast<unsigned long long>(idle));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)

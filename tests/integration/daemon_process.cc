@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 namespace portd::itest {
 
@@ -201,6 +202,36 @@ size_t countOccurrences(std::string_view haystack, std::string_view needle) {
     ++n;
   }
   return n;
+}
+
+Endpoint Daemon::admin() const {
+  static const std::regex kLine(R"(admin endpoint on http://(\S+) \()");
+  std::smatch m;
+  const std::string text = log();
+  EXPECT_TRUE(std::regex_search(text, m, kLine)) << text;
+  return Endpoint::parse(m.size() > 1 ? m[1].str() : "").value_or(Endpoint());
+}
+
+uint64_t Daemon::rssBytes() const {
+  std::ifstream in("/proc/" + std::to_string(pid()) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stoull(line.substr(6)) * 1024;
+    }
+  }
+  return 0;
+}
+
+uint64_t Daemon::settledRssBytes() const {
+  uint64_t last = rssBytes();
+  int still = 0;
+  for (int i = 0; i < 150 && still < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const uint64_t now = rssBytes();
+    still = now == last ? still + 1 : 0;
+    last = now;
+  }
+  return last;
 }
 
 }  // namespace portd::itest

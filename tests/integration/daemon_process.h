@@ -97,6 +97,12 @@ class Daemon {
   // not depend on how late the test thread saw them.
   std::vector<std::chrono::system_clock::time_point> logLineTimes(std::string_view text) const;
   pid_t pid() const { return child_->pid(); }
+  // The admin endpoint's address, from its "admin endpoint on http://..." log line; an invalid
+  // endpoint (and a test failure) if the log has none.
+  Endpoint admin() const;
+  // Resident memory (VmRSS) now; and once it has stopped changing for 500 ms (at most 15 s).
+  uint64_t rssBytes() const;
+  uint64_t settledRssBytes() const;
   // CPU time the daemon used so far, user and system, from /proc; zero if unreadable.
   std::chrono::milliseconds cpuTime() const;
 

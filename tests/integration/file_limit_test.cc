@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <vector>
 
 #include "daemon_process.h"
@@ -94,11 +93,7 @@ address = "127.0.0.1:0"
 handler = "echo"
 )toml",
                            options));
-  static const std::regex kAdmin(R"(admin endpoint on http://(\S+) \()");
-  std::smatch m;
-  const std::string log = daemon.log();
-  ASSERT_TRUE(std::regex_search(log, m, kAdmin)) << log;
-  const Endpoint admin = Endpoint::parse(m[1].str()).value_or(Endpoint());
+  const Endpoint admin = daemon.admin();
 
   std::vector<Fd> clients;
   for (int i = 0; i < 60; ++i) {

@@ -23,15 +23,6 @@
 namespace portd::itest {
 namespace {
 
-// The admin endpoint's address, from "admin endpoint on http://127.0.0.1:PORT (...)".
-Endpoint adminOf(const Daemon& d) {
-  static const std::regex kLine(R"(admin endpoint on http://(\S+) \()");
-  std::smatch m;
-  std::string log = d.log();
-  EXPECT_TRUE(std::regex_search(log, m, kLine)) << log;
-  return Endpoint::parse(m[1].str()).value_or(Endpoint());
-}
-
 // GET /metrics over a plain socket: the whole response, head included.
 std::string metrics(const Endpoint& admin) {
   Fd fd = connectTcp(admin);
@@ -123,7 +114,7 @@ TEST_P(OwnAddressTest, ADatagramFromTheListenersOwnAddressIsDroppedNotAnswered) 
 
   Daemon daemon;
   ASSERT_TRUE(daemon.start(config(GetParam())));
-  const Endpoint admin = adminOf(daemon);
+  const Endpoint admin = daemon.admin();
   // A wildcard listener is reached, and spoofed, through loopback like the others.
   const Endpoint echo = Endpoint::loopback(AF_INET, daemon.listener("echo").port());
   ASSERT_NE(echo.port(), 0);
@@ -189,7 +180,7 @@ TEST(UdpGuardTest, TheListenersBlockedSourcePortsApplyBeforeTheHandler) {
   ASSERT_TRUE(daemon.start(config("127.0.0.1:0",
                                   "blocked_source_ports = [" + std::to_string(blocked_port) + "]",
                                   "blocked_source_ports = []")));
-  const Endpoint admin = adminOf(daemon);
+  const Endpoint admin = daemon.admin();
   const Endpoint echo = daemon.listener("echo");
 
   ASSERT_TRUE(sendDatagram(blocked.get(), echo, "from a blocked port"));
@@ -223,7 +214,7 @@ TEST(UdpGuardTest, RepliesToOneSourceAreCappedAtItsBurst) {
   // or two.
   ASSERT_TRUE(daemon.start(
       config("127.0.0.1:0", "udp_reply_rate = 1\nudp_reply_burst = " + std::to_string(kBurst))));
-  const Endpoint admin = adminOf(daemon);
+  const Endpoint admin = daemon.admin();
   const Endpoint echo = daemon.listener("echo");
 
   for (int i = 0; i < kSentCount; ++i) {

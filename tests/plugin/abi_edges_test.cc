@@ -29,30 +29,6 @@ std::string tcpListener(const std::string& name, const std::string& handler,
          (options.empty() ? "" : "[listener.options]\n" + options);
 }
 
-// The daemon's resident memory, from /proc.
-uint64_t rssBytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stoull(line.substr(6)) * 1024;
-    }
-  }
-  return 0;
-}
-
-// Waits until the daemon's memory stops changing (no change over 500 ms), at most 15 s.
-uint64_t settledRss(pid_t pid) {
-  uint64_t last = rssBytes(pid);
-  int still = 0;
-  for (int i = 0; i < 150 && still < 5; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    uint64_t now = rssBytes(pid);
-    still = now == last ? still + 1 : 0;
-    last = now;
-  }
-  return last;
-}
-
 TEST(AbiEdges, APluginBuiltAgainstTheFrozenV1HeaderLoadsAndServes) {
   Daemon d;
   ASSERT_TRUE(
@@ -72,7 +48,7 @@ void expectBoundedOutput(bool careful) {
       d.start("[server]\nworkers = 1\n" + plugin(PLUGIN_EDGES) +
               tcpListener("bulk", "bulk",
                           std::string("careful = ") + (careful ? "true" : "false") + "\n")));
-  const uint64_t before = settledRss(d.pid());
+  const uint64_t before = d.settledRssBytes();
   constexpr int kConnections = 12;
   constexpr size_t kRequests = 48;
   constexpr size_t kAnswer = 256 * 1024;
@@ -85,7 +61,7 @@ void expectBoundedOutput(bool careful) {
     conns.push_back(connectTcp(d.listener("bulk")));
     ASSERT_TRUE(sendAll(conns.back().get(), requests));
   }
-  const uint64_t loaded = settledRss(d.pid());
+  const uint64_t loaded = d.settledRssBytes();
   EXPECT_LT(loaded - before, 48ull << 20) << "RSS went from " << before << " to " << loaded;
   ::testing::Test::RecordProperty("rss_before", std::to_string(before));
   ::testing::Test::RecordProperty("rss_loaded", std::to_string(loaded));
@@ -100,7 +76,7 @@ void expectBoundedOutput(bool careful) {
   }
   conns.clear();
   // Every connection's queued output and kept input is let go of once the peers leave.
-  const uint64_t after = settledRss(d.pid());
+  const uint64_t after = d.settledRssBytes();
   EXPECT_LT(after, loaded + (4ull << 20)) << before << " " << loaded << " " << after;
   Fd c = connectTcp(d.listener("bulk"));
   ASSERT_TRUE(sendAll(c.get(), "GET\n"));
