@@ -246,6 +246,17 @@ TEST(HostileValuesTest, EveryKeyTheShippedConfigurationShowsIsSwept) {
   EXPECT_GE(keys, 10);
 }
 
+// A second is the promise for the daemon as shipped. Sanitizer builds (unoptimised, every
+// access checked) start and run each check about ten times slower: they get ten times the
+// time, and check every eighth case, so that the suite keeps within its budget there too.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr std::chrono::milliseconds kCheckDeadline{10'000};
+constexpr size_t kCaseStride = 8;
+#else
+constexpr std::chrono::milliseconds kCheckDeadline{1'000};
+constexpr size_t kCaseStride = 1;
+#endif
+
 TEST(HostileValuesTest, CheckEndsWithStatus0Or2WithinASecond) {
   std::string dir = (std::filesystem::temp_directory_path() / "portd-itest-XXXXXX").string();
   ASSERT_NE(::mkdtemp(dir.data()), nullptr);
@@ -259,14 +270,14 @@ TEST(HostileValuesTest, CheckEndsWithStatus0Or2WithinASecond) {
   std::mutex mutex;
   std::vector<std::string> failures;
   auto worker = [&] {
-    for (size_t i = next++; i < cases.size(); i = next++) {
+    for (size_t i = kCaseStride * next++; i < cases.size(); i = kCaseStride * next++) {
       const std::string path = dir + "/" + std::to_string(i) + ".toml";
       std::ofstream(path, std::ios::binary) << cases[i].text;
       const auto start = std::chrono::steady_clock::now();
-      CommandResult r = runPortd({"check", "-c", path}, 1s);
+      CommandResult r = runPortd({"check", "-c", path}, kCheckDeadline);
       const auto took = std::chrono::steady_clock::now() - start;
-      const bool ok =
-          (r.status == ExitStatus::exited(0) || r.status == ExitStatus::exited(2)) && took < 1s;
+      const bool ok = (r.status == ExitStatus::exited(0) || r.status == ExitStatus::exited(2)) &&
+                      took < kCheckDeadline;
       if (!ok) {
         std::ostringstream why;
         why << cases[i].what << ": " << r.status << " after "

@@ -18,6 +18,14 @@
 namespace portd::itest {
 namespace {
 
+// Sanitizers keep freed memory in quarantine and map shadow memory on purpose, so resident
+// memory says nothing about portd's own bounds there: only the plain build measures it.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kMeasuresMemory = false;
+#else
+constexpr bool kMeasuresMemory = true;
+#endif
+
 std::string plugin(const char* path) {
   return std::string("[[plugin]]\npath = \"") + path + "\"\n";
 }
@@ -62,7 +70,9 @@ void expectBoundedOutput(bool careful) {
     ASSERT_TRUE(sendAll(conns.back().get(), requests));
   }
   const uint64_t loaded = d.settledRssBytes();
-  EXPECT_LT(loaded - before, 48ull << 20) << "RSS went from " << before << " to " << loaded;
+  if (kMeasuresMemory) {
+    EXPECT_LT(loaded - before, 48ull << 20) << "RSS went from " << before << " to " << loaded;
+  }
   ::testing::Test::RecordProperty("rss_before", std::to_string(before));
   ::testing::Test::RecordProperty("rss_loaded", std::to_string(loaded));
   std::printf("portd RSS %llu -> %llu bytes\n", static_cast<unsigned long long>(before),
@@ -77,7 +87,9 @@ void expectBoundedOutput(bool careful) {
   conns.clear();
   // Every connection's queued output and kept input is let go of once the peers leave.
   const uint64_t after = d.settledRssBytes();
-  EXPECT_LT(after, loaded + (4ull << 20)) << before << " " << loaded << " " << after;
+  if (kMeasuresMemory) {
+    EXPECT_LT(after, loaded + (4ull << 20)) << before << " " << loaded << " " << after;
+  }
   Fd c = connectTcp(d.listener("bulk"));
   ASSERT_TRUE(sendAll(c.get(), "GET\n"));
   EXPECT_EQ(readExactly(c.get(), kAnswer).size(), kAnswer) << "still serving";
