@@ -146,6 +146,11 @@ for _ in $(seq 1 150); do
   sleep 0.1
 done
 [[ $now != "$pid" ]] || fail "the watchdog did not restart the hung service"
+# journald writes systemd's own line about the unit asynchronously: wait for it rather than race.
+for _ in $(seq 1 50); do
+  X journalctl -u portd -o cat --no-pager | grep -q "Watchdog timeout" && break
+  sleep 0.1
+done
 X journalctl -u portd -o cat --no-pager | grep -q "Watchdog timeout" || fail "no watchdog timeout in the journal"
 step "4. SIGSTOP: systemd's watchdog restarted portd (pid $pid -> $now, NRestarts $restarts -> $(X systemctl show -p NRestarts --value portd))"
 
