@@ -120,7 +120,7 @@ curl -s -o "$work/slow.out" -w '%{http_code}' "http://127.0.0.1:$http/echo?delay
 curl_pid=$!
 # Stop once the request is in: the listener counts it as accepted.
 for _ in $(seq 1 50); do
-  curl -s "http://127.0.0.1:$admin/metrics" | grep -q '^portd_requests_total{listener="http".*} [1-9]' && break
+  grep -q '^portd_requests_total{listener="http".*} [1-9]' <<<"$(curl -s "http://127.0.0.1:$admin/metrics")" && break
   sleep 0.1
 done
 P stop -t 15 "$main" >/dev/null
@@ -134,12 +134,12 @@ step "3. the slow request completed with 200, the container exited 0 after $elap
 
 one=$(run cpus1 --cpus 1)
 wait_healthy "$one"
-P logs "$one" 2>&1 | grep -q 'workers: 1 ' || { P logs "$one"; fail "--cpus 1 did not give one worker"; }
+grep -q 'workers: 1 ' <<<"$(P logs "$one" 2>&1)" || { P logs "$one"; fail "--cpus 1 did not give one worker"; }
 step "4. --cpus 1: $(P logs "$one" 2>&1 | grep -o 'workers: 1 ([^)]*)' | head -1)"
 if [[ $(nproc) -ge 2 ]]; then
   two=$(run cpuset --cpuset-cpus 0,1)
   wait_healthy "$two"
-  P logs "$two" 2>&1 | grep -q 'workers: 2 ' || { P logs "$two"; fail "--cpuset-cpus 0,1 did not give two workers"; }
+  grep -q 'workers: 2 ' <<<"$(P logs "$two" 2>&1)" || { P logs "$two"; fail "--cpuset-cpus 0,1 did not give two workers"; }
   step "4. --cpuset-cpus 0,1: $(P logs "$two" 2>&1 | grep -o 'workers: 2 ([^)]*)' | head -1)"
 fi
 
@@ -148,7 +148,7 @@ chmod 644 "$work/broken.toml"
 broken=$(run broken -v "$work/broken.toml:/etc/portd/portd.toml:ro,Z")
 code=$(wait_exit "$broken" 20)
 [[ $code == 2 ]] || fail "a broken configuration exited $code, not 2"
-P logs "$broken" 2>&1 | grep -q '/etc/portd/portd.toml:5:11: listener\[0\].handler: unknown handler "nope"' ||
+grep -q '/etc/portd/portd.toml:5:11: listener\[0\].handler: unknown handler "nope"' <<<"$(P logs "$broken" 2>&1)" ||
   { P logs "$broken"; fail "the message does not name the place of the error"; }
 step "5. a broken mounted configuration exits 2: $(P logs "$broken" 2>&1 | head -1)"
 
@@ -156,7 +156,7 @@ printf '[[listener]]\nname = "alt"\nprotocol = "tcp"\naddress = "0.0.0.0:7001"\n
 chmod 644 "$work/alt.toml"
 alt=$(run alt -v "$work/alt.toml:/config/alt.toml:ro,Z" -e PORTD_CONFIG=/config/alt.toml)
 wait_healthy "$alt"
-P logs "$alt" 2>&1 | grep -q 'listener \\\?"alt\\\?"' || { P logs "$alt"; fail "PORTD_CONFIG was not used"; }
+grep -q 'listener \\\?"alt\\\?"' <<<"$(P logs "$alt" 2>&1)" || { P logs "$alt"; fail "PORTD_CONFIG was not used"; }
 step "PORTD_CONFIG=/config/alt.toml replaces the configuration"
 
 echo "container: all checks passed"

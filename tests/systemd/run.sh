@@ -68,7 +68,7 @@ for f in /usr/bin/portd /usr/lib/systemd/system/portd.service /usr/lib/systemd/s
 done
 X sh -c 'ls /usr/lib/*/cmake/portd/portdConfig.cmake /usr/lib/*/pkgconfig/portd.pc' >/dev/null ||
   fail "the package did not install the SDK's CMake package and pkg-config file"
-X dpkg-query -W -f '${Conffiles}' portd | grep -q /etc/portd/portd.toml || fail "portd.toml is not a conffile"
+grep -q /etc/portd/portd.toml <<<"$(X dpkg-query -W -f '${Conffiles}' portd)" || fail "portd.toml is not a conffile"
 step "0. apt install ./portd.deb: binary, units, /etc/portd/portd.toml (a conffile) and the SDK"
 
 # The test's configuration: the default echo listeners, plus http for the slow request.
@@ -124,10 +124,10 @@ step "2. $out"
 X sh -c 'printf "[[listener]]\nname = \"x\"\nhandler = \"nope\"\n" > /etc/portd/portd.toml'
 X systemctl reload portd || fail "systemctl reload (broken file) failed itself"
 for _ in $(seq 1 50); do
-  X journalctl -u portd -o cat --no-pager | grep -q "reload refused" && break
+  grep -q "reload refused" <<<"$(X journalctl -u portd -o cat --no-pager)" && break
   sleep 0.1
 done
-X journalctl -u portd -o cat --no-pager | grep -qE 'reload refused, the previous configuration keeps serving: /etc/portd/portd.toml:[0-9]+:[0-9]+: ' ||
+grep -qE 'reload refused, the previous configuration keeps serving: /etc/portd/portd.toml:[0-9]+:[0-9]+: ' <<<"$(X journalctl -u portd -o cat --no-pager)" ||
   fail "the journal does not show the refused reload with its place"
 [[ $(X systemctl show -p ActiveState --value portd) == active ]] || fail "not active after a broken reload"
 got=$(X sh -c 'printf "still\n" | socat -t 2 - TCP:127.0.0.1:7100')
@@ -148,10 +148,10 @@ done
 [[ $now != "$pid" ]] || fail "the watchdog did not restart the hung service"
 # journald writes systemd's own line about the unit asynchronously: wait for it rather than race.
 for _ in $(seq 1 50); do
-  X journalctl -u portd -o cat --no-pager | grep -q "Watchdog timeout" && break
+  grep -q "Watchdog timeout" <<<"$(X journalctl -u portd -o cat --no-pager)" && break
   sleep 0.1
 done
-X journalctl -u portd -o cat --no-pager | grep -q "Watchdog timeout" || fail "no watchdog timeout in the journal"
+grep -q "Watchdog timeout" <<<"$(X journalctl -u portd -o cat --no-pager)" || fail "no watchdog timeout in the journal"
 step "4. SIGSTOP: systemd's watchdog restarted portd (pid $pid -> $now, NRestarts $restarts -> $(X systemctl show -p NRestarts --value portd))"
 
 # 5
@@ -167,10 +167,10 @@ got=$(X sh -c 'printf "activated\n" | socat -t 3 - TCP:127.0.0.1:7000')
 [[ $got == activated ]] || fail "the first connection through portd.socket got '$got'"
 [[ $(X systemctl show -p ActiveState --value portd) == active ]] || fail "portd did not start"
 for _ in $(seq 1 50); do
-  X journalctl -u portd -o cat --no-pager | grep -q 'listener "echo-tcp".*socket from systemd' && break
+  grep -q 'listener "echo-tcp".*socket from systemd' <<<"$(X journalctl -u portd -o cat --no-pager)" && break
   sleep 0.1
 done
-X journalctl -u portd -o cat --no-pager | grep -q 'listener "echo-tcp".*socket from systemd' || fail "the socket was not adopted"
+grep -q 'listener "echo-tcp".*socket from systemd' <<<"$(X journalctl -u portd -o cat --no-pager)" || fail "the socket was not adopted"
 step "6. socket activation: the first connection started portd, which adopted the socket and answered"
 X systemctl stop portd portd.socket
 
