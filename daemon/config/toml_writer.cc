@@ -74,8 +74,9 @@ std::string formatOptionValue(const OptionValue& value) {
 
 std::string renderConfigToml(const Config& cfg) {
   toml::table root{
-      {"server", toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
-                             {"shutdown_timeout", formatDuration(cfg.server.shutdown_timeout)},
+      {"server",
+       toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
+                   {"shutdown_timeout", formatDuration(cfg.server.shutdown_timeout)},
                    {"max_connections", static_cast<int64_t>(cfg.server.max_connections)}}},
       {"log", toml::table{{"level", cfg.log.level},
                           {"format", cfg.log.format == LogFormat::kJson ? "json" : "text"}}},

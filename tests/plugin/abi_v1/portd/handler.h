@@ -103,9 +103,9 @@ extern "C" {
 
 /* Status codes of host functions. */
 #define PORTD_OK 0
-#define PORTD_ECLOSED (-1) /* the connection or timer id is stale or closing */
-#define PORTD_EINVAL (-2)  /* a bad argument (unknown option, wrong type, NULL) */
-#define PORTD_ENOMEM (-3)  /* a bounded resource is exhausted */
+#define PORTD_ECLOSED (-1)      /* the connection or timer id is stale or closing */
+#define PORTD_EINVAL (-2)       /* a bad argument (unknown option, wrong type, NULL) */
+#define PORTD_ENOMEM (-3)       /* a bounded resource is exhausted */
 #define PORTD_EWRONGTHREAD (-4) /* called from a thread that is not the instance's worker */
 #define PORTD_EAGAIN (-5)       /* write(): the output queue is full; nothing was queued */
 
@@ -283,7 +283,7 @@ typedef struct portd_plugin {
   size_t handler_count;
 } portd_plugin;
 
-#define PORTD_PLUGIN_INIT                                              \
+#define PORTD_PLUGIN_INIT                                         \
   .abi_version = PORTD_ABI_VERSION, .size = sizeof(portd_plugin), \
   .handler_size = sizeof(portd_handler_def)
 
