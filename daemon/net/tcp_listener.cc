@@ -154,8 +154,9 @@ void TcpListener::acceptSome() {
   // A bounded batch per wake-up keeps one busy listener from starving the connections already
   // open on this loop; epoll is level-triggered, so the rest are picked up on the next turn.
   for (int i = 0; i < 64 && fd_ >= 0; ++i) {
-    // The peer's address comes with the accept (no getpeername() later) when it is needed.
-    sockaddr_storage peer{};
+    // The peer's address comes with the accept (no getpeername() later) when it is needed;
+    // otherwise it is neither asked for nor read, so it is left uninitialised.
+    sockaddr_storage peer;
     socklen_t len = sizeof peer;
     int fd = ::accept4(fd_, peers_ ? reinterpret_cast<sockaddr*>(&peer) : nullptr,
                        peers_ ? &len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -19,14 +19,9 @@
 namespace portd::itest {
 namespace {
 
-// Sanitizers keep freed memory in quarantine and map shadow memory on purpose, so resident
-// memory says nothing about portd's own bounds there: only the plain build measures it (the
-// sanitizer builds still check that every answer arrives, complete and in order).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kMeasuresMemory = false;
-#else
-constexpr bool kMeasuresMemory = true;
-#endif
+// Only the plain build measures memory (see kSanitizerBuild); the sanitizer builds still
+// check everything else.
+constexpr bool kMeasuresMemory = !kSanitizerBuild;
 
 // As many requests as fit in one 64 KiB read, each for a body one byte longer than the one
 // before (from `base` on), so that the order of the answers shows in their lengths.

@@ -14,6 +14,15 @@
 
 namespace portd::itest {
 
+// Sanitizer builds (AddressSanitizer, ThreadSanitizer) keep freed memory in quarantine, map
+// shadow memory and run unoptimised: resident memory says nothing about portd's own bounds
+// there, and everything takes several times longer.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 // A file in the temporary directory, removed by the destructor.
 class TempFile {
  public:

@@ -249,13 +249,8 @@ TEST(HostileValuesTest, EveryKeyTheShippedConfigurationShowsIsSwept) {
 // A second is the promise for the daemon as shipped. Sanitizer builds (unoptimised, every
 // access checked) start and run each check about ten times slower: they get ten times the
 // time, and check every eighth case, so that the suite keeps within its budget there too.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr std::chrono::milliseconds kCheckDeadline{10'000};
-constexpr size_t kCaseStride = 8;
-#else
-constexpr std::chrono::milliseconds kCheckDeadline{1'000};
-constexpr size_t kCaseStride = 1;
-#endif
+constexpr std::chrono::milliseconds kCheckDeadline{kSanitizerBuild ? 10'000 : 1'000};
+constexpr size_t kCaseStride = kSanitizerBuild ? 8 : 1;
 
 TEST(HostileValuesTest, CheckEndsWithStatus0Or2WithinASecond) {
   std::string dir = (std::filesystem::temp_directory_path() / "portd-itest-XXXXXX").string();

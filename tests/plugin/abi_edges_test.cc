@@ -18,13 +18,9 @@
 namespace portd::itest {
 namespace {
 
-// Sanitizers keep freed memory in quarantine and map shadow memory on purpose, so resident
-// memory says nothing about portd's own bounds there: only the plain build measures it.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kMeasuresMemory = false;
-#else
-constexpr bool kMeasuresMemory = true;
-#endif
+// Only the plain build measures memory (see kSanitizerBuild); the sanitizer builds still
+// check everything else.
+constexpr bool kMeasuresMemory = !kSanitizerBuild;
 
 std::string plugin(const char* path) {
   return std::string("[[plugin]]\npath = \"") + path + "\"\n";
