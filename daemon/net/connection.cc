@@ -71,7 +71,11 @@ void Connection::start() {
 
 void Connection::touch() { last_activity_ms_ = uv_now(tcp_.loop); }
 
-bool Connection::write(std::string_view data) {
+bool Connection::write(std::string_view data) { return writeImpl(data, false); }
+
+bool Connection::writeReferenced(std::string_view data) { return writeImpl(data, true); }
+
+bool Connection::writeImpl(std::string_view data, bool referenced) {
   PORTD_ASSERT_LOOP_THREAD(context());
   if (closing_ || close_after_flush_) {
     return false;
@@ -98,7 +102,11 @@ bool Connection::write(std::string_view data) {
       data.remove_prefix(static_cast<size_t>(n));
     }
   }
-  out_.append(data);
+  if (referenced) {
+    out_.appendReferenced(data);
+  } else {
+    out_.append(data);
+  }
   if (in_flight_ == 0) {
     startWrite();
   }

@@ -40,6 +40,10 @@ class Connection {
   // Queues `data` for the peer. Returns false (and writes nothing) once the connection is
   // closing.
   bool write(std::string_view data);
+  // write(), except that what the kernel does not take at once is queued by reference: `data`
+  // must stay valid and unchanged for the life of the process (static storage). It counts
+  // against the write limit like any output, but costs no memory per connection.
+  bool writeReferenced(std::string_view data);
   // Stops reading, sends what is queued, then closes.
   void close();
   // Closes now, dropping queued output.
@@ -85,6 +89,7 @@ class Connection {
   // Starts reading and tells the handler; called once the socket is accepted.
   void start();
   void updateReading();
+  bool writeImpl(std::string_view data, bool referenced);
   void startWrite();
   void touch();
   void finish();

@@ -8,8 +8,8 @@ namespace portd::net {
 void OutputQueue::append(std::string_view data) {
   const size_t block_size = pool_.blockSize();
   while (!data.empty()) {
-    if (blocks_.empty() || blocks_.back().end == block_size) {
-      blocks_.push_back(Block{pool_.acquire(), 0, 0});
+    if (blocks_.empty() || !blocks_.back().owned || blocks_.back().end == block_size) {
+      blocks_.push_back(Block{pool_.acquire(), 0, 0, true});
     }
     Block& b = blocks_.back();
     size_t n = std::min(data.size(), block_size - b.end);
@@ -18,6 +18,14 @@ void OutputQueue::append(std::string_view data) {
     size_ += n;
     data.remove_prefix(n);
   }
+}
+
+void OutputQueue::appendReferenced(std::string_view data) {
+  if (data.empty()) {
+    return;
+  }
+  blocks_.push_back(Block{const_cast<char*>(data.data()), 0, data.size(), false});
+  size_ += data.size();
 }
 
 unsigned OutputQueue::peek(uv_buf_t* bufs, unsigned max) const {
@@ -36,7 +44,9 @@ void OutputQueue::consume(size_t n) {
     b.begin += take;
     n -= take;
     if (b.begin == b.end) {
-      pool_.release(b.data);
+      if (b.owned) {
+        pool_.release(b.data);
+      }
       blocks_.pop_front();
     }
   }
@@ -44,7 +54,9 @@ void OutputQueue::consume(size_t n) {
 
 void OutputQueue::clear() {
   for (Block& b : blocks_) {
-    pool_.release(b.data);
+    if (b.owned) {
+      pool_.release(b.data);
+    }
   }
   blocks_.clear();
   size_ = 0;

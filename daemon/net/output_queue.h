@@ -20,6 +20,10 @@ class OutputQueue {
   OutputQueue& operator=(const OutputQueue&) = delete;
 
   void append(std::string_view data);
+  // Queues `data` by reference, without copying it: for bytes that outlive the queue (static,
+  // read-only storage shared by every connection, such as generated filler). A large body so
+  // costs a few bytes of bookkeeping per connection instead of its size.
+  void appendReferenced(std::string_view data);
   // Fills at most `max` buffers with the oldest queued bytes; returns how many were filled.
   // libuv copies a uv_write() buffer array of more than four entries to the heap, so callers
   // pass four.
@@ -36,6 +40,7 @@ class OutputQueue {
     char* data;
     size_t begin;
     size_t end;
+    bool owned;  // from the pool (and returned to it), or referenced
   };
   core::BufferPool& pool_;
   std::deque<Block> blocks_;

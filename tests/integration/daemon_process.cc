@@ -225,7 +225,7 @@ uint64_t Daemon::rssBytes() const {
 uint64_t Daemon::settledRssBytes() const {
   uint64_t last = rssBytes();
   int still = 0;
-  for (int i = 0; i < 150 && still < 5; ++i) {
+  for (int i = 0; i < 150 && still < 12; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const uint64_t now = rssBytes();
     still = now == last ? still + 1 : 0;

@@ -109,7 +109,9 @@ class Daemon {
   // The admin endpoint's address, from its "admin endpoint on http://..." log line; an invalid
   // endpoint (and a test failure) if the log has none.
   Endpoint admin() const;
-  // Resident memory (VmRSS) now; and once it has stopped changing for 500 ms (at most 15 s).
+  // Resident memory (VmRSS) now; and once it has stopped changing for 1.2 s (at most 15 s):
+  // longer than a worker waits between two rounds of giving memory back (1 s), so that a
+  // round still due after a burst is not missed.
   uint64_t rssBytes() const;
   uint64_t settledRssBytes() const;
   // CPU time the daemon used so far, user and system, from /proc; zero if unreadable.

@@ -72,3 +72,39 @@ TEST(OutputQueue, ClearReturnsBlocks) {
   }
   EXPECT_EQ(pool.outstanding(), 0u);
 }
+
+// Referenced bytes are sent from where they are, in order with copied ones, and never given to
+// the pool (they are not its blocks); copies after them start a new block of the pool's.
+TEST(OutputQueue, ReferencedBytesAreNotCopiedNorReturnedToThePool) {
+  static const std::string kShared(40, 'S');
+  BufferPool pool(16, 8);
+  OutputQueue q(pool);
+  q.append("head:");
+  q.appendReferenced(kShared);
+  q.append(":tail");
+  q.appendReferenced(kShared);
+  EXPECT_EQ(q.size(), 5u + 40 + 5 + 40);
+  EXPECT_EQ(pool.outstanding(), 2u) << "one block for each run of copied bytes";
+
+  uv_buf_t bufs[4];
+  ASSERT_EQ(q.peek(bufs, 4), 4u);
+  EXPECT_EQ(bufs[1].base, kShared.data()) << "sent from the shared bytes themselves";
+  EXPECT_EQ(bufs[3].base, kShared.data());
+
+  std::string out;
+  while (!q.empty()) {
+    unsigned n = q.peek(bufs, 4);
+    ASSERT_GT(n, 0u);
+    const size_t take = std::min<size_t>(bufs[0].len, 9);
+    out.append(bufs[0].base, take);
+    q.consume(take);
+  }
+  EXPECT_EQ(out, "head:" + kShared + ":tail" + kShared);
+  EXPECT_EQ(pool.outstanding(), 0u);
+
+  q.appendReferenced(kShared);
+  q.append("x");
+  q.clear();
+  EXPECT_EQ(pool.outstanding(), 0u);
+  EXPECT_EQ(kShared, std::string(40, 'S'));
+}

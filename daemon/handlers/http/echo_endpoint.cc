@@ -10,23 +10,8 @@ namespace portd::handlers::http {
 
 namespace {
 
-// The filler of size= bodies: printable lines, so that a body shown in a terminal stays
-// readable, 64 bytes each.
-const std::string_view& fillerBlock() {
-  static const std::string block = [] {
-    std::string line = "portd echo filler abcdefghijklmnopqrstuvwxyz 0123456789 ABCDE\n";
-    std::string b;
-    while (b.size() < 4096) {
-      b += line;
-    }
-    return b;
-  }();
-  static const std::string_view view = block;
-  return view;
-}
-
 void appendFiller(std::string& out, uint64_t size) {
-  const std::string_view& block = fillerBlock();
+  const std::string_view block = echoFiller();
   while (size > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(size, block.size()));
     out.append(block.data(), n);
@@ -36,9 +21,23 @@ void appendFiller(std::string& out, uint64_t size) {
 
 }  // namespace
 
-void appendEchoResponse(std::string& out, const EchoRequest& request, const EchoKnobs& knobs,
-                        const EchoDecision& decision, std::string_view date_line,
-                        Persistence persistence, bool head_only) {
+std::string_view echoFiller() {
+  // Printable lines, so that a body shown in a terminal stays readable. 64 KiB, so that a large
+  // body goes out in few write buffers.
+  static const std::string block = [] {
+    const std::string line = "portd echo filler abcdefghijklmnopqrstuvwxyz 0123456789 ABCDE\n";
+    std::string b;
+    while (b.size() < 64 * 1024) {
+      b += line;
+    }
+    return b;
+  }();
+  return block;
+}
+
+uint64_t appendEchoResponse(std::string& out, const EchoRequest& request, const EchoKnobs& knobs,
+                            const EchoDecision& decision, std::string_view date_line,
+                            Persistence persistence, bool head_only) {
   appendStatusLine(out, decision.status);
   bool custom_type = false;
   auto chosen = [&](size_t i) { return (decision.headers & (1u << i)) != 0; };
@@ -70,11 +69,14 @@ void appendEchoResponse(std::string& out, const EchoRequest& request, const Echo
   }
   appendHeadEnd(out, date_line, persistence);
   if (head_only || !body_allowed) {
-    return;
+    return 0;
   }
   if (decision.has_size) {
+    if (decision.size > kInlineFillerBytes) {
+      return decision.size;
+    }
     appendFiller(out, decision.size);
-    return;
+    return 0;
   }
   out += request.method;
   out += ' ';
@@ -85,6 +87,7 @@ void appendEchoResponse(std::string& out, const EchoRequest& request, const Echo
   out += request.headers;
   out += "\r\n";
   out += request.body;
+  return 0;
 }
 
 void appendKnobError(std::string& out, std::string_view message, std::string_view date_line,

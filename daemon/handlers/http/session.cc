@@ -1,5 +1,7 @@
 #include "handlers/http/session.h"
 
+#include <algorithm>
+
 #include "core/loop_context.h"
 #include "handlers/http/echo_endpoint.h"
 #include "handlers/http/http_config.h"
@@ -41,25 +43,27 @@ void Session::onData(std::string_view data) {
   if (phase_ == Phase::kClosing) {
     return;
   }
-  if (phase_ == Phase::kDelayed || phase_ == Phase::kBlocked) {
+  if (holdsInput()) {
     // Reading is paused while a response is delayed or the output is full; bytes that were
     // already on their way wait with the rest.
     pending_.append(data);
     return;
   }
   size_t used = serve(data);
-  if (phase_ == Phase::kDelayed || phase_ == Phase::kBlocked) {
+  if (holdsInput()) {
     pending_.assign(data.substr(used));
   }
   finishEvent();
 }
 
 void Session::onWritable() {
-  if (conn_ == nullptr || phase_ != Phase::kBlocked) {
+  if (conn_ == nullptr || (phase_ != Phase::kBlocked && phase_ != Phase::kStreaming)) {
     return;
   }
-  // Between requests again: the keep-alive timeout runs once the kept requests are answered.
-  enterIdle();
+  if (phase_ == Phase::kBlocked) {
+    // Between requests again: the keep-alive timeout runs once the kept requests are answered.
+    enterIdle();
+  }
   const size_t used = serve(pending_);
   if (phase_ == Phase::kClosing) {
     pending_.clear();
@@ -75,19 +79,50 @@ bool Session::outputFull() const {
 }
 
 size_t Session::serve(std::string_view data) {
-  size_t used = parse(data);
-  while (phase_ == Phase::kBlocked) {
-    // One write for what filled the output; the kernel may take all of it, and then the
-    // requests behind can be answered now. If it does not, the connection has stopped reading
+  size_t used = 0;
+  for (;;) {
+    if (phase_ == Phase::kStreaming) {
+      pumpBody();
+    }
+    if (phase_ == Phase::kIdle || phase_ == Phase::kHead || phase_ == Phase::kBody) {
+      used += parse(data.substr(used));
+    }
+    if (phase_ != Phase::kBlocked && phase_ != Phase::kStreaming) {
+      return used;
+    }
+    // One write for what filled the output; the kernel may take all of it, and then the body
+    // or the requests behind can go on now. If it does not, the connection has stopped reading
     // (its queue is over the limit) and will call onWritable() at half the limit.
     handler_.flush(*conn_);
-    if (phase_ != Phase::kBlocked || conn_->queuedBytes() > conn_->writeLimit()) {
-      break;  // closed by a failed write (detached), or still full
+    if (conn_ == nullptr || conn_->queuedBytes() > conn_->writeLimit()) {
+      return used;  // closed by a failed write (detached), or still full
     }
-    enterIdle();
-    used += parse(data.substr(used));
+    if (phase_ == Phase::kBlocked) {
+      enterIdle();
+    }
   }
-  return used;
+}
+
+void Session::startBody(uint64_t bytes, Persistence persistence) {
+  body_left_ = bytes;
+  body_persistence_ = persistence;
+  phase_ = Phase::kStreaming;
+}
+
+void Session::pumpBody() {
+  // What precedes the body (its head, the answers before it) goes first.
+  handler_.flush(*conn_);
+  const std::string_view filler = echoFiller();
+  while (conn_ != nullptr && body_left_ > 0 && conn_->queuedBytes() <= conn_->writeLimit()) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(body_left_, filler.size()));
+    body_left_ -= n;
+    if (!conn_->writeReferenced(filler.substr(0, n))) {
+      return;  // closing
+    }
+  }
+  if (conn_ != nullptr && body_left_ == 0) {
+    responded(body_persistence_);
+  }
 }
 
 void Session::finishEvent() {
@@ -256,16 +291,21 @@ void Session::respondEcho(Persistence p, bool head_only) {
   request.headers = parsed.headers;
   request.body = parsed.body;
   if (d.delay_ms == 0) {
-    appendEchoResponse(handler_.out(), request, knobs, d, handler_.date().line(now()), p,
-                       head_only);
+    const uint64_t owed = appendEchoResponse(handler_.out(), request, knobs, d,
+                                             handler_.date().line(now()), p, head_only);
     stats.countResponse(d.status);
-    responded(p);
+    if (owed > 0) {
+      startBody(owed, p);
+    } else {
+      responded(p);
+    }
     return;
   }
   // The Date line is the one of the moment the response is made; the delay is at most
   // max_delay, and a Date that old is still within what RFC 9110 6.6.1 asks.
   delayed_.clear();
-  appendEchoResponse(delayed_, request, knobs, d, handler_.date().line(now()), p, head_only);
+  delayed_body_ =
+      appendEchoResponse(delayed_, request, knobs, d, handler_.date().line(now()), p, head_only);
   delayed_status_ = d.status;
   delayed_close_ = p == Persistence::kClose;
   phase_ = Phase::kDelayed;
@@ -285,7 +325,12 @@ void Session::onDelayDone(uv_timer_t* t) {
   }
   self->handler_.out() += self->delayed_;
   self->handler_.mutableStats().countResponse(self->delayed_status_);
-  self->responded(self->delayed_close_ ? Persistence::kClose : Persistence::kKeepAlive);
+  const Persistence p = self->delayed_close_ ? Persistence::kClose : Persistence::kKeepAlive;
+  if (self->delayed_body_ > 0) {
+    self->startBody(self->delayed_body_, p);
+  } else {
+    self->responded(p);
+  }
   if (self->phase_ == Phase::kClosing) {
     self->pending_.clear();
     self->finishEvent();
@@ -293,14 +338,18 @@ void Session::onDelayDone(uv_timer_t* t) {
   }
   // The requests that arrived behind the delayed one are answered now, in order; another delay
   // among them, or a full output, stops this again.
-  if (!self->pending_.empty()) {
+  if (!self->pending_.empty() || self->phase_ == Phase::kStreaming) {
     size_t used = self->serve(self->pending_);
-    self->pending_.erase(0, used);
+    if (self->phase_ == Phase::kClosing) {
+      self->pending_.clear();
+    } else {
+      self->pending_.erase(0, used);
+    }
   }
   self->finishEvent();
   if (self->conn_ != nullptr && self->phase_ != Phase::kDelayed &&
       self->phase_ != Phase::kClosing) {
-    if (self->phase_ != Phase::kBlocked) {
+    if (!self->holdsInput()) {
       self->pending_.clear();
     }
     // A full output keeps reading stopped through the connection's own backpressure, which

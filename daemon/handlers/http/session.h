@@ -36,7 +36,9 @@ struct Route;
 // small pipelined requests that each ask for a large answer would otherwise be rendered whole
 // before the limit is looked at. If the kernel took enough, parsing goes on at once; if not, the
 // connection stops reading and the rest waits until onWritable(). A connection so costs at most
-// the limit, one response and one read block.
+// the limit, one response and one read block. A large size= body (the /echo filler) is not
+// rendered at all: it is written by reference to one shared, read-only block as the connection
+// takes it (Phase::kStreaming), so it costs no copy however large it is.
 //
 // Lifetime: created by HttpHandler::onOpen(); detach() (from onClose()) closes the timers, and
 // the session deletes itself in their close callbacks, never in the middle of a callback.
@@ -55,12 +57,14 @@ class Session {
 
  private:
   enum class Phase {
-    kIdle,     // between requests: the keep-alive timeout runs
-    kHead,     // reading a request line and headers: the head deadline runs
-    kBody,     // reading a body
-    kDelayed,  // a delayed /echo response waits; reading is paused
-    kBlocked,  // the output is over write_buffer_limit; the input behind waits for onWritable()
-    kClosing,  // the last response is out or the connection is going: input is ignored
+    kIdle,       // between requests: the keep-alive timeout runs
+    kHead,       // reading a request line and headers: the head deadline runs
+    kBody,       // reading a body
+    kDelayed,    // a delayed /echo response waits; reading is paused
+    kBlocked,    // the output is over write_buffer_limit; the input behind waits for onWritable()
+    kStreaming,  // a large size= body goes out as the connection takes it; input waits as in
+                 // kBlocked
+    kClosing,    // the last response is out or the connection is going: input is ignored
   };
   enum class Target { kNotFound, kRoute, kEcho, kDynamic };
 
@@ -74,6 +78,15 @@ class Session {
   size_t serve(std::string_view data);
   // The responses not yet handed over and the connection's queued output pass its limit.
   bool outputFull() const;
+  // Input waits in pending_: behind a delayed response, a full output or a streaming body.
+  bool holdsInput() const {
+    return phase_ == Phase::kDelayed || phase_ == Phase::kBlocked || phase_ == Phase::kStreaming;
+  }
+  // A response's head is out and `bytes` of size= filler are owed: Phase::kStreaming.
+  void startBody(uint64_t bytes, Persistence persistence);
+  // Sends owed filler, by reference, until the connection's queue passes its limit or the body
+  // is complete (then the response is done).
+  void pumpBody();
   // The head of a request passed the parser's checks: routes it, and sends 100 Continue if the
   // client waits for it.
   void headersDone();
@@ -123,8 +136,13 @@ class Session {
   uint64_t armed_due_ms_ = 0;
   bool armed_ = false;
 
-  // A delayed response.
+  // A size= body being streamed (Phase::kStreaming), and what follows it.
+  uint64_t body_left_ = 0;
+  Persistence body_persistence_ = Persistence::kKeepAlive;
+
+  // A delayed response: its head and inline body, and the filler owed after them.
   std::string delayed_;
+  uint64_t delayed_body_ = 0;
   int delayed_status_ = 0;
   bool delayed_close_ = false;
   // The input behind a delayed response or behind the response that filled the output: at
