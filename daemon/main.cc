@@ -12,6 +12,7 @@
 
 #include "config/loader.h"
 #include "handlers/builtin/builtin.h"
+#include "load/command.h"
 #include "probe/probe.h"
 #include "server/configuration.h"
 #include "server/log.h"
@@ -144,6 +145,55 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--timeout-ms", probe_timeout_ms, "Give up after this long")
       ->check(CLI::Range(1, 600000));
 
+  load::LoadCommand load_cmd_line;
+  std::vector<std::string> merge_files;
+  std::string merge_json;
+  auto* load_cmd = app.add_subcommand(
+      "load", "Generate load against a URL (http://, tcp://, udp://) and report its latency");
+  load_cmd->add_option("url", load_cmd_line.url,
+                       "Target, e.g. http://127.0.0.1:8080/, tcp://127.0.0.1:7000");
+  load_cmd->add_option("--rate", load_cmd_line.rate,
+                       "Open model: requests per second on a fixed schedule, for --duration");
+  load_cmd->add_option("--stages", load_cmd_line.stages,
+                       "Open model in stages: \"10s@1000,30s@1000-5000,60s@5000\"");
+  load_cmd->add_option("-d,--duration", load_cmd_line.duration, "How long (default 10s)");
+  load_cmd->add_option("-c,--connections", load_cmd_line.connections,
+                       "Connections (UDP: sockets); default 10");
+  load_cmd->add_option("-p,--pipeline", load_cmd_line.pipeline,
+                       "Requests outstanding per connection (default 1)");
+  load_cmd->add_option("-t,--threads", load_cmd_line.threads, "Generator threads (default 1)");
+  load_cmd->add_option("-n,--requests", load_cmd_line.requests,
+                       "Closed model: stop after this many requests");
+  load_cmd->add_option("--timeout", load_cmd_line.timeout, "Per request and connect (default 10s)");
+  load_cmd->add_option("-m,--method", load_cmd_line.method, "http: method (default GET)");
+  load_cmd->add_option("-H,--header", load_cmd_line.headers, "http: a header \"Name: value\"");
+  load_cmd->add_option("--body", load_cmd_line.body, "http: request body");
+  load_cmd->add_option("--churn", load_cmd_line.churn, "http: a new connection every N requests");
+  load_cmd->add_option("--size", load_cmd_line.size,
+                       "tcp/udp: message size (default 64; udp at least 32)");
+  load_cmd->add_option("--json", load_cmd_line.json_path,
+                       "Write the result as JSON to this file (- for stdout)");
+  load_cmd->add_option("--log", load_cmd_line.log_path,
+                       "Write an HdrHistogram interval log of corrected latencies");
+  load_cmd->add_flag("-q,--quiet", load_cmd_line.quiet, "No progress line");
+  load_cmd->add_flag("--no-summary", load_cmd_line.no_summary,
+                     "No summary (with --json -: only the JSON, e.g. for a container's log)");
+  auto* merge_cmd =
+      load_cmd->add_subcommand("merge", "Merge result files (--json) into one report");
+  merge_cmd->add_option("files", merge_files, "Result files")->required();
+  merge_cmd->add_option("--json", merge_json, "Write the merged result as JSON (- for stdout)");
+  bool merge_no_summary = false;
+  merge_cmd->add_flag("--no-summary", merge_no_summary, "No summary");
+
+  std::string report_file;
+  std::string report_svg;
+  std::string report_html;
+  auto* report_cmd =
+      load_cmd->add_subcommand("report", "Summarise a result file (--json) and draw its charts");
+  report_cmd->add_option("file", report_file, "Result file")->required();
+  report_cmd->add_option("--svg", report_svg, "Write the charts as SVG");
+  report_cmd->add_option("--html", report_html, "Write a self-contained page with the charts");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -163,6 +213,19 @@ int main(int argc, char** argv) {
       int rc = probe::run(probe_url, std::chrono::milliseconds(probe_timeout_ms), &report);
       std::fprintf(rc == 0 ? stdout : stderr, "%s\n", report.c_str());
       return rc;
+    }
+    if (report_cmd->parsed()) {
+      return load::runReportCommand(report_file, report_svg, report_html);
+    }
+    if (merge_cmd->parsed()) {
+      return load::runMergeCommand(merge_files, merge_json, !merge_no_summary);
+    }
+    if (load_cmd->parsed()) {
+      if (load_cmd_line.url.empty()) {
+        std::fprintf(stderr, "portd load: a URL is required (see portd load --help)\n");
+        return kExitConfig;
+      }
+      return load::runLoadCommand(load_cmd_line);
     }
     if (handlers_cmd->parsed()) {
       return listHandlers(config_path, registry);

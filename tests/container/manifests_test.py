@@ -6,8 +6,10 @@ against docker/Dockerfile, docker/portd.toml and the portd binary: probe paths a
 container ports and protocols, the drain time against the grace period, the user ID and the
 read-only root file system. Usage: manifests_test.py PORTD_BINARY
 """
+import json
 import pathlib
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,49 @@ def seconds(duration):
     m = re.fullmatch(r"(\d+)(ms|s|m)", duration)
     n = int(m.group(1))
     return {"ms": n / 1000, "s": n, "m": n * 60}[m.group(2)]
+
+
+def check_load_job(portd, deployment, service, user):
+    """load/job.yaml runs `portd load` generators as an Indexed Job whose results merge."""
+    job = load("load/job.yaml")
+    spec = job["spec"]
+    check(spec.get("completionMode") == "Indexed" and spec["completions"] == spec["parallelism"],
+          "the load Job is Indexed, all generators at once")
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    (server,) = deployment["spec"]["template"]["spec"]["containers"]
+    check(container["image"] == server["image"], "the generators run the same image as the server")
+    check(pod["securityContext"]["runAsUser"] == user and pod["restartPolicy"] == "Never",
+          "the generators run as the image's user and are not restarted (a rerun skews the merge)")
+    args = container["args"]
+    check(container["command"] == ["/usr/bin/portd", "load"], "the command is portd load")
+    check("--json" in args and args[args.index("--json") + 1] == "-" and "--no-summary" in args,
+          "each generator prints only its JSON result (what `kubectl logs` collects)")
+    url = args[0]
+    m = re.fullmatch(r"(\w+)://([\w.-]+):(\d+)(/.*)?", url)
+    svc_ports = {(p["port"], p["protocol"]) for p in service["spec"]["ports"]}
+    check(m is not None and m.group(2).split(".")[0] == service["metadata"]["name"]
+          and (int(m.group(3)), "UDP" if m.group(1) == "udp" else "TCP") in svc_ports,
+          f"the generators target a port of the portd Service ({url})")
+    # The very arguments, against a local port where nothing listens and for one second: the
+    # command line is accepted and stdout is a result `portd load merge` reads.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    local = [f"{m.group(1)}://127.0.0.1:{closed_port}{m.group(4) or ''}"] + args[1:]
+    local[local.index("--duration") + 1] = "1s"
+    local += ["--timeout", "1s"]
+    r = subprocess.run([portd, "load", *local], capture_output=True, text=True, timeout=30)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write(r.stdout)
+        f.flush()
+        merged = subprocess.run([portd, "load", "merge", f.name, f.name, "--json", "-", "--no-summary"],
+                                capture_output=True, text=True, timeout=30)
+    ok = r.returncode == 0 and merged.returncode == 0
+    if ok:
+        one, two = json.loads(r.stdout), json.loads(merged.stdout)
+        ok = two["sources"] == 2 and two["counters"]["errors"]["connect_refused"] == 2 * one["counters"]["errors"]["connect_refused"] > 0
+    check(ok, f"the generator's arguments run and its output merges {r.stderr.strip()} {merged.stderr.strip()}")
 
 
 def main():
@@ -109,6 +154,8 @@ def main():
     check(pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
           and pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"],
           "the PodDisruptionBudget selects the pods and leaves room for one disruption")
+
+    check_load_job(portd, deployment, service, spec["securityContext"]["runAsUser"])
 
     if failures:
         print(f"{len(failures)} check(s) failed", file=sys.stderr)

@@ -1,0 +1,223 @@
+#include "load/command.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "config/duration.h"
+#include "load/report_chart.h"
+#include "load/report_text.h"
+#include "load/result_json.h"
+#include "load/runner.h"
+
+namespace portd::load {
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr size_t kMaxResultFile = 64 << 20;
+
+int usage(const std::string& message) {
+  std::fprintf(stderr, "portd load: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+bool seconds(const std::string& text, const char* what, double* out, std::string* error) {
+  std::string why;
+  auto d = config::parseDuration(text, &why);
+  if (!d || d->count() <= 0) {
+    *error = std::string(what) + " \"" + text + "\": " + (d ? "must be positive" : why);
+    return false;
+  }
+  *out = static_cast<double>(d->count()) / 1000.0;
+  return true;
+}
+
+bool writeOutput(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return true;
+  }
+  std::ofstream f(path, std::ios::out | std::ios::trunc);
+  f << text;
+  return static_cast<bool>(f);
+}
+
+// Reads a regular file of at most kMaxResultFile bytes.
+bool readFile(const std::string& path, std::string* out, std::string* error) {
+  std::ifstream f(path, std::ios::in | std::ios::binary);
+  if (!f) {
+    *error = "cannot read \"" + path + "\"";
+    return false;
+  }
+  std::string text;
+  char buf[65536];
+  while (f.read(buf, sizeof buf) || f.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(f.gcount()));
+    if (text.size() > kMaxResultFile) {
+      *error = "\"" + path + "\" is larger than 64 MiB: not a result file";
+      return false;
+    }
+  }
+  if (f.bad()) {
+    *error = "cannot read \"" + path + "\"";
+    return false;
+  }
+  *out = std::move(text);
+  return true;
+}
+
+std::optional<Result> readResult(const std::string& path, std::string* error) {
+  std::string text;
+  if (!readFile(path, &text, error)) {
+    return std::nullopt;
+  }
+  auto r = fromJson(text, error);
+  if (!r) {
+    *error = "\"" + path + "\": " + *error;
+  }
+  return r;
+}
+
+int report(const Result& r, const std::string& json_path, const std::string& error_prefix,
+           bool summary = true) {
+  if (summary) {
+    std::fputs(formatSummary(r).c_str(), json_path == "-" ? stderr : stdout);
+  }
+  if (!json_path.empty() && !writeOutput(json_path, toJson(r))) {
+    std::fprintf(stderr, "%scannot write \"%s\"\n", error_prefix.c_str(), json_path.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int runLoadCommand(const LoadCommand& cmd) {
+  LoadOptions o;
+  std::string error;
+  if (!parseTarget(cmd.url, &o.target, &error)) {
+    return usage(error);
+  }
+  if (!cmd.rate.empty() && !cmd.stages.empty()) {
+    return usage("--rate and --stages exclude each other (a stage has its own rate)");
+  }
+  double duration = 0;
+  if (!seconds(cmd.duration, "--duration", &duration, &error) ||
+      !seconds(cmd.timeout, "--timeout", &o.timeout_s, &error)) {
+    return usage(error);
+  }
+  if (!cmd.rate.empty()) {
+    if (!parseStages(cmd.duration + "@" + cmd.rate, &o.stages, &error)) {
+      return usage("--rate \"" + cmd.rate + "\": a number of requests per second, e.g. 1000");
+    }
+    if (o.stages.front().from_rate <= 0) {
+      return usage("--rate must be above 0");
+    }
+  } else if (!cmd.stages.empty()) {
+    if (!parseStages(cmd.stages, &o.stages, &error)) {
+      return usage("--stages: " + error);
+    }
+  }
+  if (cmd.requests > 0 && o.open()) {
+    return usage("--requests is for the closed model (the open model's count is rate x time)");
+  }
+  o.duration_s = duration;
+  o.requests = cmd.requests;
+  if (cmd.connections < 0 || cmd.connections > 100000) {
+    return usage("--connections must be from 1 to 100000");
+  }
+  if (cmd.pipeline < 1 || cmd.pipeline > 1024) {
+    return usage("--pipeline must be from 1 to 1024");
+  }
+  if (cmd.threads < 1 || cmd.threads > 256) {
+    return usage("--threads must be from 1 to 256");
+  }
+  o.connections = cmd.connections;
+  o.pipeline = cmd.pipeline;
+  o.threads = cmd.threads;
+  if (o.connections > 0 && o.connections < o.threads) {
+    return usage("--connections must be at least --threads (each thread needs one)");
+  }
+  o.method = cmd.method;
+  for (char ch : o.method) {
+    if (!std::isupper(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') {
+      return usage("--method \"" + cmd.method + "\": an HTTP method is upper-case letters");
+    }
+  }
+  for (const std::string& h : cmd.headers) {
+    const size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos) {
+      return usage("--header \"" + h + "\": expected \"Name: value\" on one line");
+    }
+  }
+  o.headers = cmd.headers;
+  o.body = cmd.body;
+  o.churn = cmd.churn;
+  if (o.churn > 0 && o.pipeline > 1 && o.churn < static_cast<uint64_t>(o.pipeline)) {
+    return usage("--churn must be at least --pipeline");
+  }
+  std::string why;
+  auto size = config::parseSize(cmd.size, &why);
+  if (!size || *size == 0 || *size > 65507) {
+    return usage("--size \"" + cmd.size + "\": " + (size ? "from 1 to 65507 bytes" : why));
+  }
+  o.message_size = static_cast<size_t>(*size);
+  if (o.target.scheme != Scheme::kHttp &&
+      (!cmd.body.empty() || !cmd.headers.empty() || cmd.method != "GET" || cmd.churn > 0)) {
+    return usage("--method, --header, --body and --churn are for http:// targets");
+  }
+
+  RunOutput output;
+  output.log_path = cmd.log_path;
+  output.progress = !cmd.quiet;
+  Result r;
+  if (!runLoad(o, output, &r, &error)) {
+    return usage(error);
+  }
+  return report(r, cmd.json_path, "portd load: ", !cmd.no_summary);
+}
+
+int runReportCommand(const std::string& file, const std::string& svg_path,
+                     const std::string& html_path) {
+  std::string error;
+  auto r = readResult(file, &error);
+  if (!r) {
+    return usage("report: " + error);
+  }
+  std::fputs(formatSummary(*r).c_str(), stdout);
+  if (!svg_path.empty() && !writeOutput(svg_path, renderSvg(*r))) {
+    std::fprintf(stderr, "portd load report: cannot write \"%s\"\n", svg_path.c_str());
+    return 1;
+  }
+  if (!html_path.empty() && !writeOutput(html_path, renderHtml(*r))) {
+    std::fprintf(stderr, "portd load report: cannot write \"%s\"\n", html_path.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int runMergeCommand(const std::vector<std::string>& files, const std::string& json_path,
+                    bool summary) {
+  if (files.empty()) {
+    return usage("merge: no result files");
+  }
+  std::optional<Result> merged;
+  for (const std::string& path : files) {
+    std::string error;
+    auto r = readResult(path, &error);
+    if (!r) {
+      return usage("merge: " + error);
+    }
+    if (!merged) {
+      merged = std::move(r);
+    } else {
+      mergeResult(*merged, *r);
+    }
+  }
+  return report(*merged, json_path, "portd load merge: ", summary);
+}
+
+}  // namespace portd::load

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "load/schedule.h"
+#include "load/target.h"
+
+namespace portd::load {
+
+// Everything a `portd load URL` run is told on its command line.
+struct LoadOptions {
+  Target target;
+
+  // Open model (arrivals on a fixed schedule, independent of the answers) when `stages` is not
+  // empty (--rate with --duration is one stage); closed model (each connection keeps
+  // `pipeline` requests outstanding, as fast as the target answers) otherwise.
+  std::vector<Stage> stages;
+  double duration_s = 10;  // closed model
+  uint64_t requests = 0;   // closed model: stop after this many (0: after duration_s)
+  int connections = 0;     // 0: 10 (open model: requests wait for a free one)
+  int pipeline = 1;
+  int threads = 1;
+  double timeout_s = 10;  // per request and per connect
+
+  // http://
+  std::string method = "GET";
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;
+  uint64_t churn = 0;  // a new connection every N requests; 0 = keep-alive throughout
+
+  // tcp:// and udp://: bytes per message (udp: at least the 32-byte header).
+  size_t message_size = 64;
+
+  bool open() const { return !stages.empty(); }
+};
+
+}  // namespace portd::load

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace portd::load {
+
+// What `portd load` talks to: the protocol, from the URL's scheme, and where.
+enum class Scheme { kHttp, kTcp, kUdp };
+
+std::string_view schemeName(Scheme s);
+
+struct Target {
+  Scheme scheme = Scheme::kHttp;
+  std::string url;   // as given
+  std::string host;  // as given (without brackets), for the Host header
+  uint16_t port = 0;
+  std::string path = "/";  // http: path and query
+  sockaddr_storage address{};
+  socklen_t address_len = 0;
+};
+
+// Parses "scheme://host:port/path" and resolves host (a literal address or a name). http://
+// defaults to port 80; tcp:// and udp:// need one. Returns false with a message in *error.
+bool parseTarget(std::string_view url, Target* out, std::string* error);
+
+}  // namespace portd::load

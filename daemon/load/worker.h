@@ -1,0 +1,169 @@
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "load/codec.h"
+#include "load/datagram.h"
+#include "load/options.h"
+#include "load/results.h"
+
+namespace portd::load {
+
+// What the workers hand to the main thread while a run lasts, for the progress line and the
+// interval log. Each worker takes the mutex a few times a second, never per request.
+struct SharedProgress {
+  std::atomic<bool> stop{false};
+  std::atomic<int> finished{0};  // workers whose loop has ended
+  std::mutex mutex;
+  Histogram interval;  // corrected latencies since the main thread last took them
+  uint64_t interval_completed = 0;
+  uint64_t interval_errors = 0;
+};
+
+// One generator thread: its own libuv loop, its share of the connections and of the requests
+// (the open model's request k belongs to thread k mod threads, so any rate works with any
+// number of threads), and its own histograms, merged by the caller once it has ended. Nothing
+// is shared with the other threads but SharedProgress.
+//
+// Per request there is no allocation and no lock: requests are rendered into each connection's
+// reused output buffer, outstanding ones sit in a fixed ring per connection (TCP) or a fixed
+// window (UDP), and latencies go to fixed-size histograms.
+class LoadWorker {
+ public:
+  // `schedule`: the open model's (null for the closed model). `start_ns`: uv_hrtime() of the
+  // run's start, common to every thread.
+  LoadWorker(const LoadOptions& options, const Schedule* schedule, int index, uint64_t start_ns,
+             SharedProgress& shared, uv_async_t* done);
+  ~LoadWorker();
+  LoadWorker(const LoadWorker&) = delete;
+  LoadWorker& operator=(const LoadWorker&) = delete;
+
+  void start();
+  void join();
+  // From any thread: look at SharedProgress::stop now.
+  void wake();
+
+  // After join().
+  const Counters& counters() const { return counters_; }
+  const Histograms& histograms() const { return histograms_; }
+  double jitterUs() const { return tracker_.jitterNs() / 1000.0; }
+  uint64_t endNs() const { return end_ns_; }
+
+ private:
+  struct InFlight {
+    uint64_t intended_ns;
+    uint64_t sent_ns;
+  };
+  struct Conn final : ResponseSink {
+    LoadWorker* worker = nullptr;
+    enum class State { kDown, kConnecting, kUp, kClosing } state = State::kDown;
+    uv_tcp_t tcp;
+    uv_udp_t udp;
+    uv_connect_t connect_req;
+    uv_write_t write_req;
+    std::unique_ptr<Codec> codec;
+    std::string out;      // requests not yet handed to libuv
+    std::string writing;  // handed to uv_write(), until its callback
+    bool write_pending = false;
+    bool dirty = false;
+    std::vector<InFlight> ring;  // outstanding requests, oldest at `head`
+    size_t head = 0;
+    size_t count = 0;
+    uint64_t connect_start_ns = 0;
+    uint64_t retry_at_ns = 0;
+    uint64_t first_byte_ns = 0;
+    uint64_t issued = 0;  // on this connection, for --churn
+    bool failed_connect = false;
+
+    void onFirstByte() override;
+    void onResponse(int status) override;
+  };
+
+  void run();
+  bool udp() const { return options_.target.scheme == Scheme::kUdp; }
+  uint64_t now() const { return uv_hrtime(); }
+
+  void connect(Conn& c);
+  void closeConn(Conn& c, bool backoff);
+  // Counts `c`'s outstanding requests as failed with `kind`, and forgets them.
+  void failOutstanding(Conn& c, ErrorKind kind);
+  // Whether `c` can take one more request now.
+  bool canTake(const Conn& c) const;
+  // Renders one request into a connection that can take it; false when none can.
+  bool sendOne(uint64_t intended_ns, uint64_t now_ns);
+  void sendOn(Conn& c, uint64_t intended_ns, uint64_t now_ns);
+  void sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns);
+  // Open model: sends what is due; closed model: fills every connection to the pipeline depth.
+  void issue();
+  void fill(Conn& c);
+  void flushAll();
+  void flush(Conn& c);
+  void record(uint64_t intended_ns, uint64_t sent_ns, uint64_t first_byte_ns, uint64_t now_ns);
+  void recordError(ErrorKind kind, uint64_t n = 1);
+  void armTick(uint64_t due_ns);
+  void sweep();
+  // Hands the interval's figures to the main thread at each whole second of the run, so that
+  // its per-second timeline and interval log cut where the seconds do.
+  void publishIfDue(uint64_t now_ns);
+  void publish();
+  void maybeFinish();
+  void finish();
+  bool issuing() const;
+
+  static void onConnect(uv_connect_t* req, int status);
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void onUdpRead(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
+                        unsigned flags);
+  static void onWrite(uv_write_t* req, int status);
+  static void onClosed(uv_handle_t* h);
+
+  const LoadOptions& options_;
+  const Schedule* schedule_;
+  const int index_;
+  const int threads_;
+  const uint64_t start_ns_;
+  SharedProgress& shared_;
+  uv_async_t* done_;
+  std::thread thread_;
+
+  uv_loop_t loop_;
+  // The open model's clock: a timerfd armed for the next request's due time, to the
+  // nanosecond (libuv's timers count whole milliseconds, which would make every request up to
+  // a millisecond late), watched by the loop like any descriptor.
+  int tick_fd_ = -1;
+  uv_poll_t tick_;
+  uv_timer_t sweep_timer_;
+  uv_async_t wake_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  size_t rr_ = 0;
+  std::vector<char> read_buf_;
+  std::string datagram_;
+
+  uint64_t timeout_ns_;
+  uint64_t next_publish_ns_;  // the next whole second of the run
+  uint64_t end_ns_ = 0;       // open: the schedule's end; closed: start + duration
+  uint64_t next_k_ = 0;       // open: the next request of this thread's share to send
+  uint64_t total_ = 0;        // open: requests in the schedule
+  uint64_t quota_ = 0;        // closed: requests this thread may send (0: no limit)
+  uint64_t next_seq_ = 0;     // udp
+  bool finishing_ = false;
+  int open_handles_ = 0;
+
+  Counters counters_;
+  Histograms histograms_;
+  Histogram interval_;
+  uint64_t interval_completed_ = 0;
+  uint64_t interval_errors_ = 0;
+  DatagramTracker tracker_;
+};
+
+}  // namespace portd::load
