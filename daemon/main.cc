@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> merge_files;
   std::string merge_json;
   auto* load_cmd = app.add_subcommand(
-      "load", "Generate load against a URL (http://, tcp://, udp://) and report its latency");
+      "load",
+      "Generate load against a URL (http, tcp, udp, resp, dns, smtp) and report its latency");
   load_cmd->add_option("url", load_cmd_line.url,
                        "Target, e.g. http://127.0.0.1:8080/, tcp://127.0.0.1:7000");
   load_cmd->add_option("--rate", load_cmd_line.rate,
@@ -170,7 +171,14 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--body", load_cmd_line.body, "http: request body");
   load_cmd->add_option("--churn", load_cmd_line.churn, "http: a new connection every N requests");
   load_cmd->add_option("--size", load_cmd_line.size,
-                       "tcp/udp: message size (default 64; udp at least 32)");
+                       "Message size: tcp/udp (default 64; udp at least 32), resp value "
+                       "(default 3), smtp message (default 1KiB)");
+  load_cmd->add_option("--mix", load_cmd_line.mix,
+                       "resp: command mix, e.g. \"get=8,set=1,ping=1\"");
+  load_cmd->add_option("--keys", load_cmd_line.keys, "resp: key space (default 10000)");
+  load_cmd->add_option("--query", load_cmd_line.queries, "dns: a query \"NAME TYPE\" (repeatable)");
+  load_cmd->add_option("--queries", load_cmd_line.queries_file,
+                       "dns: a file of queries, one \"NAME TYPE\" a line");
   load_cmd->add_option("--json", load_cmd_line.json_path,
                        "Write the result as JSON to this file (- for stdout)");
   load_cmd->add_option("--log", load_cmd_line.log_path,

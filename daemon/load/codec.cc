@@ -1,5 +1,6 @@
 #include "load/codec.h"
 
+#include "load/datagram.h"
 #include "load/echo_codec.h"
 #include "load/http_codec.h"
 #include "load/options.h"
@@ -13,6 +14,23 @@ std::unique_ptr<Codec> makeCodec(const LoadOptions& options) {
     case Scheme::kTcp:
       return std::make_unique<EchoCodec>(options.message_size);
     case Scheme::kUdp:
+    case Scheme::kResp:
+    case Scheme::kDns:
+    case Scheme::kSmtp:
+      break;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<DatagramCodec> makeDatagramCodec(const LoadOptions& options) {
+  switch (options.target.scheme) {
+    case Scheme::kUdp:
+      return std::make_unique<EchoDatagramCodec>(options.message_size);
+    case Scheme::kHttp:
+    case Scheme::kTcp:
+    case Scheme::kResp:
+    case Scheme::kDns:
+    case Scheme::kSmtp:
       break;
   }
   return nullptr;

@@ -32,11 +32,32 @@ class Codec {
   virtual Read read(std::string_view in, ResponseSink& sink) = 0;
   // The target said it closes after the answers so far (HTTP "Connection: close").
   virtual bool peerCloses() const { return false; }
+  // Bytes the codec sends on its own, not as a request: a handshake once connected (SMTP's
+  // EHLO after the greeting), the next step of a request once the server allows it (a
+  // message's body after 354). The worker asks after connecting and after every read.
+  virtual void takeOutput(std::string& out) { (void)out; }
   // A new connection: nothing outstanding.
   virtual void reset() = 0;
 };
 
 // The codec of `options.target`'s scheme (stream schemes only).
 std::unique_ptr<Codec> makeCodec(const LoadOptions& options);
+
+// The protocol of a datagram scheme: one request per datagram, one answer per request,
+// matched by a sequence number the answer carries (in full, or its low bits).
+class DatagramCodec {
+ public:
+  virtual ~DatagramCodec() = default;
+  // Writes request `seq` into `buf` (at most `capacity` bytes); returns its length.
+  virtual size_t request(char* buf, size_t capacity, uint64_t seq, uint64_t intended_ns,
+                         uint64_t sent_ns) = 0;
+  // Reads an answer: false if it is not one. *seq gets its sequence number (its low
+  // seqBits() bits), *status the protocol's status (DNS: the RCODE; 0 elsewhere).
+  virtual bool answer(std::string_view in, uint64_t* seq, int* status) = 0;
+  virtual unsigned seqBits() const { return 64; }
+};
+
+// The datagram codec of `options.target`'s scheme (datagram schemes only).
+std::unique_ptr<DatagramCodec> makeDatagramCodec(const LoadOptions& options);
 
 }  // namespace portd::load

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "config/duration.h"
+#include "load/codec.h"
 #include "load/report_chart.h"
 #include "load/report_text.h"
 #include "load/result_json.h"
@@ -159,15 +160,63 @@ int runLoadCommand(const LoadCommand& cmd) {
   if (o.churn > 0 && o.pipeline > 1 && o.churn < static_cast<uint64_t>(o.pipeline)) {
     return usage("--churn must be at least --pipeline");
   }
+  // Message size: tcp/udp 64 bytes, resp values 3 bytes (redis-benchmark's -d), smtp 1 KiB.
+  const Scheme scheme = o.target.scheme;
+  std::string size_text = cmd.size;
+  if (size_text.empty()) {
+    size_text = scheme == Scheme::kResp ? "3" : scheme == Scheme::kSmtp ? "1KiB" : "64";
+  }
+  const uint64_t max_size = isDatagram(scheme) ? 65507 : 16 << 20;
   std::string why;
-  auto size = config::parseSize(cmd.size, &why);
-  if (!size || *size == 0 || *size > 65507) {
-    return usage("--size \"" + cmd.size + "\": " + (size ? "from 1 to 65507 bytes" : why));
+  auto size = config::parseSize(size_text, &why);
+  if (!size || *size == 0 || *size > max_size) {
+    return usage("--size \"" + size_text +
+                 "\": " + (size ? "from 1 byte to " + std::to_string(max_size) : why));
   }
   o.message_size = static_cast<size_t>(*size);
-  if (o.target.scheme != Scheme::kHttp &&
-      (!cmd.body.empty() || !cmd.headers.empty() || cmd.method != "GET" || cmd.churn > 0)) {
-    return usage("--method, --header, --body and --churn are for http:// targets");
+  if (scheme != Scheme::kHttp &&
+      (!cmd.body.empty() || !cmd.headers.empty() || cmd.method != "GET")) {
+    return usage("--method, --header and --body are for http:// targets");
+  }
+  if (cmd.churn > 0 && scheme != Scheme::kHttp && scheme != Scheme::kResp &&
+      scheme != Scheme::kSmtp) {
+    return usage("--churn is for http://, resp:// and smtp:// targets");
+  }
+  if ((!cmd.mix.empty() || cmd.keys != 10000) && scheme != Scheme::kResp) {
+    return usage("--mix and --keys are for resp:// targets");
+  }
+  if (cmd.keys == 0) {
+    return usage("--keys must be at least 1");
+  }
+  o.mix = cmd.mix;
+  o.keys = cmd.keys;
+  if ((!cmd.queries.empty() || !cmd.queries_file.empty()) && scheme != Scheme::kDns) {
+    return usage("--query and --queries are for dns:// targets");
+  }
+  o.queries = cmd.queries;
+  if (!cmd.queries_file.empty()) {
+    std::string text;
+    if (!readFile(cmd.queries_file, &text, &error)) {
+      return usage("--queries: " + error);
+    }
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) {
+        end = text.size();
+      }
+      std::string line = text.substr(start, end - start);
+      start = end + 1;
+      if (!line.empty() && line.back() == '\r') {
+        line.pop_back();
+      }
+      if (!line.empty() && line.front() != '#' && line.front() != ';') {
+        o.queries.push_back(std::move(line));
+      }
+    }
+  }
+  if (isDatagram(scheme) ? makeDatagramCodec(o) == nullptr : makeCodec(o) == nullptr) {
+    return usage(std::string(schemeName(scheme)) + ":// targets are not supported yet");
   }
 
   RunOutput output;

@@ -22,8 +22,12 @@ struct LoadCommand {
   std::vector<std::string> headers;
   std::string body;
   uint64_t churn = 0;
-  std::string size = "64";  // tcp/udp message size
-  std::string json_path;    // "-": stdout (the summary then goes to stderr)
+  std::string size;  // empty: the scheme's default (tcp/udp 64, resp 3, smtp 1KiB)
+  std::string mix;   // resp
+  uint64_t keys = 10000;
+  std::vector<std::string> queries;  // dns: "NAME TYPE"
+  std::string queries_file;          // dns: one query a line
+  std::string json_path;             // "-": stdout (the summary then goes to stderr)
   std::string log_path;
   bool quiet = false;
   bool no_summary = false;  // only the JSON (e.g. `--json -` in a container's log)

@@ -1,5 +1,6 @@
 #include "load/datagram.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -45,10 +46,28 @@ bool readDatagramHeader(std::string_view in, DatagramHeader* h) {
   return true;
 }
 
+size_t EchoDatagramCodec::request(char* buf, size_t capacity, uint64_t seq, uint64_t intended_ns,
+                                  uint64_t sent_ns) {
+  const size_t n = std::min(size_, capacity);
+  // The padding is whatever the buffer held: only the header is read back.
+  writeDatagramHeader(buf, DatagramHeader{seq, intended_ns, sent_ns});
+  return n;
+}
+
+bool EchoDatagramCodec::answer(std::string_view in, uint64_t* seq, int* status) {
+  DatagramHeader h;
+  if (!readDatagramHeader(in, &h)) {
+    return false;
+  }
+  *seq = h.seq;
+  *status = 0;
+  return true;
+}
+
 DatagramTracker::DatagramTracker(size_t window)
     : slots_(std::bit_ceil(std::max<size_t>(window, 2))), mask_(slots_.size() - 1) {}
 
-uint64_t DatagramTracker::sent(uint64_t seq, uint64_t sent_ns) {
+uint64_t DatagramTracker::sent(uint64_t seq, uint64_t intended_ns, uint64_t sent_ns) {
   Slot& s = slot(seq);
   uint64_t lost = 0;
   if (s.waiting) {
@@ -56,7 +75,7 @@ uint64_t DatagramTracker::sent(uint64_t seq, uint64_t sent_ns) {
     --outstanding_;
     lost = 1;
   }
-  s = Slot{seq, sent_ns, true, false};
+  s = Slot{seq, intended_ns, sent_ns, true, false};
   ++outstanding_;
   if (seq + 1 > next_) {
     next_ = seq + 1;
@@ -64,7 +83,17 @@ uint64_t DatagramTracker::sent(uint64_t seq, uint64_t sent_ns) {
   return lost;
 }
 
-DatagramTracker::Answer DatagramTracker::answered(uint64_t seq, uint64_t sent_ns, uint64_t now_ns) {
+uint64_t DatagramTracker::fromLowBits(uint64_t low, unsigned bits) const {
+  if (next_ == 0 || bits >= 64) {
+    return low;
+  }
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  const uint64_t highest = next_ - 1;
+  return highest - ((highest - low) & mask);
+}
+
+DatagramTracker::Answer DatagramTracker::answered(uint64_t seq, uint64_t now_ns,
+                                                  uint64_t* intended_ns, uint64_t* sent_ns) {
   Slot& s = slot(seq);
   if (s.seq != seq || seq >= next_) {
     return Answer::kUnknown;  // not sent by us, or fell out of the window
@@ -82,8 +111,10 @@ DatagramTracker::Answer DatagramTracker::answered(uint64_t seq, uint64_t sent_ns
     s.answered = true;
     --outstanding_;
     a = Answer::kFirst;
+    *intended_ns = s.intended_ns;
+    *sent_ns = s.sent_ns;
     // RFC 3550 A.8: J += (|D| - J) / 16, D the change in transit time between two answers.
-    const int64_t transit = static_cast<int64_t>(now_ns - sent_ns);
+    const int64_t transit = static_cast<int64_t>(now_ns - s.sent_ns);
     if (have_transit_) {
       const double d = std::fabs(static_cast<double>(transit - last_transit_));
       jitter_ += (d - jitter_) / 16.0;

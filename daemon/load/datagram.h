@@ -4,6 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include "load/codec.h"
+
 namespace portd::load {
 
 // udp://: every datagram starts with this header (little-endian), the rest is padding up to
@@ -30,6 +32,19 @@ void writeDatagramHeader(char* out, const DatagramHeader& h);
 // Reads one; false if `in` is too short or not ours.
 bool readDatagramHeader(std::string_view in, DatagramHeader* h);
 
+// udp://: datagrams of `size` bytes (at least the header) that the target echoes.
+class EchoDatagramCodec final : public DatagramCodec {
+ public:
+  explicit EchoDatagramCodec(size_t size)
+      : size_(size < kDatagramHeader ? kDatagramHeader : size) {}
+  size_t request(char* buf, size_t capacity, uint64_t seq, uint64_t intended_ns,
+                 uint64_t sent_ns) override;
+  bool answer(std::string_view in, uint64_t* seq, int* status) override;
+
+ private:
+  size_t size_;
+};
+
 // Which datagrams were answered: fixed memory (a window of the last `window` sequence numbers),
 // so that an answer is classed as first, duplicate, or late (after its request was counted
 // lost), and an answer below the highest number seen so far as reordered.
@@ -39,17 +54,21 @@ class DatagramTracker {
 
   explicit DatagramTracker(size_t window = 1 << 16);
 
-  // Datagram `seq` was sent at `sent_ns`. Returns 1 when it pushed out of the window one that
-  // was still waiting (lost), else 0.
-  uint64_t sent(uint64_t seq, uint64_t sent_ns);
-  // Its answer came at `now_ns`.
-  Answer answered(uint64_t seq, uint64_t sent_ns, uint64_t now_ns);
+  // Datagram `seq` was meant for `intended_ns` and sent at `sent_ns`. Returns 1 when it pushed
+  // out of the window one that was still waiting (lost), else 0.
+  uint64_t sent(uint64_t seq, uint64_t intended_ns, uint64_t sent_ns);
+  // Its answer came at `now_ns`; for a first answer, its times are in *intended_ns, *sent_ns.
+  Answer answered(uint64_t seq, uint64_t now_ns, uint64_t* intended_ns, uint64_t* sent_ns);
+  // The most recent sequence number sent whose low `bits` bits are `low` (protocols whose
+  // answers carry only part of it, such as DNS's 16-bit ID).
+  uint64_t fromLowBits(uint64_t low, unsigned bits) const;
   // Counts as lost every datagram sent before `before_ns` and not answered; returns how many.
   uint64_t expire(uint64_t before_ns);
   // Every outstanding one is lost (the end of a run).
   uint64_t expireAll() { return expire(UINT64_MAX); }
 
   uint64_t outstanding() const { return outstanding_; }
+  size_t window() const { return slots_.size(); }
   uint64_t reordered() const { return reordered_; }
   // RFC 3550's interarrival jitter (its section 6.4.1, A.8) of the round trips, in ns.
   double jitterNs() const { return jitter_; }
@@ -57,6 +76,7 @@ class DatagramTracker {
  private:
   struct Slot {
     uint64_t seq = UINT64_MAX;
+    uint64_t intended_ns = 0;
     uint64_t sent_ns = 0;
     bool waiting = false;   // sent, not answered, not expired
     bool answered = false;  // answered at least once

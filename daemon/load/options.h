@@ -30,8 +30,16 @@ struct LoadOptions {
   std::string body;
   uint64_t churn = 0;  // a new connection every N requests; 0 = keep-alive throughout
 
-  // tcp:// and udp://: bytes per message (udp: at least the 32-byte header).
+  // tcp:// and udp://: bytes per message (udp: at least the 32-byte header); resp://: bytes
+  // per value; smtp://: bytes per message.
   size_t message_size = 64;
+
+  // resp://: the command mix, e.g. "get=8,set=1,ping=1", and how many keys it spreads over.
+  std::string mix;
+  uint64_t keys = 10000;
+
+  // dns://: the queries, each "NAME TYPE" (e.g. "www.example.com A"), sent in turn.
+  std::vector<std::string> queries;
 
   bool open() const { return !stages.empty(); }
 };

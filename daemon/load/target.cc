@@ -15,16 +15,47 @@ std::string_view schemeName(Scheme s) {
       return "tcp";
     case Scheme::kUdp:
       return "udp";
+    case Scheme::kResp:
+      return "resp";
+    case Scheme::kDns:
+      return "dns";
+    case Scheme::kSmtp:
+      return "smtp";
   }
   return "?";
 }
+
+bool isDatagram(Scheme s) { return s == Scheme::kUdp || s == Scheme::kDns; }
+
+namespace {
+
+uint16_t defaultPort(Scheme s) {
+  switch (s) {
+    case Scheme::kHttp:
+      return 80;
+    case Scheme::kResp:
+      return 6379;
+    case Scheme::kDns:
+      return 53;
+    case Scheme::kSmtp:
+      return 25;
+    case Scheme::kTcp:
+    case Scheme::kUdp:
+      break;
+  }
+  return 0;
+}
+
+}  // namespace
 
 bool parseTarget(std::string_view url, Target* out, std::string* error) {
   Target t;
   t.url = std::string(url);
   const size_t sep = url.find("://");
   if (sep == std::string_view::npos) {
-    *error = "\"" + t.url + "\": not a URL (expected http://, tcp:// or udp://HOST:PORT)";
+    *error = "\"" + t.url +
+             "\": not a URL (expected SCHEME://HOST[:PORT], SCHEME one of http, tcp, "
+             "udp, resp, dns, smtp)";
     return false;
   }
   const std::string_view scheme = url.substr(0, sep);
@@ -34,12 +65,18 @@ bool parseTarget(std::string_view url, Target* out, std::string* error) {
     t.scheme = Scheme::kTcp;
   } else if (scheme == "udp") {
     t.scheme = Scheme::kUdp;
+  } else if (scheme == "resp" || scheme == "redis") {
+    t.scheme = Scheme::kResp;
+  } else if (scheme == "dns") {
+    t.scheme = Scheme::kDns;
+  } else if (scheme == "smtp") {
+    t.scheme = Scheme::kSmtp;
   } else if (scheme == "https") {
     *error = "\"" + t.url + "\": https is not supported (plain http://, tcp:// or udp://)";
     return false;
   } else {
     *error = "\"" + t.url + "\": unknown scheme \"" + std::string(scheme) +
-             "\" (expected http, tcp or udp)";
+             "\" (expected http, tcp, udp, resp, dns or smtp)";
     return false;
   }
   std::string_view rest = url.substr(sep + 3);
@@ -84,11 +121,11 @@ bool parseTarget(std::string_view url, Target* out, std::string* error) {
     return false;
   }
   if (port_text.empty()) {
-    if (t.scheme != Scheme::kHttp) {
+    t.port = defaultPort(t.scheme);
+    if (t.port == 0) {
       *error = "\"" + t.url + "\": a " + std::string(scheme) + ":// URL needs a port";
       return false;
     }
-    t.port = 80;
   } else {
     unsigned port = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -101,7 +138,7 @@ bool parseTarget(std::string_view url, Target* out, std::string* error) {
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = t.scheme == Scheme::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_socktype = isDatagram(t.scheme) ? SOCK_DGRAM : SOCK_STREAM;
   addrinfo* found = nullptr;
   const std::string service = std::to_string(t.port);
   int rc = ::getaddrinfo(t.host.c_str(), service.c_str(), &hints, &found);

@@ -9,7 +9,10 @@
 namespace portd::load {
 
 // What `portd load` talks to: the protocol, from the URL's scheme, and where.
-enum class Scheme { kHttp, kTcp, kUdp };
+enum class Scheme { kHttp, kTcp, kUdp, kResp, kDns, kSmtp };
+
+// Whether the scheme's requests go in datagrams (udp, dns) or over a stream (the others).
+bool isDatagram(Scheme s);
 
 std::string_view schemeName(Scheme s);
 
@@ -23,8 +26,9 @@ struct Target {
   socklen_t address_len = 0;
 };
 
-// Parses "scheme://host:port/path" and resolves host (a literal address or a name). http://
-// defaults to port 80; tcp:// and udp:// need one. Returns false with a message in *error.
+// Parses "scheme://host:port/path" and resolves host (a literal address or a name). Default
+// ports: http 80, resp 6379, dns 53, smtp 25; tcp:// and udp:// need one. Returns false with a
+// message in *error.
 bool parseTarget(std::string_view url, Target* out, std::string* error);
 
 }  // namespace portd::load

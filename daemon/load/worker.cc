@@ -39,6 +39,7 @@ LoadWorker::LoadWorker(const LoadOptions& options, const Schedule* schedule, int
       shared_(shared),
       done_(done),
       read_buf_(64 * 1024),
+      dgram_codec_(makeDatagramCodec(options)),
       timeout_ns_(static_cast<uint64_t>(options.timeout_s * 1e9)),
       next_publish_ns_(start_ns + kPublishNs) {
   // This thread's share of the connections: the first ones get the remainder.
@@ -65,7 +66,7 @@ LoadWorker::LoadWorker(const LoadOptions& options, const Schedule* schedule, int
     }
   }
   if (udp()) {
-    datagram_.assign(std::max(options.message_size, kDatagramHeader), 'u');
+    datagram_.assign(65536, 'u');
   }
 }
 
@@ -183,6 +184,8 @@ void LoadWorker::onConnect(uv_connect_t* req, int status) {
   if (w.finishing_) {
     return;
   }
+  c.codec->takeOutput(c.out);
+  c.dirty = !c.out.empty();
   if (w.schedule_ != nullptr) {
     w.issue();
   } else {
@@ -317,9 +320,10 @@ void LoadWorker::sendOn(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
 }
 
 void LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
-  DatagramHeader h{next_seq_++, intended_ns, now_ns};
-  writeDatagramHeader(datagram_.data(), h);
-  uv_buf_t buf = uv_buf_init(datagram_.data(), static_cast<unsigned>(datagram_.size()));
+  const uint64_t seq = next_seq_++;
+  const size_t len =
+      dgram_codec_->request(datagram_.data(), datagram_.size(), seq, intended_ns, now_ns);
+  uv_buf_t buf = uv_buf_init(datagram_.data(), static_cast<unsigned>(len));
   int rc = uv_udp_try_send(&c.udp, &buf, 1, nullptr);
   if (rc < 0) {
     // A full socket buffer, or an ICMP error reported on the connected socket (nobody
@@ -327,12 +331,12 @@ void LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
     recordError(ErrorKind::kLost);
     return;
   }
-  const uint64_t pushed_out = tracker_.sent(h.seq, now_ns);
+  const uint64_t pushed_out = tracker_.sent(seq, intended_ns, now_ns);
   if (pushed_out > 0) {
     recordError(ErrorKind::kLost, pushed_out);
   }
   ++counters_.sent;
-  counters_.bytes_out += datagram_.size();
+  counters_.bytes_out += len;
 }
 
 void LoadWorker::fill(Conn& c) {
@@ -432,10 +436,7 @@ void LoadWorker::Conn::onResponse(int status) {
   const InFlight f = ring[head];
   head = (head + 1) % ring.size();
   --count;
-  if (status > 0) {
-    const int cls = status / 100;
-    ++w.counters_.status[cls >= 1 && cls <= 5 ? static_cast<size_t>(cls - 1) : 5];
-  }
+  w.countStatus(status);
   w.record(f.intended_ns, f.sent_ns, first_byte_ns, w.now());
   first_byte_ns = 0;
 }
@@ -453,6 +454,16 @@ void LoadWorker::record(uint64_t intended_ns, uint64_t sent_ns, uint64_t first_b
   }
   interval_.record(corrected);
   ++interval_completed_;
+}
+
+void LoadWorker::countStatus(int status) {
+  if (status <= 0) {
+    return;
+  }
+  if (options_.target.scheme == Scheme::kHttp) {
+    const int cls = status / 100;
+    ++counters_.status[cls >= 1 && cls <= 5 ? static_cast<size_t>(cls - 1) : 5];
+  }
 }
 
 void LoadWorker::recordError(ErrorKind kind, uint64_t n) {
@@ -482,6 +493,8 @@ void LoadWorker::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     w.closeConn(c, false);
     return;
   }
+  c.codec->takeOutput(c.out);
+  c.dirty = c.dirty || !c.out.empty();
   const bool churned = w.options_.churn > 0 && c.issued >= w.options_.churn;
   if ((c.codec->peerCloses() || churned) && c.count == 0) {
     w.closeConn(c, false);  // replaced at once: not an error
@@ -504,15 +517,24 @@ void LoadWorker::onUdpRead(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, cons
     return;  // nothing, or an ICMP error for an earlier datagram: counted as lost by timeout
   }
   w.counters_.bytes_in += static_cast<uint64_t>(nread);
-  DatagramHeader hd;
   const uint64_t t = w.now();
-  if (!readDatagramHeader(std::string_view(buf->base, static_cast<size_t>(nread)), &hd)) {
+  uint64_t seq = 0;
+  int status = 0;
+  if (!w.dgram_codec_->answer(std::string_view(buf->base, static_cast<size_t>(nread)), &seq,
+                              &status)) {
     w.recordError(ErrorKind::kMalformed);
     return;
   }
-  switch (w.tracker_.answered(hd.seq, hd.sent_ns, t)) {
+  const unsigned bits = w.dgram_codec_->seqBits();
+  if (bits < 64) {
+    seq = w.tracker_.fromLowBits(seq, bits);
+  }
+  uint64_t intended_ns = 0;
+  uint64_t sent_ns = 0;
+  switch (w.tracker_.answered(seq, t, &intended_ns, &sent_ns)) {
     case DatagramTracker::Answer::kFirst:
-      w.record(hd.intended_ns, hd.sent_ns, 0, t);
+      w.countStatus(status);
+      w.record(intended_ns, sent_ns, 0, t);
       break;
     case DatagramTracker::Answer::kDuplicate:
       ++w.counters_.duplicates;

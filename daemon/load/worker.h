@@ -88,7 +88,7 @@ class LoadWorker {
   };
 
   void run();
-  bool udp() const { return options_.target.scheme == Scheme::kUdp; }
+  bool udp() const { return dgram_codec_ != nullptr; }
   uint64_t now() const { return uv_hrtime(); }
 
   void connect(Conn& c);
@@ -108,6 +108,8 @@ class LoadWorker {
   void flush(Conn& c);
   void record(uint64_t intended_ns, uint64_t sent_ns, uint64_t first_byte_ns, uint64_t now_ns);
   void recordError(ErrorKind kind, uint64_t n = 1);
+  // An answer's status: HTTP status classes, DNS RCODEs (0: none).
+  void countStatus(int status);
   void armTick(uint64_t due_ns);
   void sweep();
   // Hands the interval's figures to the main thread at each whole second of the run, so that
@@ -146,6 +148,7 @@ class LoadWorker {
   std::vector<std::unique_ptr<Conn>> conns_;
   size_t rr_ = 0;
   std::vector<char> read_buf_;
+  std::unique_ptr<DatagramCodec> dgram_codec_;  // datagram schemes
   std::string datagram_;
 
   uint64_t timeout_ns_;
