@@ -140,8 +140,7 @@ std::optional<Header> readHeader(std::string_view bytes, const DecodeLimits& lim
   size_t most = kMaxBytesPerCount * static_cast<size_t>(layout->countsLength());
   if (static_cast<size_t>(payload_length) > most) {
     *error = "V2 histogram: a payload of " + std::to_string(payload_length) +
-             " bytes is longer than " + std::to_string(layout->countsLength()) +
-             " counts can take";
+             " bytes is longer than " + std::to_string(layout->countsLength()) + " counts can take";
     return std::nullopt;
   }
   return Header{*layout, static_cast<size_t>(payload_length)};
@@ -150,8 +149,8 @@ std::optional<Header> readHeader(std::string_view bytes, const DecodeLimits& lim
 std::optional<Histogram> decodeV2(std::string_view bytes, const DecodeLimits& limits,
                                   std::string* error) {
   if (bytes.size() < kHeaderSize) {
-    *error = "V2 histogram: " + std::to_string(bytes.size()) +
-             " bytes, shorter than its 40-byte header";
+    *error =
+        "V2 histogram: " + std::to_string(bytes.size()) + " bytes, shorter than its 40-byte header";
     return std::nullopt;
   }
   std::optional<Header> header = readHeader(bytes, limits, error);
@@ -161,8 +160,8 @@ std::optional<Histogram> decodeV2(std::string_view bytes, const DecodeLimits& li
   std::string_view payload = bytes.substr(kHeaderSize);
   if (payload.size() != header->payload_length) {
     *error = "V2 histogram: the header announces a payload of " +
-             std::to_string(header->payload_length) + " bytes, " +
-             std::to_string(payload.size()) + " follow it";
+             std::to_string(header->payload_length) + " bytes, " + std::to_string(payload.size()) +
+             " follow it";
     return std::nullopt;
   }
 
@@ -181,9 +180,10 @@ std::optional<Histogram> decodeV2(std::string_view bytes, const DecodeLimits& li
       // -value zero counts. INT64_MIN has no positive counterpart, and a run may not reach
       // past the layout.
       if (value == INT64_MIN || -value > length - index) {
-        *error = "V2 histogram: a run of " + (value == INT64_MIN ? "2^63" : std::to_string(-value)) +
-                 " zero counts at index " + std::to_string(index) + " goes past the " +
-                 std::to_string(length) + " counts of its layout";
+        *error = "V2 histogram: a run of " +
+                 (value == INT64_MIN ? "2^63" : std::to_string(-value)) + " zero counts at index " +
+                 std::to_string(index) + " goes past the " + std::to_string(length) +
+                 " counts of its layout";
         return std::nullopt;
       }
       index += static_cast<int32_t>(-value);

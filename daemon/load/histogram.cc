@@ -89,14 +89,20 @@ Histogram::Histogram(const BucketLayout& layout, std::vector<int64_t> counts)
 
 void Histogram::add(const Histogram& other) {
   const bool same_indexing = layout_.sameIndexing(other.layout_);
-  const int32_t length = layout_.countsLength();
+  // Past this index, the ranges of a counts array lie above highest(): counts there are
+  // clamped like the values record() is given.
+  const int32_t last = layout_.indexOf(layout_.highest());
+  // The lowest index other than 0 and the highest index that received a count; values grow
+  // with indexes, so these give the new min and max.
+  int32_t lowest_index = std::numeric_limits<int32_t>::max();
+  int32_t highest_index = -1;
   for (int32_t i = 0; i < other.layout_.countsLength(); ++i) {
     int64_t count = other.counts_[static_cast<size_t>(i)];
     if (count == 0) {
       continue;
     }
     int32_t index = i;
-    if (!same_indexing || i >= length) {
+    if (!same_indexing || i > last) {
       // The range's lowest value, as HdrHistogram's add() records it; it falls in exactly one
       // range of this layout whenever this layout is at least as precise.
       int64_t value = other.layout_.valueAt(i);
@@ -109,13 +115,18 @@ void Histogram::add(const Histogram& other) {
     int64_t& slot = counts_[static_cast<size_t>(index)];
     slot = saturatingAdd(slot, count);
     total_count_ = saturatingAdd(total_count_, count);
-    // min() and max() widen these to their ranges, so the lowest value of the range is as
-    // good as the value recorded.
-    int64_t value = layout_.valueAt(index);
-    max_value_ = std::max(max_value_, value);
-    if (value != 0) {
-      min_non_zero_value_ = std::min(min_non_zero_value_, value);
+    if (index != 0) {
+      lowest_index = std::min(lowest_index, index);
     }
+    highest_index = std::max(highest_index, index);
+  }
+  // min() and max() widen these to their ranges, so the lowest value of a range is as good as
+  // any value recorded in it.
+  if (highest_index >= 0) {
+    max_value_ = std::max(max_value_, layout_.valueAt(highest_index));
+  }
+  if (highest_index > 0) {
+    min_non_zero_value_ = std::min(min_non_zero_value_, layout_.valueAt(lowest_index));
   }
   saturated_ = saturatingAdd(saturated_, other.saturated_);
 }
@@ -204,8 +215,7 @@ int64_t Histogram::valueAtPercentile(double percentile) const {
     cumulative = saturatingAdd(cumulative, counts_[static_cast<size_t>(i)]);
     if (cumulative >= count_at_percentile) {
       int64_t value = layout_.valueAt(i);
-      return requested == 0.0 ? layout_.lowestEquivalent(value)
-                              : layout_.highestEquivalent(value);
+      return requested == 0.0 ? layout_.lowestEquivalent(value) : layout_.highestEquivalent(value);
     }
   }
   // Unreachable while the counts add up to the total, which record(), add() and fromCounts()

@@ -69,8 +69,9 @@ class Histogram {
   // Adds every count of `other`, with no loss of precision. Where the layouts index values
   // alike (the same lowest and digits) counts are added index by index; otherwise each count
   // of `other` is recorded again at the lowest value of its range, as HdrHistogram's add()
-  // does. Counts past this histogram's highest() are clamped and counted in saturated(), as
-  // are the saturated() counts of `other`. Sums saturate at 2^63 - 1 instead of overflowing.
+  // does. Counts of ranges above this histogram's highest() are clamped as record() clamps
+  // values, and counted in saturated() with the saturated() counts of `other`. Sums stop at
+  // 2^63 - 1 instead of overflowing.
   void add(const Histogram& other);
 
   // Forgets every count; the layout stays.

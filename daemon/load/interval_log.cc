@@ -19,7 +19,8 @@ constexpr std::string_view kTagPrefix = "Tag=";
 // `value` with 3 decimals, as Java's "%.3f" in Locale.US: independent of the C locale.
 std::string fixed3(double value) {
   char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed, 3);
+  auto [end, ec] =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed, 3);
   if (ec != std::errc{}) {
     return "0.000";  // Only for values beyond 10^60, which no time or latency is.
   }
@@ -46,8 +47,8 @@ std::string utcDate(double seconds) {
 // A decimal number filling all of `text`, finite.
 std::optional<double> parseNumber(std::string_view text) {
   double value = 0.0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value,
-                                   std::chars_format::general);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::general);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() ||
       !std::isfinite(value)) {
     return std::nullopt;
@@ -55,10 +56,23 @@ std::optional<double> parseNumber(std::string_view text) {
   return value;
 }
 
-// What a length of text is worth quoting in an error: its start.
+// Text from the log quoted in an error: its start only, and bytes other than printable ASCII
+// as \xNN, so that a hostile log cannot send control sequences to the terminal that shows
+// the error.
 std::string quote(std::string_view text) {
   constexpr size_t kMax = 40;
-  std::string out = "\"" + std::string(text.substr(0, kMax));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : text.substr(0, kMax)) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
   out += text.size() > kMax ? "...\"" : "\"";
   return out;
 }
@@ -85,9 +99,10 @@ std::string formatLogEntry(std::string_view tag, double start, double length,
   std::string out;
   if (!tag.empty()) {
     if (tag.find_first_of(", \r\n") != std::string_view::npos) {
-      throw std::invalid_argument("interval log: a tag cannot contain commas, spaces or line "
-                                  "breaks: " +
-                                  quote(tag));
+      throw std::invalid_argument(
+          "interval log: a tag cannot contain commas, spaces or line "
+          "breaks: " +
+          quote(tag));
     }
     out += std::string(kTagPrefix) + std::string(tag) + ",";
   }
@@ -102,7 +117,7 @@ IntervalLogReader::IntervalLogReader(std::string_view text, const DecodeLimits& 
 
 bool IntervalLogReader::readComment(std::string_view line, std::string* error) {
   const std::string at = "line " + std::to_string(line_number_) + ": ";
-  auto time = [&](std::string_view prefix, const char* what) -> std::optional<double> {
+  auto seconds = [&](std::string_view prefix, const char* what) -> std::optional<double> {
     std::string_view text = line.substr(prefix.size());
     text = text.substr(0, text.find_first_of(" ],"));
     std::optional<double> value = parseNumber(text);
@@ -112,19 +127,19 @@ bool IntervalLogReader::readComment(std::string_view line, std::string* error) {
     return value;
   };
   if (line.starts_with(kStartTimePrefix)) {
-    start_time_ = time(kStartTimePrefix, "StartTime");
+    start_time_ = seconds(kStartTimePrefix, "StartTime");
     return start_time_.has_value();
   }
   if (line.starts_with(kBaseTimePrefix)) {
-    base_time_ = time(kBaseTimePrefix, "BaseTime");
+    base_time_ = seconds(kBaseTimePrefix, "BaseTime");
     return base_time_.has_value();
   }
   if (line.starts_with(kVersionPrefix)) {
     std::string_view version = line.substr(kVersionPrefix.size());
     size_t close = version.find(']');
     version = version.substr(0, close);
-    if (close == std::string_view::npos || !version.starts_with("1.") ||
-        version.size() == 2 || version.find_first_not_of("0123456789", 2) != std::string_view::npos) {
+    if (close == std::string_view::npos || !version.starts_with("1.") || version.size() == 2 ||
+        version.find_first_not_of("0123456789", 2) != std::string_view::npos) {
       *error = at + "unsupported log format version " + quote(version) + " (1.x expected)";
       return false;
     }
@@ -175,11 +190,11 @@ std::optional<IntervalLogEntry> IntervalLogReader::next(std::string* error) {
     size_t count = 0;
     bool more = false;
     while (true) {
-      size_t comma = line.find(',');
       if (count == 4) {
         more = true;
         break;
       }
+      size_t comma = line.find(',');
       fields[count++] = line.substr(0, comma);
       if (comma == std::string_view::npos) {
         break;
@@ -187,9 +202,10 @@ std::optional<IntervalLogEntry> IntervalLogReader::next(std::string* error) {
       line.remove_prefix(comma + 1);
     }
     if (count != 4 || more) {
-      return fail("an interval line needs 4 comma-separated fields (start, length, max, "
-                  "histogram), not " +
-                  (more ? std::string("more") : std::to_string(count)));
+      return fail(
+          "an interval line needs 4 comma-separated fields (start, length, max, "
+          "histogram), not " +
+          (more ? std::string("more") : std::to_string(count)));
     }
     std::optional<double> start = parseNumber(fields[0]);
     if (!start) {

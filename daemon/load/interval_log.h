@@ -73,6 +73,8 @@ struct IntervalLogEntry {
 class IntervalLogReader {
  public:
   explicit IntervalLogReader(std::string_view text, const DecodeLimits& limits = {});
+  // A temporary string would die before the reader reads it.
+  explicit IntervalLogReader(std::string&& text, const DecodeLimits& limits = {}) = delete;
 
   // The next interval. nullopt at the end of the log with `error` cleared, or on an error
   // with `error` set ("line 7: ..."); after an error the reader stays at the end.

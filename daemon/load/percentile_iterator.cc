@@ -26,20 +26,25 @@ bool PercentileIterator::moveNext() {
 
 void PercentileIterator::advanceLevel() {
   // HdrHistogram_c's step, to the bit: 2^(floor(log2(100 / (100 - level))) + 1) ticks per
-  // 100%. Its guards are portd's: with totals beyond 2^50 the level can come within a rounding
-  // error of 100, where the logarithm is infinite and the step smaller than the level's last
-  // bit; the level then moves by one representable double at a time, so that the walk always
-  // ends.
+  // 100%. The guards are portd's. With totals beyond about 2^50 the level can come within a
+  // rounding error of 100: the step may then be smaller than the level's last bit (the level
+  // moves by one representable double instead, so that the walk always ends), or the sum may
+  // round to 100 itself, after which HdrHistogram_c takes the logarithm of infinity; here a
+  // level of 100 is left to the final row, so that levels always rise.
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
   const double remaining = 100.0 - level_;
-  double next = std::numeric_limits<double>::infinity();
+  double next = kInfinity;
   if (remaining > 0.0) {
     double halvings = std::log(100.0 / remaining) / std::log(2.0);
     if (halvings < 62.0) {
       double half_distance = std::ldexp(1.0, static_cast<int>(static_cast<int64_t>(halvings) + 1));
       next = level_ + 100.0 / (ticks_per_half_distance_ * half_distance);
+      if (!(next > level_)) {
+        next = std::nextafter(level_, kInfinity);
+      }
     }
   }
-  level_ = next > level_ ? next : std::nextafter(level_, std::numeric_limits<double>::infinity());
+  level_ = next < 100.0 ? next : kInfinity;
 }
 
 bool PercentileIterator::next(PercentileRow* row) {
@@ -63,8 +68,8 @@ bool PercentileIterator::next(PercentileRow* row) {
         return true;
       }
       if (cumulative_ >= total || !moveNext()) {
-        // Only when the counts do not add up to the total (saturated merges): end with the
-        // 100% row.
+        // No level is left below 100% (see advanceLevel()), or the counts do not add up to
+        // the total (a merge that saturated): end with the 100% row.
         break;
       }
     }
