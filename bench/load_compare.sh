@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# portd load against the well-known generators, on the same target, one thread each.
+#
+# Closed model, keep-alive: `portd load -t1`, `wrk -t1` and `h2load -t1 --h1` (when installed)
+# against the same portd http listener (and nginx's, when nginx is installed), A/B
+# alternated ROUNDS times, the server pinned to one CPU and the generators to another. Prints
+# each run's requests/s and the medians with portd load's ratio to each peer.
+#
+#   bench/load_compare.sh                       # 5 s runs, 3 rounds, 32 connections
+#   bench/load_compare.sh --duration 10s --rounds 5 --connections 64 --pipeline 1
+
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build_dir="$script_dir/../build"
+duration=5s
+rounds=3
+connections=32
+server_cpu=0
+client_cpu=1
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build-dir) build_dir=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --server-cpu) server_cpu=$2; shift 2 ;;
+    --client-cpu) client_cpu=$2; shift 2 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "usage: see $0 --help" >&2; exit 2 ;;
+  esac
+done
+
+die() {
+  echo "load_compare: $*" >&2
+  exit 1
+}
+
+portd=$build_dir/daemon/portd
+[[ -x $portd ]] || die "$portd not found: build first"
+command -v wrk >/dev/null || die "wrk is not installed"
+work=$(mktemp -d -t load_compare.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The portd target: one worker, a fixed 13-byte route.
+printf 'hello, world\n' >"$work/body.txt"
+cat >"$work/portd.toml" <<EOF_TOML
+[server]
+workers = 1
+[[listener]]
+name = "web"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "http"
+[[listener.options.route]]
+path = "/hello"
+body_file = "body.txt"
+EOF_TOML
+taskset -c "$server_cpu" "$portd" serve -c "$work/portd.toml" >"$work/portd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  grep -q "portd ready" "$work/portd.log" && break
+  sleep 0.05
+done
+port=$(sed -n 's/.*listener "web": tcp http on 127\.0\.0\.1:\([0-9]*\) (.*/\1/p' "$work/portd.log")
+[[ -n $port ]] || die "portd did not start: $(cat "$work/portd.log")"
+targets=("portd http://127.0.0.1:$port/hello")
+
+if command -v nginx >/dev/null; then
+  nport=$(free_port)
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<EOF_NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx;
+  scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nport;
+    location /hello { return 200 "hello, world\n"; }
+  }
+}
+EOF_NGINX
+  taskset -c "$server_cpu" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$nport/hello" >/dev/null && break
+    sleep 0.05
+  done
+  targets+=("nginx http://127.0.0.1:$nport/hello")
+fi
+
+run() { # TOOL URL -> requests/s
+  local tool=$1 url=$2
+  case $tool in
+    portd-load)
+      taskset -c "$client_cpu" "$portd" load "$url" -t 1 -c "$connections" -d "$duration" -q \
+        --json "$work/r.json" >/dev/null
+      python3 -c 'import json,sys; print("%.0f" % json.load(open(sys.argv[1]))["achieved_rate"])' "$work/r.json"
+      ;;
+    wrk)
+      taskset -c "$client_cpu" wrk -t1 -c "$connections" -d "$duration" "$url" \
+        | awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }'
+      ;;
+    h2load)
+      local secs=${duration%s}
+      taskset -c "$client_cpu" h2load --h1 -t1 -c "$connections" -D "$secs" "$url" 2>/dev/null \
+        | awk '/^finished in/ { gsub(",", "", $4); printf "%.0f\n", $4 }'
+      ;;
+  esac
+}
+
+tools=(portd-load wrk)
+command -v h2load >/dev/null && tools+=(h2load)
+echo "load_compare: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load_compare: server on CPU $server_cpu, generators on CPU $client_cpu, 1 thread, $connections connections, $duration, $rounds rounds"
+declare -A results
+for target in "${targets[@]}"; do
+  name=${target%% *}
+  url=${target#* }
+  for round in $(seq "$rounds"); do
+    for tool in "${tools[@]}"; do
+      rps=$(run "$tool" "$url")
+      [[ -n $rps ]] || die "$tool against $name gave no figure"
+      echo "  $name round $round: $tool $rps requests/s"
+      results[$name,$tool]+="$rps "
+    done
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+for target in "${targets[@]}"; do
+  name=${target%% *}
+  mine=$(echo "${results[$name,portd-load]}" | median)
+  line="load_compare: $name: portd load $mine/s"
+  for tool in "${tools[@]:1}"; do
+    other=$(echo "${results[$name,$tool]}" | median)
+    line+=", $tool $other/s (ratio $(python3 -c "print('%.2f' % ($mine / $other))"))"
+  done
+  echo "$line"
+done
