@@ -30,6 +30,8 @@ class Codec {
   virtual void request(std::string& out) = 0;
   // Reads what arrived; tells `sink` of each complete answer.
   virtual Read read(std::string_view in, ResponseSink& sink) = 0;
+  // The target closed the connection: an answer that ends there is complete now.
+  virtual void finish(ResponseSink& sink) { (void)sink; }
   // The target said it closes after the answers so far (HTTP "Connection: close").
   virtual bool peerCloses() const { return false; }
   // Bytes the codec sends on its own, not as a request: a handshake once connected (SMTP's

@@ -48,6 +48,9 @@ bool readDatagramHeader(std::string_view in, DatagramHeader* h) {
 
 size_t EchoDatagramCodec::request(char* buf, size_t capacity, uint64_t seq, uint64_t intended_ns,
                                   uint64_t sent_ns) {
+  if (capacity < kDatagramHeader) {
+    return 0;
+  }
   const size_t n = std::min(size_, capacity);
   // The padding is whatever the buffer held: only the header is read back.
   writeDatagramHeader(buf, DatagramHeader{seq, intended_ns, sent_ns});
@@ -98,15 +101,16 @@ DatagramTracker::Answer DatagramTracker::answered(uint64_t seq, uint64_t now_ns,
   if (s.seq != seq || seq >= next_) {
     return Answer::kUnknown;  // not sent by us, or fell out of the window
   }
-  if (any_answered_ && seq < highest_answered_) {
-    ++reordered_;
-  }
-  if (!any_answered_ || seq > highest_answered_) {
-    highest_answered_ = seq;
-  }
-  any_answered_ = true;
   Answer a;
   if (s.waiting) {
+    // Reordering is of first answers: a duplicate or late one is counted as such only.
+    if (any_answered_ && seq < highest_answered_) {
+      ++reordered_;
+    }
+    if (!any_answered_ || seq > highest_answered_) {
+      highest_answered_ = seq;
+    }
+    any_answered_ = true;
     s.waiting = false;
     s.answered = true;
     --outstanding_;

@@ -66,6 +66,13 @@ int HttpCodec::onMessageComplete(llhttp_t* p) {
   return 0;
 }
 
+void HttpCodec::finish(ResponseSink& sink) {
+  // llhttp completes a message whose body runs to the end of the connection here (and says
+  // nothing of one cut short, which stays outstanding and is counted as closed).
+  sink_ = &sink;
+  llhttp_finish(&parser_);
+}
+
 Codec::Read HttpCodec::read(std::string_view in, ResponseSink& sink) {
   sink_ = &sink;
   llhttp_errno_t rc = llhttp_execute(&parser_, in.data(), in.size());

@@ -17,6 +17,7 @@ class HttpCodec final : public Codec {
 
   void request(std::string& out) override { out += request_; }
   Read read(std::string_view in, ResponseSink& sink) override;
+  void finish(ResponseSink& sink) override;
   bool peerCloses() const override { return peer_closes_; }
   void reset() override;
 

@@ -38,6 +38,10 @@ bool parseStages(std::string_view text, std::vector<Stage>* out, std::string* er
   while (!text.empty()) {
     const size_t comma = text.find(',');
     std::string_view item = text.substr(0, comma);
+    if (item.empty() || (comma != std::string_view::npos && comma + 1 == text.size())) {
+      *error = "an empty stage (two commas, or one at either end)";
+      return false;
+    }
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     const size_t at = item.find('@');
     if (at == std::string_view::npos) {

@@ -61,6 +61,7 @@ LoadWorker::LoadWorker(const LoadOptions& options, const Schedule* schedule, int
   } else {
     end_ns_ = start_ns_ + static_cast<uint64_t>(options.duration_s * 1e9);
     if (options.requests > 0) {
+      has_quota_ = true;
       quota_ = options.requests / static_cast<uint64_t>(threads_) +
                (static_cast<uint64_t>(index_) < options.requests % threads_ ? 1 : 0);
     }
@@ -82,7 +83,12 @@ void LoadWorker::join() {
   }
 }
 
-void LoadWorker::wake() { uv_async_send(&wake_); }
+void LoadWorker::wake() {
+  std::lock_guard<std::mutex> lock(wake_mutex_);
+  if (wake_open_) {
+    uv_async_send(&wake_);
+  }
+}
 
 void LoadWorker::run() {
   uv_loop_init(&loop_);
@@ -98,6 +104,10 @@ void LoadWorker::run() {
   });
   tick_.data = sweep_timer_.data = wake_.data = this;
   open_handles_ = 3;
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    wake_open_ = true;
+  }
   // The async handle exists now: a stop asked before it did is seen here.
   if (shared_.stop.load()) {
     finish();
@@ -238,14 +248,20 @@ bool LoadWorker::canTake(const Conn& c) const {
          (options_.churn == 0 || c.issued < options_.churn);
 }
 
-bool LoadWorker::issuing() const {
+bool LoadWorker::moreToSend() const {
   if (finishing_) {
     return false;
   }
   if (schedule_ != nullptr) {
     return next_k_ < total_;
   }
-  return now() < end_ns_ && (quota_ == 0 || counters_.sent < quota_);
+  return now() < end_ns_ && (!has_quota_ || counters_.sent < quota_);
+}
+
+bool LoadWorker::issuing() const {
+  // The closed model starts with the other threads at the common start, even if connected
+  // earlier (the open model's schedule starts there by construction).
+  return moreToSend() && now() >= start_ns_;
 }
 
 void LoadWorker::issue() {
@@ -478,7 +494,11 @@ void LoadWorker::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   if (nread < 0) {
-    // The target closed or reset the connection: what was outstanding is lost.
+    // The target closed or reset the connection. An answer that ends where the connection
+    // does (HTTP without a length) is complete now; what is still outstanding is lost.
+    if (nread == UV_EOF) {
+      c.codec->finish(c);
+    }
     w.failOutstanding(c, ErrorKind::kClosed);
     w.closeConn(c, false);
     return;
@@ -624,7 +644,7 @@ void LoadWorker::maybeFinish() {
   const bool late = t > end_ns_ + timeout_ns_;
   // Requests still due but unsent (no connection would take them) are waited for as long as
   // an answer would be: a timeout past the end.
-  if (issuing() && !late) {
+  if (t < start_ns_ || (moreToSend() && !late)) {
     return;
   }
   uint64_t outstanding = udp() ? tracker_.outstanding() : 0;
@@ -671,6 +691,10 @@ void LoadWorker::finish() {
   auto closed = [](uv_handle_t* h) { --static_cast<LoadWorker*>(h->data)->open_handles_; };
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), closed);
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    wake_open_ = false;
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), closed);
   for (auto& c : conns_) {
     closeConn(*c, false);

@@ -118,6 +118,9 @@ class LoadWorker {
   void publish();
   void maybeFinish();
   void finish();
+  // The run still has requests for this thread (until its end, quota or schedule).
+  bool moreToSend() const;
+  // moreToSend(), and the common start has come.
   bool issuing() const;
 
   static void onConnect(uv_connect_t* req, int status);
@@ -145,6 +148,10 @@ class LoadWorker {
   uv_poll_t tick_;
   uv_timer_t sweep_timer_;
   uv_async_t wake_;
+  // wake() may come from the main thread at any time (a signal): before the handle exists, or
+  // after finish() closed it. The flag says whether it is open, under the mutex.
+  std::mutex wake_mutex_;
+  bool wake_open_ = false;
   std::vector<std::unique_ptr<Conn>> conns_;
   size_t rr_ = 0;
   std::vector<char> read_buf_;
@@ -156,8 +163,9 @@ class LoadWorker {
   uint64_t end_ns_ = 0;       // open: the schedule's end; closed: start + duration
   uint64_t next_k_ = 0;       // open: the next request of this thread's share to send
   uint64_t total_ = 0;        // open: requests in the schedule
-  uint64_t quota_ = 0;        // closed: requests this thread may send (0: no limit)
-  uint64_t next_seq_ = 0;     // udp
+  uint64_t quota_ = 0;        // closed, with --requests: requests this thread may send
+  bool has_quota_ = false;
+  uint64_t next_seq_ = 0;  // udp
   bool finishing_ = false;
   int open_handles_ = 0;
 
