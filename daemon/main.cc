@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--query", load_cmd_line.queries, "dns: a query \"NAME TYPE\" (repeatable)");
   load_cmd->add_option("--queries", load_cmd_line.queries_file,
                        "dns: a file of queries, one \"NAME TYPE\" a line");
+  load_cmd->add_flag("--edns", load_cmd_line.edns,
+                     "dns: an EDNS0 OPT record in each query (UDP payload 1232)");
   load_cmd->add_option("--json", load_cmd_line.json_path,
                        "Write the result as JSON to this file (- for stdout)");
   load_cmd->add_option("--log", load_cmd_line.log_path,

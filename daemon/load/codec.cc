@@ -1,6 +1,7 @@
 #include "load/codec.h"
 
 #include "load/datagram.h"
+#include "load/dns_codec.h"
 #include "load/echo_codec.h"
 #include "load/http_codec.h"
 #include "load/options.h"
@@ -26,10 +27,11 @@ std::unique_ptr<DatagramCodec> makeDatagramCodec(const LoadOptions& options) {
   switch (options.target.scheme) {
     case Scheme::kUdp:
       return std::make_unique<EchoDatagramCodec>(options.message_size);
+    case Scheme::kDns:
+      return makeDnsCodec(options.queries, options.dns_edns);
     case Scheme::kHttp:
     case Scheme::kTcp:
     case Scheme::kResp:
-    case Scheme::kDns:
     case Scheme::kSmtp:
       break;
   }

@@ -54,7 +54,8 @@ class DatagramCodec {
   virtual size_t request(char* buf, size_t capacity, uint64_t seq, uint64_t intended_ns,
                          uint64_t sent_ns) = 0;
   // Reads an answer: false if it is not one. *seq gets its sequence number (its low
-  // seqBits() bits), *status the protocol's status (DNS: the RCODE; 0 elsewhere).
+  // seqBits() bits), *status the protocol's status (DNS: the RCODE, and a flag for
+  // a truncated answer: dns_codec.h; 0 elsewhere).
   virtual bool answer(std::string_view in, uint64_t* seq, int* status) = 0;
   virtual unsigned seqBits() const { return 64; }
 };

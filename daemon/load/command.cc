@@ -8,6 +8,7 @@
 
 #include "config/duration.h"
 #include "load/codec.h"
+#include "load/dns_codec.h"
 #include "load/report_chart.h"
 #include "load/report_text.h"
 #include "load/result_json.h"
@@ -190,17 +191,29 @@ int runLoadCommand(const LoadCommand& cmd) {
   }
   o.mix = cmd.mix;
   o.keys = cmd.keys;
-  if ((!cmd.queries.empty() || !cmd.queries_file.empty()) && scheme != Scheme::kDns) {
-    return usage("--query and --queries are for dns:// targets");
+  if ((!cmd.queries.empty() || !cmd.queries_file.empty() || cmd.edns) && scheme != Scheme::kDns) {
+    return usage("--query, --queries and --edns are for dns:// targets");
+  }
+  if (scheme == Scheme::kDns && !cmd.size.empty()) {
+    return usage("--size is not for dns:// targets (a query is as long as its name)");
+  }
+  // Each query is checked here, so that a bad one is refused naming it (and its line in a
+  // file) before anything is sent.
+  DnsQuestion question;
+  for (const std::string& q : cmd.queries) {
+    if (!parseDnsQuestion(q, &question, &error)) {
+      return usage("--query \"" + q + "\": " + error);
+    }
   }
   o.queries = cmd.queries;
+  o.dns_edns = cmd.edns;
   if (!cmd.queries_file.empty()) {
     std::string text;
     if (!readFile(cmd.queries_file, &text, &error)) {
       return usage("--queries: " + error);
     }
     size_t start = 0;
-    while (start < text.size()) {
+    for (size_t line_number = 1; start < text.size(); ++line_number) {
       size_t end = text.find('\n', start);
       if (end == std::string::npos) {
         end = text.size();
@@ -210,10 +223,21 @@ int runLoadCommand(const LoadCommand& cmd) {
       if (!line.empty() && line.back() == '\r') {
         line.pop_back();
       }
-      if (!line.empty() && line.front() != '#' && line.front() != ';') {
-        o.queries.push_back(std::move(line));
+      if (line.find_first_not_of(" \t") == std::string::npos || line.front() == '#' ||
+          line.front() == ';') {
+        continue;
       }
+      if (!parseDnsQuestion(line, &question, &error)) {
+        return usage("--queries " + cmd.queries_file + " line " + std::to_string(line_number) +
+                     " \"" + line + "\": " + error);
+      }
+      o.queries.push_back(std::move(line));
     }
+  }
+  if (scheme == Scheme::kDns && o.queries.empty()) {
+    return usage(
+        "dns:// needs the queries to send: --query \"NAME TYPE\" (repeatable, e.g. "
+        "--query \"www.example.com A\") or --queries FILE (one a line)");
   }
   if (isDatagram(scheme) ? makeDatagramCodec(o) == nullptr : makeCodec(o) == nullptr) {
     return usage(std::string(schemeName(scheme)) + ":// targets are not supported yet");

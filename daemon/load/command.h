@@ -27,6 +27,7 @@ struct LoadCommand {
   uint64_t keys = 10000;
   std::vector<std::string> queries;  // dns: "NAME TYPE"
   std::string queries_file;          // dns: one query a line
+  bool edns = false;                 // dns: an EDNS0 OPT record in each query
   std::string json_path;             // "-": stdout (the summary then goes to stderr)
   std::string log_path;
   bool quiet = false;

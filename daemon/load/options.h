@@ -38,8 +38,10 @@ struct LoadOptions {
   std::string mix;
   uint64_t keys = 10000;
 
-  // dns://: the queries, each "NAME TYPE" (e.g. "www.example.com A"), sent in turn.
+  // dns://: the queries, each "NAME TYPE" (e.g. "www.example.com A"), sent in turn, and whether
+  // each carries an EDNS0 OPT record (UDP payload 1232).
   std::vector<std::string> queries;
+  bool dns_edns = false;
 
   bool open() const { return !stages.empty(); }
 };

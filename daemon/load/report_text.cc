@@ -89,6 +89,23 @@ std::string formatSummary(const Result& r) {
     }
     out += "\n";
   }
+  uint64_t rcodes = 0;
+  for (uint64_t n : c.rcode) {
+    rcodes += n;
+  }
+  if (rcodes > 0) {
+    out += "  dns:";
+    for (size_t i = 0; i < c.rcode.size(); ++i) {
+      if (c.rcode[i] > 0) {
+        appendf(out, " %s %llu", std::string(rcodeName(i)).c_str(),
+                static_cast<unsigned long long>(c.rcode[i]));
+      }
+    }
+    if (c.truncated > 0) {
+      appendf(out, "; truncated (TC=1) %llu", static_cast<unsigned long long>(c.truncated));
+    }
+    out += "\n";
+  }
   if (c.duplicates + c.reordered + c.late > 0 || r.jitter_us > 0) {
     appendf(out, "  datagrams: %llu duplicated, %llu reordered, %llu late; jitter %.3f ms\n",
             static_cast<unsigned long long>(c.duplicates),

@@ -122,6 +122,12 @@ std::string toJson(const Result& r) {
     status[kStatusNames[i]] = c.status[i];
   }
   counters["status"] = status;
+  json rcode = json::object();
+  for (size_t i = 0; i < c.rcode.size(); ++i) {
+    rcode[std::string(rcodeName(i))] = c.rcode[i];
+  }
+  counters["rcode"] = rcode;  // dns: answers by RCODE
+  counters["truncated"] = c.truncated;
   counters["duplicates"] = c.duplicates;
   counters["reordered"] = c.reordered;
   counters["late"] = c.late;
@@ -183,6 +189,7 @@ std::optional<Result> fromJson(std::string_view text, std::string* error) {
     r.counters.duplicates = u64(c, "duplicates");
     r.counters.reordered = u64(c, "reordered");
     r.counters.late = u64(c, "late");
+    r.counters.truncated = u64(c, "truncated");
     if (c.contains("errors") && c["errors"].is_object()) {
       for (size_t i = 0; i < r.counters.errors.size(); ++i) {
         r.counters.errors[i] =
@@ -192,6 +199,12 @@ std::optional<Result> fromJson(std::string_view text, std::string* error) {
     if (c.contains("status") && c["status"].is_object()) {
       for (size_t i = 0; i < r.counters.status.size(); ++i) {
         r.counters.status[i] = u64(c["status"], kStatusNames[i]);
+      }
+    }
+    // Results written before dns:// have no "rcode": their counts stay 0.
+    if (c.contains("rcode") && c["rcode"].is_object()) {
+      for (size_t i = 0; i < r.counters.rcode.size(); ++i) {
+        r.counters.rcode[i] = u64(c["rcode"], std::string(rcodeName(i)).c_str());
       }
     }
     if (!j.contains("latency") || !j["latency"].is_object()) {

@@ -28,6 +28,14 @@ std::string_view errorName(ErrorKind k) {
   return "?";
 }
 
+std::string_view rcodeName(size_t slot) {
+  static constexpr std::string_view kNames[kRcodeSlots] = {
+      "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+      "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
+      "RCODE12",  "RCODE13", "RCODE14",  "RCODE15",  "other"};
+  return slot < kRcodeSlots ? kNames[slot] : "?";
+}
+
 void Counters::add(const Counters& o) {
   sent += o.sent;
   completed += o.completed;
@@ -40,6 +48,10 @@ void Counters::add(const Counters& o) {
   for (size_t i = 0; i < status.size(); ++i) {
     status[i] += o.status[i];
   }
+  for (size_t i = 0; i < rcode.size(); ++i) {
+    rcode[i] += o.rcode[i];
+  }
+  truncated += o.truncated;
   duplicates += o.duplicates;
   reordered += o.reordered;
   late += o.late;

@@ -26,6 +26,12 @@ enum class ErrorKind {
 };
 std::string_view errorName(ErrorKind k);
 
+// dns: answers are counted by RCODE, 0 to 15 by their names (RFC 6895's registry: NOERROR,
+// FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, ...; RCODE12 to RCODE15 unassigned), and the
+// extended RCODEs of EDNS (16 and above) together as "other".
+inline constexpr size_t kRcodeSlots = 17;
+std::string_view rcodeName(size_t slot);
+
 // The counters of a run (one thread's, or merged): plain numbers that add up.
 struct Counters {
   uint64_t sent = 0;       // requests written
@@ -35,6 +41,9 @@ struct Counters {
   uint64_t connections = 0;  // connects that succeeded
   std::array<uint64_t, static_cast<size_t>(ErrorKind::kCount)> errors{};
   std::array<uint64_t, 6> status{};  // http: 1xx .. 5xx, then anything else
+  // dns: answers by RCODE; and those truncated (TC=1), which are in `rcode` too
+  std::array<uint64_t, kRcodeSlots> rcode{};
+  uint64_t truncated = 0;
   // udp
   uint64_t duplicates = 0;
   uint64_t reordered = 0;

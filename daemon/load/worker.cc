@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "load/dns_codec.h"
+
 namespace portd::load {
 
 namespace {
@@ -151,6 +153,13 @@ void LoadWorker::connect(Conn& c) {
     ++open_handles_;
     int rc = uv_udp_connect(&c.udp, addr);
     if (rc == 0) {
+      // Answers that come while this thread is busy wait in the socket's receive buffer. The
+      // default (net.core.rmem_default, 208 KiB) holds only a few hundred small datagrams once
+      // the kernel's overhead per datagram is counted, a few milliseconds' worth at tens of
+      // thousands a second, and what overflows would be counted as lost, as if the target had
+      // dropped it. 4 MiB, or what net.core.rmem_max allows; without it the run goes on.
+      int size = 4 << 20;
+      uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(&c.udp), &size);
       rc = uv_udp_recv_start(&c.udp, &onAlloc, &onUdpRead);
     }
     if (rc != 0) {
@@ -473,6 +482,15 @@ void LoadWorker::record(uint64_t intended_ns, uint64_t sent_ns, uint64_t first_b
 }
 
 void LoadWorker::countStatus(int status) {
+  if (options_.target.scheme == Scheme::kDns) {
+    // Every answer has an RCODE, NOERROR (0) included.
+    const int rcode = status & kDnsRcodeMask;
+    ++counters_.rcode[std::min<size_t>(static_cast<size_t>(rcode), kRcodeSlots - 1)];
+    if ((status & kDnsTruncated) != 0) {
+      ++counters_.truncated;
+    }
+    return;
+  }
   if (status <= 0) {
     return;
   }

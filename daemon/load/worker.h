@@ -108,7 +108,7 @@ class LoadWorker {
   void flush(Conn& c);
   void record(uint64_t intended_ns, uint64_t sent_ns, uint64_t first_byte_ns, uint64_t now_ns);
   void recordError(ErrorKind kind, uint64_t n = 1);
-  // An answer's status: HTTP status classes, DNS RCODEs (0: none).
+  // An answer's status: HTTP status classes (0: none); DNS RCODEs (0: NOERROR) and truncation.
   void countStatus(int status);
   void armTick(uint64_t due_ns);
   void sweep();
