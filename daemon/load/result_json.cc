@@ -85,6 +85,7 @@ std::string str(const json& j, const char* name) {
 }
 
 constexpr const char* kStatusNames[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
+constexpr const char* kSmtpClassNames[] = {"2xx", "4xx", "5xx"};
 
 }  // namespace
 
@@ -122,6 +123,12 @@ std::string toJson(const Result& r) {
     status[kStatusNames[i]] = c.status[i];
   }
   counters["status"] = status;
+  counters["resp_errors"] = c.resp_errors;
+  json smtp = json::object();
+  for (size_t i = 0; i < c.smtp_replies.size(); ++i) {
+    smtp[kSmtpClassNames[i]] = c.smtp_replies[i];
+  }
+  counters["smtp_replies"] = smtp;
   counters["duplicates"] = c.duplicates;
   counters["reordered"] = c.reordered;
   counters["late"] = c.late;
@@ -192,6 +199,13 @@ std::optional<Result> fromJson(std::string_view text, std::string* error) {
     if (c.contains("status") && c["status"].is_object()) {
       for (size_t i = 0; i < r.counters.status.size(); ++i) {
         r.counters.status[i] = u64(c["status"], kStatusNames[i]);
+      }
+    }
+    // Absent from results written before resp:// and smtp://: zero, as they were.
+    r.counters.resp_errors = u64(c, "resp_errors");
+    if (c.contains("smtp_replies") && c["smtp_replies"].is_object()) {
+      for (size_t i = 0; i < r.counters.smtp_replies.size(); ++i) {
+        r.counters.smtp_replies[i] = u64(c["smtp_replies"], kSmtpClassNames[i]);
       }
     }
     if (!j.contains("latency") || !j["latency"].is_object()) {

@@ -40,6 +40,10 @@ void Counters::add(const Counters& o) {
   for (size_t i = 0; i < status.size(); ++i) {
     status[i] += o.status[i];
   }
+  resp_errors += o.resp_errors;
+  for (size_t i = 0; i < smtp_replies.size(); ++i) {
+    smtp_replies[i] += o.smtp_replies[i];
+  }
   duplicates += o.duplicates;
   reordered += o.reordered;
   late += o.late;

@@ -35,6 +35,10 @@ struct Counters {
   uint64_t connections = 0;  // connects that succeeded
   std::array<uint64_t, static_cast<size_t>(ErrorKind::kCount)> errors{};
   std::array<uint64_t, 6> status{};  // http: 1xx .. 5xx, then anything else
+  // resp: error replies ("-ERR ..."), answers all the same (in `completed`).
+  uint64_t resp_errors = 0;
+  // smtp: each message's answer by reply class: 2xx (taken), 4xx, 5xx (refused).
+  std::array<uint64_t, 3> smtp_replies{};
   // udp
   uint64_t duplicates = 0;
   uint64_t reordered = 0;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes one target for a while: tests/fuzz/run.sh {http|config} [MINUTES] [libFuzzer flags...]
+# Fuzzes one target for a while:
+#   tests/fuzz/run.sh {http|config|resp|smtp} [MINUTES] [libFuzzer flags...]
 #
 # Builds the fuzz targets with clang-14 and libFuzzer into build-fuzz/ (configured on first use;
 # Debian packages clang-14 and libfuzzer-14-dev), then runs the target for MINUTES (default 10)
@@ -11,13 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 usage() {
-  echo "usage: $0 {http|config} [MINUTES] [libFuzzer flags...]" >&2
+  echo "usage: $0 {http|config|resp|smtp} [MINUTES] [libFuzzer flags...]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
 case $1 in
   http) target=fuzz_http_request ;;
   config) target=fuzz_config ;;
+  resp) target=fuzz_resp_reply ;;
+  smtp) target=fuzz_smtp_reply ;;
   *) usage ;;
 esac
 corpus=tests/fuzz/corpus/$1
