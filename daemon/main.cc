@@ -169,12 +169,14 @@ int main(int argc, char** argv) {
   load_cmd->add_option("-m,--method", load_cmd_line.method, "http: method (default GET)");
   load_cmd->add_option("-H,--header", load_cmd_line.headers, "http: a header \"Name: value\"");
   load_cmd->add_option("--body", load_cmd_line.body, "http: request body");
-  load_cmd->add_option("--churn", load_cmd_line.churn, "http: a new connection every N requests");
+  load_cmd->add_option("--churn", load_cmd_line.churn,
+                       "http, resp, smtp: a new connection every N requests (smtp: QUIT first)");
   load_cmd->add_option("--size", load_cmd_line.size,
                        "Message size: tcp/udp (default 64; udp at least 32), resp value "
                        "(default 3), smtp message (default 1KiB)");
   load_cmd->add_option("--mix", load_cmd_line.mix,
-                       "resp: command mix, e.g. \"get=8,set=1,ping=1\"");
+                       "resp: command mix of get, set, ping, incr, del, e.g. "
+                       "\"get=8,set=1,ping=1\" (default \"get=1,set=1\")");
   load_cmd->add_option("--keys", load_cmd_line.keys, "resp: key space (default 10000)");
   load_cmd->add_option("--query", load_cmd_line.queries, "dns: a query \"NAME TYPE\" (repeatable)");
   load_cmd->add_option("--queries", load_cmd_line.queries_file,

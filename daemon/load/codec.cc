@@ -1,23 +1,31 @@
 #include "load/codec.h"
 
+#include <atomic>
+
 #include "load/datagram.h"
 #include "load/dns_codec.h"
 #include "load/echo_codec.h"
 #include "load/http_codec.h"
 #include "load/options.h"
+#include "load/resp_codec.h"
+#include "load/smtp_codec.h"
 
 namespace portd::load {
 
 std::unique_ptr<Codec> makeCodec(const LoadOptions& options) {
+  // resp: each connection's key sequence from a seed of its own (any thread may ask).
+  static std::atomic<uint64_t> resp_seed{0};
   switch (options.target.scheme) {
     case Scheme::kHttp:
       return std::make_unique<HttpCodec>(options);
     case Scheme::kTcp:
       return std::make_unique<EchoCodec>(options.message_size);
-    case Scheme::kUdp:
     case Scheme::kResp:
-    case Scheme::kDns:
+      return std::make_unique<RespCodec>(options, resp_seed.fetch_add(1));
     case Scheme::kSmtp:
+      return std::make_unique<SmtpCodec>(options);
+    case Scheme::kUdp:
+    case Scheme::kDns:
       break;
   }
   return nullptr;

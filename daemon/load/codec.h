@@ -15,7 +15,8 @@ class ResponseSink {
   virtual ~ResponseSink() = default;
   // The first byte of the oldest outstanding request's answer has arrived.
   virtual void onFirstByte() = 0;
-  // The oldest outstanding request is answered; `status` is the HTTP status (0 elsewhere).
+  // The oldest outstanding request is answered; `status` is the protocol's: the HTTP status,
+  // the SMTP reply code, kRespReply or kRespErrorReply (resp_codec.h); 0 for tcp.
   virtual void onResponse(int status) = 0;
 };
 
@@ -38,6 +39,10 @@ class Codec {
   // EHLO after the greeting), the next step of a request once the server allows it (a
   // message's body after 354). The worker asks after connecting and after every read.
   virtual void takeOutput(std::string& out) { (void)out; }
+  // Whether the worker may close now, when it means to (--churn, peerCloses()) and nothing is
+  // outstanding: false while the codec waits for the answer to something it sent on its own
+  // (SMTP's 221 to the QUIT it sends after the last message), which closing would cut short.
+  virtual bool canClose() const { return true; }
   // A new connection: nothing outstanding.
   virtual void reset() = 0;
 };

@@ -11,6 +11,7 @@
 #include "load/dns_codec.h"
 #include "load/report_chart.h"
 #include "load/report_text.h"
+#include "load/resp_codec.h"
 #include "load/result_json.h"
 #include "load/runner.h"
 
@@ -188,6 +189,12 @@ int runLoadCommand(const LoadCommand& cmd) {
   }
   if (cmd.keys == 0) {
     return usage("--keys must be at least 1");
+  }
+  if (scheme == Scheme::kResp) {
+    RespMix mix;
+    if (!parseRespMix(cmd.mix, &mix, &why)) {
+      return usage("--mix: " + why);
+    }
   }
   o.mix = cmd.mix;
   o.keys = cmd.keys;

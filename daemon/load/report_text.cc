@@ -106,6 +106,19 @@ std::string formatSummary(const Result& r) {
     }
     out += "\n";
   }
+  // resp: error replies are answers (the server said no), not errors of the run; shown for
+  // every resp run so that "0" is seen to have been counted.
+  if (c.resp_errors > 0 || r.url.starts_with("resp://") || r.url.starts_with("redis://")) {
+    appendf(out, "  resp error replies: %llu of %llu answers\n",
+            static_cast<unsigned long long>(c.resp_errors),
+            static_cast<unsigned long long>(c.completed));
+  }
+  if (c.smtp_replies[0] + c.smtp_replies[1] + c.smtp_replies[2] > 0) {
+    appendf(out, "  smtp replies: 2xx %llu, 4xx %llu, 5xx %llu\n",
+            static_cast<unsigned long long>(c.smtp_replies[0]),
+            static_cast<unsigned long long>(c.smtp_replies[1]),
+            static_cast<unsigned long long>(c.smtp_replies[2]));
+  }
   if (c.duplicates + c.reordered + c.late > 0 || r.jitter_us > 0) {
     appendf(out, "  datagrams: %llu duplicated, %llu reordered, %llu late; jitter %.3f ms\n",
             static_cast<unsigned long long>(c.duplicates),

@@ -85,6 +85,7 @@ std::string str(const json& j, const char* name) {
 }
 
 constexpr const char* kStatusNames[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
+constexpr const char* kSmtpClassNames[] = {"2xx", "4xx", "5xx"};
 
 }  // namespace
 
@@ -128,6 +129,12 @@ std::string toJson(const Result& r) {
   }
   counters["rcode"] = rcode;  // dns: answers by RCODE
   counters["truncated"] = c.truncated;
+  counters["resp_errors"] = c.resp_errors;
+  json smtp = json::object();
+  for (size_t i = 0; i < c.smtp_replies.size(); ++i) {
+    smtp[kSmtpClassNames[i]] = c.smtp_replies[i];
+  }
+  counters["smtp_replies"] = smtp;
   counters["duplicates"] = c.duplicates;
   counters["reordered"] = c.reordered;
   counters["late"] = c.late;
@@ -205,6 +212,13 @@ std::optional<Result> fromJson(std::string_view text, std::string* error) {
     if (c.contains("rcode") && c["rcode"].is_object()) {
       for (size_t i = 0; i < r.counters.rcode.size(); ++i) {
         r.counters.rcode[i] = u64(c["rcode"], std::string(rcodeName(i)).c_str());
+      }
+    }
+    // Absent from results written before resp:// and smtp://: zero, as they were.
+    r.counters.resp_errors = u64(c, "resp_errors");
+    if (c.contains("smtp_replies") && c["smtp_replies"].is_object()) {
+      for (size_t i = 0; i < r.counters.smtp_replies.size(); ++i) {
+        r.counters.smtp_replies[i] = u64(c["smtp_replies"], kSmtpClassNames[i]);
       }
     }
     if (!j.contains("latency") || !j["latency"].is_object()) {

@@ -52,6 +52,10 @@ void Counters::add(const Counters& o) {
     rcode[i] += o.rcode[i];
   }
   truncated += o.truncated;
+  resp_errors += o.resp_errors;
+  for (size_t i = 0; i < smtp_replies.size(); ++i) {
+    smtp_replies[i] += o.smtp_replies[i];
+  }
   duplicates += o.duplicates;
   reordered += o.reordered;
   late += o.late;

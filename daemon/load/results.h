@@ -44,6 +44,10 @@ struct Counters {
   // dns: answers by RCODE; and those truncated (TC=1), which are in `rcode` too
   std::array<uint64_t, kRcodeSlots> rcode{};
   uint64_t truncated = 0;
+  // resp: error replies ("-ERR ..."), answers all the same (in `completed`).
+  uint64_t resp_errors = 0;
+  // smtp: each message's answer by reply class: 2xx (taken), 4xx, 5xx (refused).
+  std::array<uint64_t, 3> smtp_replies{};
   // udp
   uint64_t duplicates = 0;
   uint64_t reordered = 0;

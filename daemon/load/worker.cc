@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "load/dns_codec.h"
+#include "load/resp_codec.h"
 
 namespace portd::load {
 
@@ -145,6 +146,7 @@ void LoadWorker::connect(Conn& c) {
   c.head = c.count = 0;
   c.issued = 0;
   c.first_byte_ns = 0;
+  c.closing_since_ns = 0;
   c.connect_start_ns = now();
   const sockaddr* addr = reinterpret_cast<const sockaddr*>(&options_.target.address);
   if (udp()) {
@@ -253,8 +255,11 @@ void LoadWorker::failOutstanding(Conn& c, ErrorKind kind) {
 // ---- requests
 
 bool LoadWorker::canTake(const Conn& c) const {
+  // Nothing more for a connection that is ending: its target said it closes, or its codec
+  // finishes a session of its own (SMTP's QUIT) before the worker closes it.
   return c.state == Conn::State::kUp && c.count < c.ring.size() &&
-         (options_.churn == 0 || c.issued < options_.churn);
+         (options_.churn == 0 || c.issued < options_.churn) && c.closing_since_ns == 0 &&
+         !c.codec->peerCloses();
 }
 
 bool LoadWorker::moreToSend() const {
@@ -494,9 +499,29 @@ void LoadWorker::countStatus(int status) {
   if (status <= 0) {
     return;
   }
-  if (options_.target.scheme == Scheme::kHttp) {
-    const int cls = status / 100;
-    ++counters_.status[cls >= 1 && cls <= 5 ? static_cast<size_t>(cls - 1) : 5];
+  switch (options_.target.scheme) {
+    case Scheme::kHttp: {
+      const int cls = status / 100;
+      ++counters_.status[cls >= 1 && cls <= 5 ? static_cast<size_t>(cls - 1) : 5];
+      break;
+    }
+    case Scheme::kResp:
+      if (status == kRespErrorReply) {
+        ++counters_.resp_errors;
+      }
+      break;
+    case Scheme::kSmtp: {
+      // The codec reports only 2xx, 4xx and 5xx codes: a transaction ends on nothing else.
+      const int cls = status / 100;
+      if (cls == 2 || cls == 4 || cls == 5) {
+        ++counters_.smtp_replies[cls == 2 ? 0 : cls == 4 ? 1 : 2];
+      }
+      break;
+    }
+    case Scheme::kTcp:
+    case Scheme::kUdp:
+    case Scheme::kDns:
+      break;
   }
 }
 
@@ -535,7 +560,16 @@ void LoadWorker::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   c.dirty = c.dirty || !c.out.empty();
   const bool churned = w.options_.churn > 0 && c.issued >= w.options_.churn;
   if ((c.codec->peerCloses() || churned) && c.count == 0) {
-    w.closeConn(c, false);  // replaced at once: not an error
+    if (c.codec->canClose()) {
+      w.closeConn(c, false);  // replaced at once: not an error
+    } else {
+      // The codec ends its session first (SMTP: QUIT, then the 221): what it queued goes out,
+      // and the connection closes at the answer's read, or at the sweep after --timeout.
+      if (c.closing_since_ns == 0) {
+        c.closing_since_ns = w.now();
+      }
+      w.flush(c);
+    }
   } else if (!w.finishing_) {
     if (w.schedule_ != nullptr) {
       w.issue();
@@ -604,6 +638,9 @@ void LoadWorker::sweep() {
       // No answer in time: the connection cannot be trusted to answer in order any more.
       failOutstanding(c, ErrorKind::kTimeout);
       closeConn(c, false);
+    } else if (c.state == Conn::State::kUp && c.count == 0 && c.closing_since_ns != 0 &&
+               t - c.closing_since_ns > timeout_ns_) {
+      closeConn(c, false);  // no answer to what the codec sent on its own: not a request's error
     } else if (c.state == Conn::State::kDown && !finishing_ && c.retry_at_ns <= t) {
       connect(c);
     }

@@ -81,6 +81,9 @@ class LoadWorker {
     uint64_t retry_at_ns = 0;
     uint64_t first_byte_ns = 0;
     uint64_t issued = 0;  // on this connection, for --churn
+    // When the worker meant to close it but its codec still waited for an answer of its own
+    // (Codec::canClose()); 0: not closing. Closed anyway after --timeout.
+    uint64_t closing_since_ns = 0;
     bool failed_connect = false;
 
     void onFirstByte() override;
@@ -108,7 +111,8 @@ class LoadWorker {
   void flush(Conn& c);
   void record(uint64_t intended_ns, uint64_t sent_ns, uint64_t first_byte_ns, uint64_t now_ns);
   void recordError(ErrorKind kind, uint64_t n = 1);
-  // An answer's status: HTTP status classes (0: none); DNS RCODEs (0: NOERROR) and truncation.
+  // An answer's status: HTTP status classes, RESP error replies, SMTP reply classes (0: none);
+  // DNS RCODEs (0: NOERROR) and truncation.
   void countStatus(int status);
   void armTick(uint64_t due_ns);
   void sweep();

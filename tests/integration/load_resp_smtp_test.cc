@@ -1,0 +1,301 @@
+// `portd load resp://` against a real redis-server and `portd load smtp://` against Postfix's
+// smtp-sink, each started by the test on a port that was free a moment ago and stopped by its
+// pid. Skipped where the servers are not installed (.ci/setup installs them).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon_process.h"
+#include "net_client.h"
+
+namespace portd::itest {
+namespace {
+
+using nlohmann::json;
+
+std::string findProgram(const std::string& name) {
+  for (const char* dir : {"/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}) {
+    const std::string path = std::string(dir) + "/" + name;
+    if (::access(path.c_str(), X_OK) == 0) {
+      return path;
+    }
+  }
+  return "";
+}
+
+// Whether the server at `to` answers as it should once ready.
+using ReadyCheck = std::function<bool(const Endpoint& to)>;
+
+bool redisAnswersPing(const Endpoint& to) {
+  Fd fd = connectTcp(to);
+  return fd.valid() && sendAll(fd.get(), "PING\r\n", 1s) &&
+         readExactly(fd.get(), 7, 1s) == "+PONG\r\n";
+}
+
+bool smtpGreets(const Endpoint& to) {
+  Fd fd = connectTcp(to);
+  if (!fd.valid() || readExactly(fd.get(), 3, 1s) != "220") {
+    return false;
+  }
+  (void)sendAll(fd.get(), "QUIT\r\n", 1s);
+  return true;
+}
+
+// A server of the test's own. The port is found free by binding port 0 and releasing it, so
+// another process may take it in between: the server is then started again on another.
+class ExternalServer {
+ public:
+  ~ExternalServer() { stop(); }
+
+  // `args`: "{port}" in any of them becomes the port.
+  ::testing::AssertionResult start(const std::string& path, const std::vector<std::string>& args,
+                                   const ReadyCheck& ready) {
+    std::string why;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port_ = freePort(SOCK_STREAM, AF_INET);
+      if (port_ == 0) {
+        return ::testing::AssertionFailure() << "no free port";
+      }
+      ChildProcess::Spec spec{path, {}, std::nullopt, {}, {}, ""};
+      for (std::string a : args) {
+        const size_t at = a.find("{port}");
+        if (at != std::string::npos) {
+          a.replace(at, 6, std::to_string(port_));
+        }
+        spec.args.push_back(a);
+      }
+      child_ = std::make_unique<ChildProcess>(spec);
+      const auto deadline = Clock::now() + 10s;
+      while (Clock::now() < deadline && child_->wait(0s).isRunning()) {
+        if (ready(endpoint())) {
+          return ::testing::AssertionSuccess();
+        }
+        std::this_thread::sleep_for(50ms);
+      }
+      why = path + " did not answer on port " + std::to_string(port_) + " (" +
+            child_->wait(0s).toString() + "): " + child_->stdoutText() + child_->stderrText();
+      stop();
+    }
+    return ::testing::AssertionFailure() << why;
+  }
+
+  Endpoint endpoint() const { return Endpoint::loopback(AF_INET, port_); }
+  std::string port() const { return std::to_string(port_); }
+
+  // By its pid: SIGTERM, then SIGKILL if it lingers.
+  void stop() {
+    if (!child_) {
+      return;
+    }
+    child_->signal(SIGTERM);
+    if (child_->wait(10s).isRunning()) {
+      child_->signal(SIGKILL);
+      child_->wait(5s);
+    }
+    child_.reset();
+  }
+
+ private:
+  uint16_t port_ = 0;
+  std::unique_ptr<ChildProcess> child_;
+};
+
+json readJson(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return json::parse(text.str(), nullptr, false);
+}
+
+uint64_t errorTotal(const json& result) {
+  uint64_t n = 0;
+  for (const auto& [name, count] : result["counters"]["errors"].items()) {
+    n += count.get<uint64_t>();
+  }
+  return n;
+}
+
+// smtp-sink refuses to run as root unless told whom to run as.
+std::vector<std::string> smtpSinkArgs(const std::vector<std::string>& options) {
+  std::vector<std::string> args;
+  if (::geteuid() == 0) {
+    args = {"-u", "nobody"};
+  }
+  args.insert(args.end(), options.begin(), options.end());
+  args.push_back("127.0.0.1:{port}");
+  args.push_back("100");  // backlog
+  return args;
+}
+
+TEST(LoadRespTest, AMixAgainstRedisServerSetsKeysWithoutErrors) {
+  const std::string redis = findProgram("redis-server");
+  const std::string cli = findProgram("redis-cli");
+  if (redis.empty() || cli.empty()) {
+    GTEST_SKIP() << "redis-server and redis-cli are not installed";
+  }
+  ExternalServer server;
+  ASSERT_TRUE(server.start(redis,
+                           {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                            "no", "--dir", "/tmp"},
+                           redisAnswersPing));
+  TempFile result("", ".json");
+  CommandResult r = runPortd({"load", "resp://127.0.0.1:" + server.port(), "-d", "2s", "--mix",
+                              "get=8,set=1,ping=1", "-p", "16", "--json", result.path()},
+                             60s);
+  ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
+  EXPECT_NE(r.out.find("resp error replies: 0 of"), std::string::npos) << r.out;
+  const json j = readJson(result.path());
+  ASSERT_TRUE(j.is_object()) << "not JSON: " << result.path();
+  EXPECT_GT(j["counters"]["completed"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["counters"]["completed"], j["counters"]["sent"]);
+  EXPECT_EQ(errorTotal(j), 0u) << j["counters"].dump();
+  EXPECT_EQ(j["counters"]["resp_errors"].get<uint64_t>(), 0u);
+
+  ChildProcess dbsize({cli, {"-p", server.port(), "dbsize"}, std::nullopt, {}, {}, ""});
+  ASSERT_EQ(dbsize.wait(10s), ExitStatus::exited(0)) << dbsize.stderrText();
+  EXPECT_GT(std::stoull(dbsize.stdoutText()), 0u) << "no key was SET";
+}
+
+TEST(LoadRespTest, ErrorRepliesAreAnswersCountedApart) {
+  const std::string redis = findProgram("redis-server");
+  const std::string cli = findProgram("redis-cli");
+  if (redis.empty() || cli.empty()) {
+    GTEST_SKIP() << "redis-server and redis-cli are not installed";
+  }
+  ExternalServer server;
+  ASSERT_TRUE(server.start(redis,
+                           {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                            "no", "--dir", "/tmp"},
+                           redisAnswersPing));
+  // INCR on a key that holds no number: "-ERR value is not an integer". One connection, so
+  // that the mix's rounds of three make exactly one INCR in three requests.
+  ChildProcess set(
+      {cli, {"-p", server.port(), "set", "counter:000000", "abc"}, std::nullopt, {}, {}, ""});
+  ASSERT_EQ(set.wait(10s), ExitStatus::exited(0)) << set.stderrText();
+  TempFile result("", ".json");
+  CommandResult r = runPortd({"load", "resp://127.0.0.1:" + server.port(), "-n", "300", "-c", "1",
+                              "--keys", "1", "--mix", "incr=1,ping=2", "--json", result.path()},
+                             60s);
+  ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
+  const json j = readJson(result.path());
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["counters"]["completed"].get<uint64_t>(), 300u);
+  EXPECT_EQ(j["counters"]["resp_errors"].get<uint64_t>(), 100u);
+  EXPECT_EQ(errorTotal(j), 0u) << j["counters"].dump();
+  EXPECT_NE(r.out.find("resp error replies: 100 of 300"), std::string::npos) << r.out;
+
+  // Read back, as `merge` does: the count survives and adds up.
+  TempFile merged("", ".json");
+  CommandResult m =
+      runPortd({"load", "merge", result.path(), result.path(), "--json", merged.path()});
+  ASSERT_EQ(m.status, ExitStatus::exited(0)) << m.err;
+  EXPECT_EQ(readJson(merged.path())["counters"]["resp_errors"].get<uint64_t>(), 200u);
+  EXPECT_NE(m.out.find("resp error replies: 200 of 600"), std::string::npos) << m.out;
+}
+
+TEST(LoadRespTest, ABadMixIsRefusedBeforeTheRun) {
+  CommandResult r = runPortd({"load", "resp://127.0.0.1:1", "--mix", "get=8,flushall=1"});
+  EXPECT_EQ(r.status, ExitStatus::exited(2)) << r.err;
+  EXPECT_NE(r.err.find("--mix"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("flushall"), std::string::npos) << r.err;
+}
+
+class LoadSmtpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sink_ = findProgram("smtp-sink");
+    if (sink_.empty()) {
+      GTEST_SKIP() << "smtp-sink (postfix) is not installed";
+    }
+  }
+
+  // Runs `portd load` against an smtp-sink started with `sink_options`; the result's JSON,
+  // also left in `result_`.
+  json run(const std::vector<std::string>& sink_options, const std::vector<std::string>& load) {
+    ExternalServer server;
+    EXPECT_TRUE(server.start(sink_, smtpSinkArgs(sink_options), smtpGreets));
+    result_ = std::make_unique<TempFile>("", ".json");
+    std::vector<std::string> args = {"load", "smtp://127.0.0.1:" + server.port()};
+    args.insert(args.end(), load.begin(), load.end());
+    args.insert(args.end(), {"--json", result_->path()});
+    CommandResult r = runPortd(args, 60s);
+    EXPECT_EQ(r.status, ExitStatus::exited(0)) << r.err;
+    out_ = r.out;
+    return readJson(result_->path());
+  }
+
+  std::string sink_;
+  std::string out_;
+  std::unique_ptr<TempFile> result_;
+};
+
+TEST_F(LoadSmtpTest, MessagesThroughSmtpSinkAreAllTaken) {
+  const json j = run({}, {"-n", "200", "-c", "4"});
+  ASSERT_TRUE(j.is_object());
+  const json& c = j["counters"];
+  EXPECT_EQ(c["sent"].get<uint64_t>(), 200u);
+  EXPECT_EQ(c["completed"].get<uint64_t>(), 200u);
+  EXPECT_EQ(c["smtp_replies"]["2xx"].get<uint64_t>(), 200u) << c.dump();
+  EXPECT_EQ(c["smtp_replies"]["4xx"].get<uint64_t>(), 0u);
+  EXPECT_EQ(c["smtp_replies"]["5xx"].get<uint64_t>(), 0u);
+  EXPECT_EQ(errorTotal(j), 0u) << c.dump();
+  EXPECT_EQ(c["connections"].get<uint64_t>(), 4u);
+  EXPECT_NE(out_.find("smtp replies: 2xx 200, 4xx 0, 5xx 0"), std::string::npos) << out_;
+}
+
+TEST_F(LoadSmtpTest, RefusedMessagesAreCountedAsReplyClassesNotErrors) {
+  // -f DATA: DATA refused with a 5xx; -f also withdraws PIPELINING, so this is the one
+  // command per reply path.
+  const json hard = run({"-f", "DATA"}, {"-n", "50", "-c", "2", "-p", "2"});
+  ASSERT_TRUE(hard.is_object());
+  EXPECT_EQ(hard["counters"]["completed"].get<uint64_t>(), 50u);
+  EXPECT_EQ(hard["counters"]["smtp_replies"]["5xx"].get<uint64_t>(), 50u)
+      << hard["counters"].dump();
+  EXPECT_EQ(errorTotal(hard), 0u) << hard["counters"].dump();
+  const std::unique_ptr<TempFile> hard_file = std::move(result_);
+
+  // -r RCPT: recipients refused with a 4xx, on sessions that end with QUIT every 5 messages.
+  const json soft = run({"-r", "RCPT"}, {"-n", "50", "-c", "2", "--churn", "5"});
+  ASSERT_TRUE(soft.is_object());
+  EXPECT_EQ(soft["counters"]["completed"].get<uint64_t>(), 50u);
+  EXPECT_EQ(soft["counters"]["smtp_replies"]["4xx"].get<uint64_t>(), 50u)
+      << soft["counters"].dump();
+  EXPECT_EQ(errorTotal(soft), 0u) << soft["counters"].dump();
+  EXPECT_GE(soft["counters"]["connections"].get<uint64_t>(), 10u);
+
+  // Both read back and merged: the classes add up.
+  TempFile merged("", ".json");
+  CommandResult m =
+      runPortd({"load", "merge", hard_file->path(), result_->path(), "--json", merged.path()});
+  ASSERT_EQ(m.status, ExitStatus::exited(0)) << m.err;
+  const json both = readJson(merged.path());
+  EXPECT_EQ(both["counters"]["smtp_replies"]["4xx"].get<uint64_t>(), 50u);
+  EXPECT_EQ(both["counters"]["smtp_replies"]["5xx"].get<uint64_t>(), 50u);
+  EXPECT_NE(m.out.find("smtp replies: 2xx 0, 4xx 50, 5xx 50"), std::string::npos) << m.out;
+}
+
+TEST_F(LoadSmtpTest, ChurnEndsEachSessionWithQuitAndIsNoError) {
+  const json j = run({}, {"-n", "100", "-c", "2", "--churn", "10", "--size", "10KiB"});
+  ASSERT_TRUE(j.is_object());
+  const json& c = j["counters"];
+  EXPECT_EQ(c["completed"].get<uint64_t>(), 100u);
+  EXPECT_EQ(c["smtp_replies"]["2xx"].get<uint64_t>(), 100u) << c.dump();
+  EXPECT_EQ(errorTotal(j), 0u) << c.dump();
+  EXPECT_GE(c["connections"].get<uint64_t>(), 10u);
+  // Each message carried its 10 KiB body (and headers, and dot-stuffing).
+  EXPECT_GT(c["bytes_out"].get<uint64_t>(), 100u * 10240u);
+}
+
+}  // namespace
+}  // namespace portd::itest
