@@ -58,6 +58,9 @@ LoadWorker::LoadWorker(const LoadOptions& options, const Schedule* schedule, int
     conns_.push_back(std::move(c));
   }
   if (schedule_ != nullptr) {
+    // At most every connection's pipeline is sent back at once; reserved so that a requeue
+    // does not allocate.
+    retry_.reserve(conns_.size() * static_cast<size_t>(std::max(1, options.pipeline)) * 2);
     total_ = schedule_->total();
     next_k_ = static_cast<uint64_t>(index_);
     end_ns_ = start_ns_ + static_cast<uint64_t>(schedule_->seconds() * 1e9);
@@ -245,6 +248,16 @@ void LoadWorker::onClosed(uv_handle_t* h) {
   }
 }
 
+void LoadWorker::requeue(Conn& c) {
+  counters_.sent -= c.count;
+  if (schedule_ != nullptr) {
+    for (size_t i = 0; i < c.count; ++i) {
+      retry_.push_back(c.ring[(c.head + i) % c.ring.size()].intended_ns);
+    }
+  }
+  c.head = c.count = 0;
+}
+
 void LoadWorker::failOutstanding(Conn& c, ErrorKind kind) {
   if (c.count > 0) {
     recordError(kind, c.count);
@@ -267,7 +280,7 @@ bool LoadWorker::moreToSend() const {
     return false;
   }
   if (schedule_ != nullptr) {
-    return next_k_ < total_;
+    return next_k_ < total_ || retry_head_ < retry_.size();
   }
   return now() < end_ns_ && (!has_quota_ || counters_.sent < quota_);
 }
@@ -288,7 +301,15 @@ void LoadWorker::issue() {
       fill(*c);
     }
   } else {
-    while (next_k_ < total_) {
+    // Requests the target sent back unprocessed go first, with their intended times.
+    while (retry_head_ < retry_.size() && sendOne(retry_[retry_head_], t)) {
+      ++retry_head_;
+    }
+    if (retry_head_ == retry_.size()) {
+      retry_.clear();
+      retry_head_ = 0;
+    }
+    while (retry_.empty() && next_k_ < total_) {
       const double due = schedule_->due(next_k_);
       if (due < 0) {
         next_k_ = total_;
@@ -558,6 +579,13 @@ void LoadWorker::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
   c.codec->takeOutput(c.out);
   c.dirty = c.dirty || !c.out.empty();
+  if (c.codec->peerCloses() && c.count > 0) {
+    // The target answered "Connection: close" with requests pipelined behind that answer: it
+    // will not process them (nginx does so after keepalive_requests), and a client must be
+    // ready to send them again (RFC 9112 9.3.2). They go again on another connection, with
+    // their intended times: not errors, and not counted twice.
+    w.requeue(c);
+  }
   const bool churned = w.options_.churn > 0 && c.issued >= w.options_.churn;
   if ((c.codec->peerCloses() || churned) && c.count == 0) {
     if (c.codec->canClose()) {
@@ -719,6 +747,9 @@ void LoadWorker::finish() {
   const bool interrupted = shared_.stop.load();
   // Open model: what was due and never sent (no connection could take it) is an error;
   // a request not yet due when the run was interrupted is not.
+  if (schedule_ != nullptr && retry_head_ < retry_.size()) {
+    recordError(ErrorKind::kUnsent, retry_.size() - retry_head_);
+  }
   if (schedule_ != nullptr && next_k_ < total_) {
     uint64_t unsent = 0;
     const uint64_t t = now();

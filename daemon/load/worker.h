@@ -98,6 +98,8 @@ class LoadWorker {
   void closeConn(Conn& c, bool backoff);
   // Counts `c`'s outstanding requests as failed with `kind`, and forgets them.
   void failOutstanding(Conn& c, ErrorKind kind);
+  // The target will not answer `c`'s outstanding requests (it closes): they are sent again.
+  void requeue(Conn& c);
   // Whether `c` can take one more request now.
   bool canTake(const Conn& c) const;
   // Renders one request into a connection that can take it; false when none can.
@@ -170,6 +172,9 @@ class LoadWorker {
   uint64_t quota_ = 0;        // closed, with --requests: requests this thread may send
   bool has_quota_ = false;
   uint64_t next_seq_ = 0;  // udp
+  // Open model: intended times of requests to send again (see requeue()), oldest first.
+  std::vector<uint64_t> retry_;
+  size_t retry_head_ = 0;
   bool finishing_ = false;
   int open_handles_ = 0;
 

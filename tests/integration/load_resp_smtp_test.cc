@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -59,13 +60,19 @@ class ExternalServer {
   ~ExternalServer() { stop(); }
 
   // `args`: "{port}" in any of them becomes the port.
+  // `prepare`, when given, is called with the port before each start (to write a server's
+  // configuration file, for servers that take their port only from one).
   ::testing::AssertionResult start(const std::string& path, const std::vector<std::string>& args,
-                                   const ReadyCheck& ready) {
+                                   const ReadyCheck& ready,
+                                   const std::function<void(uint16_t)>& prepare = {}) {
     std::string why;
     for (int attempt = 0; attempt < 3; ++attempt) {
       port_ = freePort(SOCK_STREAM, AF_INET);
       if (port_ == 0) {
         return ::testing::AssertionFailure() << "no free port";
+      }
+      if (prepare) {
+        prepare(port_);
       }
       ChildProcess::Spec spec{path, {}, std::nullopt, {}, {}, ""};
       for (std::string a : args) {
@@ -136,6 +143,64 @@ std::vector<std::string> smtpSinkArgs(const std::vector<std::string>& options) {
   args.push_back("127.0.0.1:{port}");
   args.push_back("100");  // backlog
   return args;
+}
+
+// A directory of the test's own, removed with what it holds.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "portd-test.XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool nginxAnswers(const Endpoint& to) {
+  Fd fd = connectTcp(to);
+  return fd.valid() && sendAll(fd.get(), "GET /hello HTTP/1.0\r\n\r\n", 1s) &&
+         readExactly(fd.get(), 12, 1s) == "HTTP/1.1 200";
+}
+
+// http:// against a real server of another make: nginx, keep-alive and pipelined.
+TEST(LoadHttpTest, AgainstNginxEveryAnswerIs2xx) {
+  const std::string nginx = findProgram("nginx");
+  if (nginx.empty()) {
+    GTEST_SKIP() << "nginx is not installed";
+  }
+  TempDir dir;
+  const std::string conf = dir.path() + "/nginx.conf";
+  ExternalServer server;
+  ASSERT_TRUE(server.start(
+      nginx, {"-c", conf, "-e", dir.path() + "/error.log"}, nginxAnswers, [&](uint16_t port) {
+        std::ofstream(conf) << "worker_processes 1;\ndaemon off;\npid " << dir.path()
+                            << "/nginx.pid;\nerror_log " << dir.path()
+                            << "/error.log;\nevents { worker_connections 256; }\nhttp {\n"
+                            << "  access_log off;\n  client_body_temp_path " << dir.path()
+                            << ";\n  proxy_temp_path " << dir.path() << ";\n  fastcgi_temp_path "
+                            << dir.path() << ";\n  uwsgi_temp_path " << dir.path()
+                            << ";\n  scgi_temp_path " << dir.path()
+                            << ";\n  server {\n    listen 127.0.0.1:" << port
+                            << ";\n    location /hello { return 200 \"hello\\n\"; }\n  }\n}\n";
+      }));
+  TempFile result("", ".json");
+  CommandResult r = runPortd({"load", "http://127.0.0.1:" + server.port() + "/hello", "-n", "5000",
+                              "-c", "4", "-p", "4", "--json", result.path()},
+                             60s);
+  ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
+  const json j = readJson(result.path());
+  ASSERT_TRUE(j.is_object()) << "not JSON: " << result.path();
+  EXPECT_EQ(j["counters"]["completed"].get<uint64_t>(), 5000u) << j["counters"].dump();
+  EXPECT_EQ(j["counters"]["status"]["2xx"].get<uint64_t>(), 5000u) << j["counters"].dump();
+  EXPECT_EQ(errorTotal(j), 0u) << j["counters"].dump();
 }
 
 TEST(LoadRespTest, AMixAgainstRedisServerSetsKeysWithoutErrors) {
