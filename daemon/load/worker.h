@@ -125,9 +125,11 @@ class LoadWorker {
   void maybeFinish();
   void finish();
   // The run still has requests for this thread (until its end, quota or schedule).
-  bool moreToSend() const;
+  bool moreToSend(uint64_t t) const;
+  bool moreToSend() const { return moreToSend(now()); }
   // moreToSend(), and the common start has come.
-  bool issuing() const;
+  bool issuing(uint64_t t) const;
+  bool issuing() const { return issuing(now()); }
 
   static void onConnect(uv_connect_t* req, int status);
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -160,6 +162,7 @@ class LoadWorker {
   bool wake_open_ = false;
   std::vector<std::unique_ptr<Conn>> conns_;
   size_t rr_ = 0;
+  uint64_t read_ns_ = 0;  // when the read being handled was taken (its answers' arrival)
   std::vector<char> read_buf_;
   std::unique_ptr<DatagramCodec> dgram_codec_;  // datagram schemes
   std::string datagram_;
