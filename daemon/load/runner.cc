@@ -161,11 +161,9 @@ bool runLoad(const LoadOptions& options, const RunOutput& output, Result* result
     if (c->shared->finished.load() < c->threads) {
       return;
     }
-    // Every worker has ended: the loop ends once these handles are closed.
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->done), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->second), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->sigterm), nullptr);
+    // Every worker has counted itself finished. A worker may still be about to send `done`
+    // (it counts, then sends), so the handle stays open until they are joined, below.
+    uv_stop(a->loop);
   });
   uv_timer_init(&loop, &ctx.second);
   uv_signal_init(&loop, &ctx.sigint);
@@ -191,6 +189,14 @@ bool runLoad(const LoadOptions& options, const RunOutput& output, Result* result
       &ctx.second, [](uv_timer_t* t) { static_cast<Ctx*>(t->data)->monitor->tick(false); },
       // 60 ms after each whole second: the workers hand over theirs within a sweep (20 ms).
       1080, 1000);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  for (auto& w : ctx.workers) {
+    w->join();  // after which nothing sends `done` any more
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&ctx.done), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ctx.second), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ctx.sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ctx.sigterm), nullptr);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   monitor.tick(true);

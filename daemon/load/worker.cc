@@ -370,7 +370,7 @@ void LoadWorker::sendOn(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
   c.dirty = true;
 }
 
-void LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
+bool LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
   const uint64_t seq = next_seq_++;
   const size_t len =
       dgram_codec_->request(datagram_.data(), datagram_.size(), seq, intended_ns, now_ns);
@@ -378,9 +378,12 @@ void LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
   int rc = uv_udp_try_send(&c.udp, &buf, 1, nullptr);
   if (rc < 0) {
     // A full socket buffer, or an ICMP error reported on the connected socket (nobody
-    // listens): the datagram is lost on our side, counted as such.
-    recordError(ErrorKind::kLost);
-    return;
+    // listens): the open model's request is lost on our side, counted as such; the closed
+    // model tries again when an answer or the sweep makes room.
+    if (schedule_ != nullptr) {
+      recordError(ErrorKind::kLost);
+    }
+    return false;
   }
   const uint64_t pushed_out = tracker_.sent(seq, intended_ns, now_ns);
   if (pushed_out > 0) {
@@ -388,6 +391,7 @@ void LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
   }
   ++counters_.sent;
   counters_.bytes_out += len;
+  return true;
 }
 
 void LoadWorker::fill(Conn& c) {
@@ -397,7 +401,9 @@ void LoadWorker::fill(Conn& c) {
     // One clock reading for the batch: the datagrams leave within microseconds of it.
     const uint64_t t = now();
     while (issuing(t) && c.state == Conn::State::kUp && tracker_.outstanding() < window) {
-      sendDatagram(c, t, t);
+      if (!sendDatagram(c, t, t)) {
+        break;  // the socket is full: no busy loop, the next answer or sweep fills again
+      }
     }
     return;
   }

@@ -105,7 +105,8 @@ class LoadWorker {
   // Renders one request into a connection that can take it; false when none can.
   bool sendOne(uint64_t intended_ns, uint64_t now_ns);
   void sendOn(Conn& c, uint64_t intended_ns, uint64_t now_ns);
-  void sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns);
+  // False when the socket would not take it (the closed model then waits for room).
+  bool sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns);
   // Open model: sends what is due; closed model: fills every connection to the pipeline depth.
   void issue();
   void fill(Conn& c);
