@@ -20,24 +20,10 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: see $0 --help" >&2; exit 2 ;;
   esac
 done
-die() {
-  echo "load_agreement: $*" >&2
-  exit 1
-}
-portd=$build_dir/daemon/portd
-[[ -x $portd ]] || die "$portd not found: build first"
+
+source "$script_dir/lib.sh"
+bench_init load_agreement "$build_dir"
 command -v wrk >/dev/null || die "wrk is not installed"
-work=$(mktemp -d -t load_agreement.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill -TERM "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 printf 'hello, world\n' >"$work/body.txt"
 cat >"$work/portd.toml" <<EOF_TOML
@@ -52,14 +38,7 @@ handler = "http"
 path = "/hello"
 body_file = "body.txt"
 EOF_TOML
-"$portd" serve -c "$work/portd.toml" >"$work/portd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  grep -q "portd ready" "$work/portd.log" && break
-  sleep 0.05
-done
-port=$(sed -n 's/.*listener "web": tcp http on 127\.0\.0\.1:\([0-9]*\) (.*/\1/p' "$work/portd.log")
-[[ -n $port ]] || die "portd did not start: $(cat "$work/portd.log")"
+start_portd web
 
 p50_load() { # URL -> p50 in ms
   "$portd" load "$1" -c 1 -d "$duration" -q --json "$work/r.json" >/dev/null

@@ -32,29 +32,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-die() {
-  echo "load_compare: $*" >&2
-  exit 1
-}
+source "$script_dir/lib.sh"
+bench_init load_compare "$build_dir"
 
-portd=$build_dir/daemon/portd
-[[ -x $portd ]] || die "$portd not found: build first"
 command -v wrk >/dev/null || die "wrk is not installed"
-work=$(mktemp -d -t load_compare.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill -TERM "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # The portd target: one worker, a fixed 13-byte route.
 printf 'hello, world\n' >"$work/body.txt"
@@ -70,14 +51,7 @@ handler = "http"
 path = "/hello"
 body_file = "body.txt"
 EOF_TOML
-taskset -c "$server_cpu" "$portd" serve -c "$work/portd.toml" >"$work/portd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  grep -q "portd ready" "$work/portd.log" && break
-  sleep 0.05
-done
-port=$(sed -n 's/.*listener "web": tcp http on 127\.0\.0\.1:\([0-9]*\) (.*/\1/p' "$work/portd.log")
-[[ -n $port ]] || die "portd did not start: $(cat "$work/portd.log")"
+start_portd web "$server_cpu"
 targets=("portd http://127.0.0.1:$port/hello")
 
 if command -v nginx >/dev/null; then
@@ -102,8 +76,7 @@ http {
   }
 }
 EOF_NGINX
-  taskset -c "$server_cpu" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-  pids+=($!)
+  bench_spawn taskset -c "$server_cpu" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$nport/hello" >/dev/null && break
     sleep 0.05

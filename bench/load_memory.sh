@@ -25,23 +25,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-die() {
-  echo "load_memory: $*" >&2
-  exit 1
-}
-portd=$build_dir/daemon/portd
-[[ -x $portd ]] || die "$portd not found: build first"
-work=$(mktemp -d -t load_memory.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill -TERM "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$script_dir/lib.sh"
+bench_init load_memory "$build_dir"
 
 cat >"$work/portd.toml" <<EOF_TOML
 [server]
@@ -52,19 +37,12 @@ protocol = "$scheme"
 address = "127.0.0.1:0"
 handler = "echo"
 EOF_TOML
-"$portd" serve -c "$work/portd.toml" >"$work/portd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  grep -q "portd ready" "$work/portd.log" && break
-  sleep 0.05
-done
-port=$(sed -n "s/.*listener \"echo\": $scheme echo on 127\.0\.0\.1:\([0-9]*\) (.*/\1/p" "$work/portd.log")
-[[ -n $port ]] || die "portd did not start: $(cat "$work/portd.log")"
+start_portd echo
 
 "$portd" load "$scheme://127.0.0.1:$port" --rate "$rate" -d "$duration" -q --json "$work/r.json" \
   --log "$work/r.hlog" >"$work/summary.txt" &
 load=$!
-pids+=($load)
+bench_pids+=($load)
 first="" last=""
 second=0
 while kill -0 "$load" 2>/dev/null; do
