@@ -155,6 +155,10 @@ ConfigError optionError(const std::string& source, const RawOptions* raw, Place 
 }
 
 OptionValue parseOptionValue(OptionType type, std::string_view text) {
+  // A path's default is "" (no file): only a configuration file names one.
+  if (type == OptionType::kPath && text == "\"\"") {
+    return std::string();
+  }
   constexpr std::string_view kSource = "(option default)";
   std::string doc = "value = " + std::string(text);
   toml::table root;

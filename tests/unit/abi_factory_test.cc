@@ -112,6 +112,43 @@ TEST(AbiFactory, ARejectionNamingAnOptionPointsAtIt) {
   }
 }
 
+std::string g_seen_path;
+
+void* keepPath(const portd_host_api* host, const portd_options* o, char* error, size_t error_len) {
+  const char* s = nullptr;
+  size_t n = 0;
+  if (host->opt_string(o, "zone_file", &s, &n) != PORTD_OK) {
+    std::snprintf(error, error_len, "zone_file: not readable as a string");
+    return nullptr;
+  }
+  g_seen_path.assign(s, n);
+  static int config;
+  return &config;
+}
+
+TEST(AbiFactory, APathOptionArrivesResolvedAgainstTheConfigurationFile) {
+  static const portd_option_def options[] = {{"zone_file", PORTD_OPT_PATH, "\"\"", ""}};
+  static portd_handler_def d = table();
+  d.options = options;
+  d.option_count = 1;
+  d.configure = keepPath;
+  Registry r;
+  ASSERT_FALSE(r.add(abi::makeFactory(d)));
+  EXPECT_EQ(r.find("limited")->descriptor().options[0].type, OptionType::kPath);
+  const char* text =
+      "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\nhandler = "
+      "\"limited\"\n"
+      "[listener.options]\nzone_file = \"zones/example.zone\"\n";
+  handlers::loadAndBind(text, "/etc/portd/portd.toml", r);
+  EXPECT_EQ(g_seen_path, "/etc/portd/zones/example.zone");
+
+  static const portd_option_def unknown[] = {{"x", 99, "\"\"", ""}};
+  static portd_handler_def bad = table();
+  bad.options = unknown;
+  bad.option_count = 1;
+  EXPECT_THROW(abi::makeFactory(bad), std::runtime_error);
+}
+
 TEST(ParseOptionValue, ReadsEveryTypeAndRefusesTheWrongOne) {
   EXPECT_EQ(std::get<bool>(config::parseOptionValue(OptionType::kBool, "true")), true);
   EXPECT_EQ(std::get<std::string>(config::parseOptionValue(OptionType::kString, "\"x\"")), "x");

@@ -192,6 +192,8 @@ OptionType optionType(const portd_handler_def& def, const portd_option_def& o) {
       return OptionType::kSize;
     case PORTD_OPT_INT_LIST:
       return OptionType::kIntegerList;
+    case PORTD_OPT_PATH:
+      return OptionType::kPath;
     default:
       throw std::runtime_error(fmt::format("handler \"{}\": option \"{}\" has unknown type {}",
                                            def.name, o.name, o.type));

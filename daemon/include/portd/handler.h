@@ -128,7 +128,12 @@ enum portd_option_type {
   PORTD_OPT_STRING = 3,
   PORTD_OPT_DURATION = 4, /* written "250ms", "10s"; read as milliseconds */
   PORTD_OPT_SIZE = 5,     /* written 4096 or "64KiB"; read as bytes */
-  PORTD_OPT_INT_LIST = 6  /* written [1, 2, 3] */
+  PORTD_OPT_INT_LIST = 6, /* written [1, 2, 3] */
+  /* Added in ABI 1.1: a file name, read with opt_string. A relative path is resolved against
+   * the directory of the configuration file, and a listener that names a file gets a new
+   * configure() on every reload, so that the file is read again. An older portd refuses a
+   * handler with this type when it loads ("unknown type 7"). */
+  PORTD_OPT_PATH = 7
 };
 
 /* One entry of a handler's option schema (an array; its element size is in
