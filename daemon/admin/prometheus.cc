@@ -101,6 +101,20 @@ std::string renderPrometheus(const admin::ServerState& state) {
     }
   }
 
+  // The figure a reflection attack is judged by: how many bytes a listener sends for each byte
+  // it receives. Over 1 a spoofed source gets more back than it paid for.
+  w.family("portd_udp_amplification_ratio", "gauge",
+           "UDP bytes sent per byte received since start (0 before the first datagram).");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (!isTcp(i)) {
+      const Totals& t = totals[i];
+      double ratio = t.bytes_in == 0
+                         ? 0.0
+                         : static_cast<double>(t.bytes_out) / static_cast<double>(t.bytes_in);
+      w.sample("portd_udp_amplification_ratio", labels[i], ratio);
+    }
+  }
+
   w.family("portd_datagrams_refused_total", "counter",
            "UDP datagrams dropped before the handler, by reason: sent from the listener's own "
            "address and port, or from a blocked source port.");

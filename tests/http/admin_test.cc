@@ -154,6 +154,8 @@ TEST(AdminTest, MetricsPassPromtoolAndCountTheTraffic) {
   EXPECT_EQ(sample(m.body, "portd_bytes_received_total{" + tcp + "}"), 7);
   EXPECT_EQ(sample(m.body, "portd_datagrams_received_total{" + udp + "}"), 2);
   EXPECT_EQ(sample(m.body, "portd_datagrams_sent_total{" + udp + "}"), 2);
+  // Echo sends back exactly what it gets: one byte out per byte in.
+  EXPECT_EQ(sample(m.body, "portd_udp_amplification_ratio{" + udp + "}"), 1.0);
   EXPECT_EQ(sample(m.body, "portd_workers"), 2);
   EXPECT_GT(sample(m.body, "process_open_fds"), 0);
   EXPECT_GT(sample(m.body, "process_resident_memory_bytes"), 0);
