@@ -174,6 +174,8 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--size", load_cmd_line.size,
                        "Message size: tcp/udp (default 64; udp at least 32), resp value "
                        "(default 3), smtp message (default 1KiB)");
+  load_cmd->add_option("--format", load_cmd_line.format,
+                       "tcp/udp: portd (default) or sockperf, to load `sockperf server`");
   load_cmd->add_option("--mix", load_cmd_line.mix,
                        "resp: command mix of get, set, ping, incr, del, e.g. "
                        "\"get=8,set=1,ping=1\" (default \"get=1,set=1\")");

@@ -9,6 +9,7 @@
 #include "load/options.h"
 #include "load/resp_codec.h"
 #include "load/smtp_codec.h"
+#include "load/sockperf_codec.h"
 
 namespace portd::load {
 
@@ -19,6 +20,9 @@ std::unique_ptr<Codec> makeCodec(const LoadOptions& options) {
     case Scheme::kHttp:
       return std::make_unique<HttpCodec>(options);
     case Scheme::kTcp:
+      if (options.sockperf) {
+        return std::make_unique<SockperfCodec>(options.message_size);
+      }
       return std::make_unique<EchoCodec>(options.message_size);
     case Scheme::kResp:
       return std::make_unique<RespCodec>(options, resp_seed.fetch_add(1));
@@ -34,6 +38,9 @@ std::unique_ptr<Codec> makeCodec(const LoadOptions& options) {
 std::unique_ptr<DatagramCodec> makeDatagramCodec(const LoadOptions& options) {
   switch (options.target.scheme) {
     case Scheme::kUdp:
+      if (options.sockperf) {
+        return std::make_unique<SockperfDatagramCodec>(options.message_size);
+      }
       return std::make_unique<EchoDatagramCodec>(options.message_size);
     case Scheme::kDns:
       return makeDnsCodec(options.queries, options.dns_edns);

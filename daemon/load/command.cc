@@ -176,6 +176,16 @@ int runLoadCommand(const LoadCommand& cmd) {
                  "\": " + (size ? "from 1 byte to " + std::to_string(max_size) : why));
   }
   o.message_size = static_cast<size_t>(*size);
+  if (!cmd.format.empty() && cmd.format != "portd" && cmd.format != "sockperf") {
+    return usage("--format \"" + cmd.format + "\": expected portd or sockperf");
+  }
+  o.sockperf = cmd.format == "sockperf";
+  if (o.sockperf && scheme != Scheme::kTcp && scheme != Scheme::kUdp) {
+    return usage("--format sockperf is for tcp:// and udp:// targets");
+  }
+  if (o.sockperf && o.message_size < 14) {
+    return usage("--size \"" + size_text + "\": sockperf's messages are at least 14 bytes");
+  }
   if (scheme != Scheme::kHttp &&
       (!cmd.body.empty() || !cmd.headers.empty() || cmd.method != "GET")) {
     return usage("--method, --header and --body are for http:// targets");

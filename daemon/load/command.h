@@ -22,8 +22,9 @@ struct LoadCommand {
   std::vector<std::string> headers;
   std::string body;
   uint64_t churn = 0;
-  std::string size;  // empty: the scheme's default (tcp/udp 64, resp 3, smtp 1KiB)
-  std::string mix;   // resp
+  std::string format;  // tcp/udp: "portd" (the default) or "sockperf"
+  std::string size;    // empty: the scheme's default (tcp/udp 64, resp 3, smtp 1KiB)
+  std::string mix;     // resp
   uint64_t keys = 10000;
   std::vector<std::string> queries;  // dns: "NAME TYPE"
   std::string queries_file;          // dns: one query a line

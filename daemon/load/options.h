@@ -33,6 +33,9 @@ struct LoadOptions {
   // tcp:// and udp://: bytes per message (udp: at least the 32-byte header); resp://: bytes
   // per value; smtp://: bytes per message.
   size_t message_size = 64;
+  // tcp:// and udp://: sockperf's message format instead of portd's (sockperf_codec.h), so
+  // that `sockperf server` can be the target.
+  bool sockperf = false;
 
   // resp://: the command mix, e.g. "get=8,set=1,ping=1", and how many keys it spreads over.
   std::string mix;

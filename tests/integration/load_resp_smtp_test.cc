@@ -18,25 +18,13 @@
 #include <vector>
 
 #include "daemon_process.h"
+#include "external_server.h"
 #include "net_client.h"
 
 namespace portd::itest {
 namespace {
 
 using nlohmann::json;
-
-std::string findProgram(const std::string& name) {
-  for (const char* dir : {"/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}) {
-    const std::string path = std::string(dir) + "/" + name;
-    if (::access(path.c_str(), X_OK) == 0) {
-      return path;
-    }
-  }
-  return "";
-}
-
-// Whether the server at `to` answers as it should once ready.
-using ReadyCheck = std::function<bool(const Endpoint& to)>;
 
 bool redisAnswersPing(const Endpoint& to) {
   Fd fd = connectTcp(to);
@@ -53,86 +41,6 @@ bool smtpGreets(const Endpoint& to) {
   return true;
 }
 
-// A server of the test's own. The port is found free by binding port 0 and releasing it, so
-// another process may take it in between: the server is then started again on another.
-class ExternalServer {
- public:
-  ~ExternalServer() { stop(); }
-
-  // `args`: "{port}" in any of them becomes the port.
-  // `prepare`, when given, is called with the port before each start (to write a server's
-  // configuration file, for servers that take their port only from one).
-  ::testing::AssertionResult start(const std::string& path, const std::vector<std::string>& args,
-                                   const ReadyCheck& ready,
-                                   const std::function<void(uint16_t)>& prepare = {}) {
-    std::string why;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = freePort(SOCK_STREAM, AF_INET);
-      if (port_ == 0) {
-        return ::testing::AssertionFailure() << "no free port";
-      }
-      if (prepare) {
-        prepare(port_);
-      }
-      ChildProcess::Spec spec{path, {}, std::nullopt, {}, {}, ""};
-      for (std::string a : args) {
-        const size_t at = a.find("{port}");
-        if (at != std::string::npos) {
-          a.replace(at, 6, std::to_string(port_));
-        }
-        spec.args.push_back(a);
-      }
-      child_ = std::make_unique<ChildProcess>(spec);
-      const auto deadline = Clock::now() + 10s;
-      while (Clock::now() < deadline && child_->wait(0s).isRunning()) {
-        if (ready(endpoint())) {
-          return ::testing::AssertionSuccess();
-        }
-        std::this_thread::sleep_for(50ms);
-      }
-      why = path + " did not answer on port " + std::to_string(port_) + " (" +
-            child_->wait(0s).toString() + "): " + child_->stdoutText() + child_->stderrText();
-      stop();
-    }
-    return ::testing::AssertionFailure() << why;
-  }
-
-  Endpoint endpoint() const { return Endpoint::loopback(AF_INET, port_); }
-  std::string port() const { return std::to_string(port_); }
-
-  // By its pid: SIGTERM, then SIGKILL if it lingers.
-  void stop() {
-    if (!child_) {
-      return;
-    }
-    child_->signal(SIGTERM);
-    if (child_->wait(10s).isRunning()) {
-      child_->signal(SIGKILL);
-      child_->wait(5s);
-    }
-    child_.reset();
-  }
-
- private:
-  uint16_t port_ = 0;
-  std::unique_ptr<ChildProcess> child_;
-};
-
-json readJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str(), nullptr, false);
-}
-
-uint64_t errorTotal(const json& result) {
-  uint64_t n = 0;
-  for (const auto& [name, count] : result["counters"]["errors"].items()) {
-    n += count.get<uint64_t>();
-  }
-  return n;
-}
-
 // smtp-sink refuses to run as root unless told whom to run as.
 std::vector<std::string> smtpSinkArgs(const std::vector<std::string>& options) {
   std::vector<std::string> args;
@@ -144,25 +52,6 @@ std::vector<std::string> smtpSinkArgs(const std::vector<std::string>& options) {
   args.push_back("100");  // backlog
   return args;
 }
-
-// A directory of the test's own, removed with what it holds.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "portd-test.XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 bool nginxAnswers(const Endpoint& to) {
   Fd fd = connectTcp(to);

@@ -14,6 +14,7 @@
 #include "load/echo_codec.h"
 #include "load/http_codec.h"
 #include "load/options.h"
+#include "load/sockperf_codec.h"
 #include "load/target.h"
 
 namespace portd::load {
@@ -253,6 +254,61 @@ constexpr std::string_view kChunked =
     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
 constexpr std::string_view kNotFound =
     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nServer: x\r\n\r\n";
+
+// sockperf's server answers a request by clearing its "from a client" flag (byte 9: 3 -> 2).
+std::string asSockperfServer(std::string wire, size_t size) {
+  for (size_t at = 0; at < wire.size(); at += size) {
+    wire[at + 9] = 2;
+  }
+  return wire;
+}
+
+TEST(LoadSockperfCodec, AnswersSplitAtEveryByteComeInOrder) {
+  constexpr int kRequests = 4;
+  for (size_t size : {14u, 15u, 64u}) {
+    SockperfCodec reference(size);
+    const std::string wire = requests(reference, kRequests);
+    ASSERT_EQ(wire.size(), size * kRequests);
+    // Network byte order: sequence number 1 in bytes 0..7, flags 3, the length.
+    EXPECT_EQ(wire.substr(size, 14),
+              std::string("\0\0\0\0\0\0\0\x01\0\x03\0\0\0", 13) + static_cast<char>(size));
+    const std::string answers = asSockperfServer(wire, size);
+    for (size_t cut = 0; cut <= answers.size(); ++cut) {
+      SockperfCodec codec(size);
+      requests(codec, kRequests);
+      Recorder r;
+      ASSERT_EQ(codec.read(std::string_view(answers).substr(0, cut), r), Codec::Read::kOk);
+      ASSERT_EQ(codec.read(std::string_view(answers).substr(cut), r), Codec::Read::kOk);
+      ASSERT_EQ(r.events, repeat("FR", kRequests)) << "size " << size << " cut " << cut;
+    }
+  }
+}
+
+TEST(LoadSockperfCodec, AnEchoOrAnAnswerOutOfOrderIsAMismatch) {
+  SockperfCodec codec(20);
+  const std::string wire = requests(codec, 2);
+  Recorder r;
+  // Sent back unchanged (the client flag still set), as a plain echo does.
+  EXPECT_EQ(codec.read(wire, r), Codec::Read::kMismatch);
+
+  SockperfCodec second(20);
+  const std::string answers = asSockperfServer(requests(second, 2), 20);
+  EXPECT_EQ(second.read(std::string_view(answers).substr(20), r), Codec::Read::kMismatch);
+
+  SockperfDatagramCodec datagrams(32);
+  char buf[64];
+  const size_t n = datagrams.request(buf, sizeof buf, 77, 0, 0);
+  ASSERT_EQ(n, 32u);
+  uint64_t seq = 0;
+  int status = -1;
+  EXPECT_FALSE(datagrams.answer(std::string_view(buf, n), &seq, &status));
+  buf[9] = 2;
+  ASSERT_TRUE(datagrams.answer(std::string_view(buf, n), &seq, &status));
+  EXPECT_EQ(seq, 77u);
+  EXPECT_EQ(status, 0);
+  // Cut short: the length in the header no longer matches.
+  EXPECT_FALSE(datagrams.answer(std::string_view(buf, n - 1), &seq, &status));
+}
 
 TEST(LoadHttpCodec, RendersTheRequestOnce) {
   LoadOptions o = httpOptions("http://127.0.0.1:8080/echo?x=1", "POST");

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/precise_timers.h"
 #include "handlers/handler.h"
 #include "handlers/http/date_cache.h"
 #include "handlers/http/knobs.h"
@@ -47,6 +48,8 @@ class HttpHandler final : public Handler {
   EchoKnobs& knobs() { return knobs_; }
   std::string& knobScratch() { return knob_scratch_; }
   std::string& errorScratch() { return error_scratch_; }
+  // The timers of delayed responses (/echo?delay=), to the microsecond.
+  core::PreciseTimers& delays() { return delays_; }
 
  private:
   static constexpr size_t kInitialCapacity = 16 * 1024;
@@ -61,6 +64,7 @@ class HttpHandler final : public Handler {
   EchoKnobs knobs_;
   std::string knob_scratch_;
   std::string error_scratch_;
+  core::PreciseTimers delays_;
 };
 
 }  // namespace portd::handlers::http

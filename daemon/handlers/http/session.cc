@@ -14,12 +14,11 @@ namespace portd::handlers::http {
 Session::Session(HttpHandler& handler, net::Connection& conn)
     : handler_(handler), conn_(&conn), parser_(handler.config().limits()) {
   uv_loop_t* loop = conn.context().loop();
-  // Neither init can fail for a valid loop.
+  // It cannot fail for a valid loop.
   uv_timer_init(loop, &deadline_timer_);
-  uv_timer_init(loop, &delay_timer_);
   deadline_timer_.data = this;
-  delay_timer_.data = this;
-  open_handles_ = 2;
+  delay_.owner = this;
+  open_handles_ = 1;
   enterIdle(/*first=*/true);
 }
 
@@ -27,7 +26,7 @@ void Session::detach() {
   conn_ = nullptr;
   phase_ = Phase::kClosing;
   uv_close(reinterpret_cast<uv_handle_t*>(&deadline_timer_), &onTimerClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&delay_timer_), &onTimerClosed);
+  handler_.delays().stop(&delay_);
 }
 
 void Session::onTimerClosed(uv_handle_t* h) {
@@ -301,6 +300,13 @@ void Session::respondEcho(Persistence p, bool head_only) {
     }
     return;
   }
+  // Load generators measure this delay: libuv's millisecond timers would add up to a
+  // millisecond to it, so it runs on a timer to the microsecond, from now.
+  const uint64_t due_ns = uv_hrtime() + d.delay_ms * 1000000;
+  if (!handler_.delays().start(conn_->context().loop(), &delay_, due_ns, &onDelayDone)) {
+    fail(503);  // no descriptor for the timer: the worker is out of them
+    return;
+  }
   // The Date line is the one of the moment the response is made; the delay is at most
   // max_delay, and a Date that old is still within what RFC 9110 6.6.1 asks.
   delayed_.clear();
@@ -310,16 +316,11 @@ void Session::respondEcho(Persistence p, bool head_only) {
   delayed_close_ = p == Persistence::kClose;
   phase_ = Phase::kDelayed;
   ++stats.delayed_responses;
-  // libuv keeps time in whole milliseconds, cached when the loop turned: a timer of N ms may
-  // fire up to 1 ms short of N in real time. A delay is a promise of at least N, so refresh the
-  // clock and round up by one.
-  uv_update_time(delay_timer_.loop);
-  uv_timer_start(&delay_timer_, &onDelayDone, d.delay_ms + 1, 0);
   conn_->pauseReading();
 }
 
-void Session::onDelayDone(uv_timer_t* t) {
-  auto* self = static_cast<Session*>(t->data);
+void Session::onDelayDone(core::PreciseTimers::Timer* t) {
+  auto* self = static_cast<Session*>(t->owner);
   if (self->conn_ == nullptr || self->phase_ != Phase::kDelayed) {
     return;
   }

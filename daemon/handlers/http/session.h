@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/precise_timers.h"
 #include "handlers/http/http_config.h"
 #include "handlers/http/request_parser.h"
 #include "handlers/http/response.h"
@@ -110,14 +111,14 @@ class Session {
   void recordLatency();
 
   static void onDeadline(uv_timer_t* t);
-  static void onDelayDone(uv_timer_t* t);
+  static void onDelayDone(core::PreciseTimers::Timer* t);
   static void onTimerClosed(uv_handle_t* h);
 
   HttpHandler& handler_;
   net::Connection* conn_;  // null once detached
   RequestParser parser_;
   uv_timer_t deadline_timer_;
-  uv_timer_t delay_timer_;
+  core::PreciseTimers::Timer delay_;
   int open_handles_ = 0;
 
   Phase phase_ = Phase::kIdle;
