@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -132,6 +133,21 @@ std::string renderPrometheus(const admin::ServerState& state) {
     if (!isTcp(i)) {
       w.sample("portd_replies_refused_total", labels[i] + R"(,reason="reply_rate")",
                totals[i].replies_refused_rate);
+    }
+  }
+
+  w.family("portd_faults_injected_total", "counter",
+           "Faults injected on purpose ([listener.faults]), by kind.");
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (!cfg.listeners[i].faults.any() &&
+        std::all_of(totals[i].faults.begin(), totals[i].faults.end(),
+                    [](uint64_t v) { return v == 0; })) {
+      continue;  // only listeners that inject faults, or did
+    }
+    for (size_t k = 0; k < net::kFaultKinds; ++k) {
+      w.sample("portd_faults_injected_total",
+               labels[i] + fmt::format(R"(,kind="{}")", net::kFaultKindNames[k]),
+               totals[i].faults[k]);
     }
   }
 

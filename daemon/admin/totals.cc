@@ -43,6 +43,9 @@ Totals sum(const ServerState& state, const std::string& listener) {
     for (size_t i = 0; i < t.responses.size(); ++i) {
       t.responses[i] += s.requests.responses[i].load();
     }
+    for (size_t i = 0; i < t.faults.size(); ++i) {
+      t.faults[i] += s.faults[i].load();
+    }
     for (size_t i = 0; i < t.latency.size(); ++i) {
       t.latency[i] += s.requests.latency[i].load();
     }

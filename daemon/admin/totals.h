@@ -22,6 +22,7 @@ struct Totals {
   uint64_t requests = 0, bad_requests = 0, too_large = 0, timeouts = 0, latency_sum_us = 0;
   std::array<uint64_t, 5> responses{};
   std::array<uint64_t, net::RequestStats::kBucketsUs.size() + 1> latency{};
+  std::array<uint64_t, net::kFaultKinds> faults{};
   std::vector<std::pair<std::string, uint64_t>> handler;  // named counters, first seen order
 
   uint64_t active() const { return accepted - rejected - closed; }

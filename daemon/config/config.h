@@ -70,6 +70,8 @@ struct ListenerConfig {
   // `udp_reply_burst` deep; 0 = no limit) and the number that may leave at once.
   uint32_t udp_reply_rate = 0;
   uint32_t udp_reply_burst = 0;
+  // [listener.faults]: faults injected on purpose, under any handler (net/faults.h).
+  net::FaultSettings faults;
 
   // What the file says of the handler: where its name is, and its options table.
   Place place;
@@ -102,6 +104,7 @@ struct ListenerConfig {
     s.blocked_source_ports = blocked_source_ports;
     s.reply_rate = udp_reply_rate;
     s.reply_burst = udp_reply_burst;
+    s.faults = faults;
     return s;
   }
 };

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "config/faults_reader.h"
 #include "config/file_reader.h"
 #include "config/toml_reader.h"
 #include "net/datagram_guard.h"
@@ -162,10 +163,11 @@ class DocumentReader {
   }
 
   ListenerConfig readListener(const toml::table& t, const std::string& path) const {
-    toml_.checkKeys(t, path,
-                    {"name", "protocol", "address", "handler", "max_connections", "idle_timeout",
-                     "write_buffer_limit", "max_connections_per_ip", "reuse_port",
-                     "blocked_source_ports", "udp_reply_rate", "udp_reply_burst", "options"});
+    toml_.checkKeys(
+        t, path,
+        {"name", "protocol", "address", "handler", "max_connections", "idle_timeout",
+         "write_buffer_limit", "max_connections_per_ip", "reuse_port", "blocked_source_ports",
+         "udp_reply_rate", "udp_reply_burst", "faults", "options"});
     ListenerConfig l;
     l.place = TomlReader::place(t.source());
     l.name = toml_.str(*toml_.get(t, path, "name", true), path + ".name");
@@ -248,6 +250,10 @@ class DocumentReader {
     }
     if (l.udp_reply_rate == 0) {
       l.udp_reply_burst = 0;
+    }
+
+    if (auto* n = toml_.get(t, path, "faults", false)) {
+      l.faults = readFaults(toml_, toml_.table(*n, path + ".faults"), path + ".faults", l.protocol);
     }
 
     const toml::node& handler = *toml_.get(t, path, "handler", true);

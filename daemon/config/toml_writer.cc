@@ -4,6 +4,7 @@
 
 #include "config/toml_writer.h"
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <sstream>
@@ -72,6 +73,45 @@ std::string formatOptionValue(const OptionValue& value) {
   return text;
 }
 
+namespace {
+
+// [listener.faults] as the loader reads it back.
+toml::table faultsTable(const net::FaultSettings& f) {
+  const double million = net::FaultSettings::kMillion;
+  toml::table t;
+  if (f.seed != 0) {
+    t.insert("seed", static_cast<int64_t>(f.seed));
+  }
+  const std::pair<const char*, uint32_t> probabilities[] = {
+      {"udp_drop", f.udp_drop}, {"udp_duplicate", f.udp_duplicate}, {"udp_reorder", f.udp_reorder}};
+  for (const auto& [key, value] : probabilities) {
+    if (value != 0) {
+      t.insert(key, value / million);
+    }
+  }
+  if (!f.delay.empty()) {
+    std::string text;
+    for (const net::FaultDelay& d : f.delay) {
+      text += fmt::format("{}{}ms:{}", text.empty() ? "" : ",", d.ms, d.per_million / 10000.0);
+    }
+    t.insert("delay", text);
+  }
+  const std::pair<const char*, uint64_t> sizes[] = {{"reset_after_bytes", f.reset_after_bytes},
+                                                    {"write_rate", f.write_rate},
+                                                    {"read_rate", f.read_rate}};
+  for (const auto& [key, value] : sizes) {
+    if (value != 0) {
+      t.insert(key, static_cast<int64_t>(value));
+    }
+  }
+  if (f.accept_delay_ms != 0) {
+    t.insert("accept_delay", formatDuration(Duration(f.accept_delay_ms)));
+  }
+  return t;
+}
+
+}  // namespace
+
 std::string renderConfigToml(const Config& cfg) {
   toml::table root{
       {"server",
@@ -116,6 +156,9 @@ std::string renderConfigToml(const Config& cfg) {
     if (l.udp_reply_rate != 0) {
       t.insert("udp_reply_rate", static_cast<int64_t>(l.udp_reply_rate));
       t.insert("udp_reply_burst", static_cast<int64_t>(l.udp_reply_burst));
+    }
+    if (l.faults.any() || l.faults.seed != 0) {
+      t.insert("faults", faultsTable(l.faults));
     }
     if (l.options && !l.options->values().empty()) {
       toml::table opts;

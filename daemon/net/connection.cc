@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 
 #include "core/loop_context.h"
 #include "core/sanitizer.h"
@@ -64,6 +67,11 @@ void Connection::start() {
   if (idle.count() > 0) {
     uv_timer_start(&idle_timer_, &onIdleTimer, static_cast<uint64_t>(idle.count()), 0);
   }
+  if (ConnectionFaults* f = faultState(); f != nullptr && owner_.faults().accept_delay_ms > 0) {
+    // The kernel completed the handshake; the first read waits.
+    countFault(FaultKind::kAcceptDelay);
+    pauseForFault(owner_.faults().accept_delay_ms);
+  }
   opened_ = true;
   owner_.handler().onOpen(*this);
   updateReading();
@@ -83,12 +91,33 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   if (data.empty()) {
     return true;
   }
-  if (out_.empty()) {
+  ConnectionFaults* f = faultState();
+  bool paced = false;
+  if (f != nullptr) {
+    const uint64_t limit = owner_.faults().reset_after_bytes;
+    if (limit != 0) {
+      if (f->reset_on_flush) {
+        return false;  // the reset is on its way: nothing more leaves
+      }
+      const uint64_t left = limit - std::min(limit, f->bytes_out);
+      if (data.size() >= left) {
+        data = data.substr(0, left);
+        f->reset_on_flush = true;
+      }
+      f->bytes_out += data.size();
+    }
+    paced = f->write.enabled();
+  }
+  if (out_.empty() && !paced) {
     uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
     int n = uv_try_write(stream(), &buf, 1);
     if (n == static_cast<int>(data.size())) {
       owner_.stats().bytes_out += data.size();
       touch();
+      if (f != nullptr && f->reset_on_flush) {
+        resetNow();
+        return false;
+      }
       return true;
     }
     if (n < 0 && n != UV_EAGAIN) {
@@ -108,7 +137,13 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
     out_.append(data);
   }
   if (in_flight_ == 0) {
-    startWrite();
+    if (paced) {
+      if (!f->pacing) {
+        pump();
+      }
+    } else {
+      startWrite();
+    }
   }
   if (!paused_by_backpressure_ && out_.size() > owner_.settings().write_buffer_limit) {
     paused_by_backpressure_ = true;
@@ -117,11 +152,15 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   return !closing_;
 }
 
-void Connection::startWrite() {
+void Connection::startWrite(size_t limit) {
   uv_buf_t bufs[4];
   unsigned n = out_.peek(bufs, 4);
   size_t total = 0;
   for (unsigned i = 0; i < n; ++i) {
+    if (total + bufs[i].len >= limit) {
+      bufs[i].len = limit - total;
+      n = i + 1;
+    }
     total += bufs[i].len;
   }
   int rc = uv_write(&write_req_, stream(), bufs, n, &onWrite);
@@ -151,8 +190,16 @@ void Connection::onWrite(uv_write_t* req, int status) {
   self->out_.consume(written);
   self->owner_.stats().bytes_out += written;
   self->touch();
+  ConnectionFaults* f = self->faultState();
   if (!self->out_.empty()) {
-    self->startWrite();
+    if (f != nullptr && f->write.enabled()) {
+      self->pump();
+    } else {
+      self->startWrite();
+    }
+  } else if (f != nullptr && f->reset_on_flush) {
+    self->resetNow();
+    return;
   } else if (self->close_after_flush_) {
     self->abort();
     return;
@@ -222,7 +269,7 @@ void Connection::onRedeliver(void* id) {
 
 void Connection::updateReading() {
   bool want = !closing_ && !close_after_flush_ && !peer_closed_ && !paused_by_handler_ &&
-              !paused_by_backpressure_;
+              !paused_by_backpressure_ && !paused_by_fault_;
   if (want == reading_) {
     return;
   }
@@ -260,7 +307,12 @@ void Connection::resumeReading() {
 void Connection::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(h->data);
   core::BufferPool& pool = self->context().readPool();
-  *buf = uv_buf_init(pool.acquire(), static_cast<unsigned>(pool.blockSize()));
+  size_t size = pool.blockSize();
+  // read_rate: no read larger than a burst, so that the rate holds over short spans too.
+  if (self->faults_ && self->faults_->read.enabled()) {
+    size = std::min<size_t>(size, self->faults_->read.burst());
+  }
+  *buf = uv_buf_init(pool.acquire(), static_cast<unsigned>(size));
 }
 
 void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -269,12 +321,17 @@ void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     self->owner_.stats().bytes_in += static_cast<uint64_t>(nread);
     self->touch();
     std::string_view data(buf->base, static_cast<size_t>(nread));
-    if (self->input_.empty()) {
+    if ((self->faults_ || self->owner_.faultsOn()) && !self->applyReadFaults(data)) {
+      // Held back for a delay (kept with the input), or the connection was reset.
+    } else if (self->input_.empty()) {
       self->deliver(data);
     } else {
       // What the handler kept last time comes first: one contiguous message to parse.
       self->input_.append(data);
       self->deliver(self->input_);
+    }
+    if (self->faults_ && self->faults_->reset_due && !self->closing_) {
+      self->resetNow();
     }
   } else if (nread == UV_EOF) {
     self->peer_closed_ = true;
@@ -354,6 +411,150 @@ void Connection::finish() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), &onHandleClosed);
 }
+
+// ---- [listener.faults]
+
+ConnectionFaults* Connection::faultState() {
+  if (!owner_.faultsOn()) {
+    // Off, or turned off by a reload: a timer still pending finds no state and just resumes.
+    faults_.reset();
+    return nullptr;
+  }
+  if (!faults_ || faults_->generation != owner_.faultsGeneration()) {
+    const FaultSettings& s = owner_.faults();
+    auto f = std::make_unique<ConnectionFaults>();
+    if (faults_) {
+      *f = *faults_;  // counts, timers and pending resets carry over a change of settings
+    } else {
+      const uint64_t seed = s.seed != 0 ? s.seed : uv_hrtime();
+      f->dice = FaultDice(seed ^ (id_ * 0x9E3779B97F4A7C15ull));
+    }
+    f->generation = owner_.faultsGeneration();
+    const uint64_t now = uv_hrtime();
+    f->read.reset(s.read_rate, now);
+    f->write.reset(s.write_rate, now);
+    faults_ = std::move(f);
+  }
+  return faults_.get();
+}
+
+bool Connection::applyReadFaults(std::string_view& data) {
+  ConnectionFaults* f = faultState();
+  if (f == nullptr) {
+    return true;
+  }
+  const FaultSettings& s = owner_.faults();
+  if (s.reset_after_bytes != 0) {
+    const uint64_t left = s.reset_after_bytes - std::min(s.reset_after_bytes, f->bytes_in);
+    if (data.size() >= left) {
+      data = data.substr(0, left);
+      f->reset_due = true;  // after the handler has had these bytes
+    }
+    f->bytes_in += data.size();
+    if (data.empty()) {
+      return false;
+    }
+  }
+  if (f->read.enabled()) {
+    const uint64_t now = uv_hrtime();
+    f->read.available(now);
+    f->read.take(data.size());
+    if (f->read.available(now) == 0 && !f->reset_due) {
+      countFault(FaultKind::kReadThrottle);
+      pauseForFault((f->read.waitNs(f->read.burst()) + 999999) / 1000000);
+    }
+  }
+  if (const uint32_t ms = f->dice.delayMs(s.delay); ms > 0 && !f->reset_due) {
+    countFault(FaultKind::kDelay);
+    // Kept with the input, and delivered with it when reading resumes.
+    input_.append(data);
+    pauseForFault(ms);
+    return false;
+  }
+  return true;
+}
+
+void Connection::pauseForFault(uint64_t ms) {
+  ConnectionFaults* f = faults_.get();
+  // libuv's clock is the loop's, cached in whole milliseconds: refreshed and rounded up, so
+  // that a fault's delay is never shorter than asked (it may be up to 1 ms longer).
+  uv_update_time(tcp_.loop);
+  ms += 1;
+  const uint64_t at = uv_now(tcp_.loop) + ms;
+  if (paused_by_fault_ && f->resume_at_ms >= at) {
+    return;  // already paused for longer
+  }
+  context().timers().stop(f->resume_timer);
+  f->resume_timer =
+      context().timers().start(ms, &onFaultResume, reinterpret_cast<void*>(id_), nullptr);
+  f->resume_at_ms = at;
+  paused_by_fault_ = true;
+  updateReading();
+}
+
+void Connection::onFaultResume(void* id) {
+  core::LoopContext* ctx = core::LoopContext::current();
+  Connection* self = ctx ? ctx->connections().get(reinterpret_cast<uint64_t>(id)) : nullptr;
+  if (self == nullptr || self->closing_) {
+    return;
+  }
+  if (self->faults_) {
+    self->faults_->resume_timer = 0;
+  }
+  self->paused_by_fault_ = false;
+  self->updateReading();
+  // What a delay held back, or the handler kept meanwhile, goes now.
+  self->redeliverKept();
+}
+
+void Connection::pump() {
+  ConnectionFaults* f = faultState();
+  if (in_flight_ != 0 || out_.empty() || closing_) {
+    return;
+  }
+  if (f == nullptr || !f->write.enabled()) {
+    startWrite();
+    return;
+  }
+  const uint64_t now = uv_hrtime();
+  const uint64_t n = f->write.available(now);
+  if (n == 0) {
+    countFault(FaultKind::kWriteThrottle);
+    f->pacing = true;
+    const uint64_t wait = f->write.waitNs(std::min<uint64_t>(out_.size(), f->write.burst()));
+    context().timers().start(std::max<uint64_t>((wait + 999999) / 1000000, 1), &onPace,
+                             reinterpret_cast<void*>(id_), nullptr);
+    return;
+  }
+  const size_t chunk = static_cast<size_t>(std::min<uint64_t>(n, out_.size()));
+  f->write.take(chunk);
+  startWrite(chunk);
+}
+
+void Connection::onPace(void* id) {
+  core::LoopContext* ctx = core::LoopContext::current();
+  Connection* self = ctx ? ctx->connections().get(reinterpret_cast<uint64_t>(id)) : nullptr;
+  if (self == nullptr || self->closing_) {
+    return;
+  }
+  if (self->faults_) {
+    self->faults_->pacing = false;
+  }
+  self->pump();
+}
+
+void Connection::resetNow() {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
+    // Linger on, for zero seconds: close() sends RST instead of FIN.
+    linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  countFault(FaultKind::kReset);
+  abort();
+}
+
+void Connection::countFault(FaultKind kind) { ++owner_.stats().faults[static_cast<size_t>(kind)]; }
 
 void Connection::onHandleClosed(uv_handle_t* h) {
   auto* self = static_cast<Connection*>(h->data);

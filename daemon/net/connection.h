@@ -3,10 +3,12 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "net/address.h"
+#include "net/faults.h"
 #include "net/output_queue.h"
 
 namespace portd::core {
@@ -90,7 +92,8 @@ class Connection {
   void start();
   void updateReading();
   bool writeImpl(std::string_view data, bool referenced);
-  void startWrite();
+  // Hands up to `limit` queued bytes to one uv_write().
+  void startWrite(size_t limit = SIZE_MAX);
   void touch();
   void finish();
 
@@ -104,6 +107,22 @@ class Connection {
   void redeliverKept();
   static void onHandleClosed(uv_handle_t* h);
 
+  // [listener.faults] (net/faults.h). The state, made or remade when the listener's faults
+  // change; null when it injects none.
+  ConnectionFaults* faultState();
+  // On `data` just read: truncates it at reset_after_bytes, throttles reading, or holds it
+  // back for a delay. False when nothing is to be delivered now.
+  bool applyReadFaults(std::string_view& data);
+  // Pauses reading for `ms` (a delay, read_rate, accept_delay).
+  void pauseForFault(uint64_t ms);
+  static void onFaultResume(void* id);
+  // write_rate: sends what the bucket allows, or waits for it.
+  void pump();
+  static void onPace(void* id);
+  // Resets the connection (RST: SO_LINGER 0, then close).
+  void resetNow();
+  void countFault(FaultKind kind);
+
   TcpListener& owner_;
   uv_tcp_t tcp_;
   uv_timer_t idle_timer_;
@@ -113,6 +132,7 @@ class Connection {
   uint64_t last_activity_ms_ = 0;
   uint64_t id_ = 0;
   void* handler_data_ = nullptr;
+  std::unique_ptr<ConnectionFaults> faults_;
   // Input the handler kept (keepInput); empty, and without memory, for most connections.
   std::string input_;
   size_t keep_ = 0;
@@ -125,6 +145,7 @@ class Connection {
   bool reading_ = false;
   bool paused_by_handler_ = false;
   bool paused_by_backpressure_ = false;
+  bool paused_by_fault_ = false;
   bool peer_closed_ = false;
   bool close_after_flush_ = false;
   bool closing_ = false;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "net/faults.h"
+
 namespace portd::net {
 
 // What a listener object needs to know of its configuration: a few values copied out of the
@@ -29,8 +31,17 @@ struct ListenerSettings {
   // after a quiet spell (the bucket's size); 0 = no limit.
   uint32_t reply_rate = 0;
   uint32_t reply_burst = 0;
+  // Faults injected on purpose ([listener.faults]); a reload changes them in place, for the
+  // connections already open too.
+  FaultSettings faults;
 
   bool operator==(const ListenerSettings&) const = default;
+  // Equal but for the faults, which a listener object takes on without being replaced.
+  bool sameExceptFaults(const ListenerSettings& other) const {
+    ListenerSettings copy = other;
+    copy.faults = faults;
+    return *this == copy;
+  }
 };
 
 }  // namespace portd::net

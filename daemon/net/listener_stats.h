@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/counter.h"
+#include "net/faults.h"
 
 namespace portd::net {
 
@@ -103,6 +104,8 @@ struct ListenerStats {
   // Replies a handler made that were not sent because their destination had used up its
   // share of reply_rate.
   core::Counter replies_refused_rate;
+  // Faults injected on purpose, by FaultKind.
+  std::array<core::Counter, kFaultKinds> faults;
   RequestStats requests;
   HandlerCounters handler;
 };

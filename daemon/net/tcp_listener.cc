@@ -19,7 +19,9 @@ TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
       settings_(std::move(settings)),
       handler_config_(std::move(handler)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
-      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})) {
+      handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})),
+      faults_(settings_.faults),
+      faults_on_(faults_.any()) {
   if (settings_.max_connections_per_ip > 0) {
     peers_ = std::make_unique<PeerCounts>();
   }

@@ -70,6 +70,16 @@ class TcpListener {
 
   core::LoopContext& context() const { return ctx_; }
   const ListenerSettings& settings() const { return settings_; }
+  // [listener.faults]: a reload changes them in place; open connections notice the new
+  // generation at their next read or write.
+  void setFaults(const FaultSettings& faults) {
+    faults_ = faults;
+    faults_on_ = faults_.any();
+    ++faults_generation_;
+  }
+  bool faultsOn() const { return faults_on_; }
+  const FaultSettings& faults() const { return faults_; }
+  uint32_t faultsGeneration() const { return faults_generation_; }
   Handler& handler() const { return *handler_; }
   // The handler configuration the instance was made from. A reload that carries it over to the
   // new configuration keeps this object (and its instance); it then hands over a pointer to
@@ -106,6 +116,9 @@ class TcpListener {
   core::RateLimit accept_error_log_;
   core::RateLimit reject_log_;
   std::function<void()> on_drained_;
+  FaultSettings faults_;
+  bool faults_on_ = false;
+  uint32_t faults_generation_ = 0;
 };
 
 }  // namespace portd::net

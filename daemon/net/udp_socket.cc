@@ -15,7 +15,16 @@ namespace {
 constexpr size_t kRecvBufferSize =
     core::LoopContext::kDatagramSlot * core::LoopContext::kDatagramSlots;
 constexpr size_t kSendBufferSize = kRecvBufferSize;
+// How long a reply held back to be reordered waits for a next one to overtake it.
+constexpr uint64_t kHoldMs = 100;
 }  // namespace
+
+struct UdpSocket::Delayed {
+  UdpSocket* self = nullptr;
+  bool busy = false;
+  sockaddr_storage peer{};
+  std::string data;
+};
 
 UdpSocket::UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
                      std::shared_ptr<const HandlerConfig> handler,
@@ -28,6 +37,20 @@ UdpSocket::UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
       filter_(settings_.blocked_source_ports),
       limiter_(settings_.reply_rate, settings_.reply_burst) {
   id_ = ctx_.datagramSockets().add(this);
+  setFaults(settings_.faults);
+}
+
+void UdpSocket::setFaults(const FaultSettings& faults) {
+  if (faults.seed != faults_.seed || !faults_.any()) {
+    // The same seed on the same worker draws the same faults for the same datagrams; no seed
+    // draws from the clock.
+    const uint64_t seed = faults.seed != 0 ? faults.seed : uv_hrtime();
+    dice_ = FaultDice(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(ctx_.workerId()) + 1);
+  }
+  faults_ = faults;
+  if (holding_ && faults_.udp_reorder == 0) {
+    sendHeld();
+  }
 }
 
 UdpSocket::~UdpSocket() { stop(); }
@@ -77,6 +100,9 @@ void UdpSocket::stop() {
   if (!udp_) {
     return;
   }
+  // Delayed datagrams and a held reply die with the socket, as they would in the network.
+  ctx_.timers().cancelAll(this);
+  holding_ = false;
   flush();
   // Noted before: another thread may get the number as soon as uv_close() has closed it.
   core::noteClosedByLibuv(fd_);
@@ -121,8 +147,7 @@ void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const so
   self->in_batch_ = (flags & UV_UDP_MMSG_CHUNK) != 0;
   switch (self->filter_.check(addr)) {
     case Refusal::kNone:
-      self->handler_->onDatagram(*self, addr,
-                                 std::string_view(buf->base, static_cast<size_t>(nread)));
+      self->receive(addr, std::string_view(buf->base, static_cast<size_t>(nread)));
       break;
     case Refusal::kOwnAddress:
       ++self->stats_->datagrams_refused_own_address;
@@ -136,6 +161,55 @@ void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const so
   }
 }
 
+void UdpSocket::receive(const sockaddr* peer, std::string_view data) {
+  if (!faults_.any()) {
+    handler_->onDatagram(*this, peer, data);
+    return;
+  }
+  if (dice_.chance(faults_.udp_drop)) {
+    countFault(FaultKind::kUdpDrop);
+    return;
+  }
+  const uint32_t delay_ms = dice_.delayMs(faults_.delay);
+  if (delay_ms == 0) {
+    handler_->onDatagram(*this, peer, data);
+    return;
+  }
+  if (!delayed_) {
+    delayed_ = std::make_unique<Delayed[]>(kDelaySlots);
+  }
+  Delayed* slot = nullptr;
+  for (size_t i = 0; i < kDelaySlots && slot == nullptr; ++i) {
+    slot = delayed_[i].busy ? nullptr : &delayed_[i];
+  }
+  if (slot == nullptr || delayed_bytes_ + data.size() > kDelayBytes) {
+    // Bounded: beyond it a datagram goes through at once rather than make memory grow.
+    countFault(FaultKind::kDelayOverflow);
+    handler_->onDatagram(*this, peer, data);
+    return;
+  }
+  countFault(FaultKind::kDelay);
+  slot->self = this;
+  slot->busy = true;
+  std::memcpy(&slot->peer, peer,
+              peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+  slot->data.assign(data);
+  delayed_bytes_ += data.size();
+  // Refreshed and rounded up, as for TCP: never shorter than asked.
+  uv_update_time(ctx_.loop());
+  ctx_.timers().start(delay_ms + 1, &onDelayed, slot, this);
+}
+
+void UdpSocket::onDelayed(void* arg) {
+  auto* slot = static_cast<Delayed*>(arg);
+  UdpSocket* self = slot->self;
+  self->handler_->onDatagram(*self, reinterpret_cast<const sockaddr*>(&slot->peer), slot->data);
+  // The handler may have replied: outside a receive batch, what it queued leaves now.
+  self->flush();
+  self->delayed_bytes_ -= slot->data.size();
+  slot->busy = false;
+}
+
 void UdpSocket::reply(const sockaddr* peer, std::string_view data) {
   PORTD_ASSERT_LOOP_THREAD(ctx_);
   if (fd_ < 0) {
@@ -145,6 +219,47 @@ void UdpSocket::reply(const sockaddr* peer, std::string_view data) {
     ++stats_->replies_refused_rate;
     return;
   }
+  if (!faults_.any()) {
+    enqueue(peer, data);
+    return;
+  }
+  if (!holding_ && dice_.chance(faults_.udp_reorder)) {
+    // Held back and sent after the next reply; a socket that sends nothing more for a while
+    // sends it anyway, late.
+    countFault(FaultKind::kUdpReorder);
+    held_.assign(data);
+    std::memcpy(&held_peer_, peer,
+                peer->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+    holding_ = true;
+    held_timer_ = ctx_.timers().start(kHoldMs, &onHeldTooLong, this, this);
+    return;
+  }
+  enqueue(peer, data);
+  if (dice_.chance(faults_.udp_duplicate)) {
+    countFault(FaultKind::kUdpDuplicate);
+    enqueue(peer, data);
+  }
+  if (holding_) {
+    sendHeld();
+  }
+}
+
+void UdpSocket::sendHeld() {
+  holding_ = false;
+  ctx_.timers().stop(held_timer_);  // a stale id (it fired) is refused, nothing else
+  enqueue(reinterpret_cast<const sockaddr*>(&held_peer_), held_);
+}
+
+void UdpSocket::onHeldTooLong(void* arg) {
+  auto* self = static_cast<UdpSocket*>(arg);
+  self->held_timer_ = 0;
+  if (self->holding_) {
+    self->sendHeld();
+    self->flush();
+  }
+}
+
+void UdpSocket::enqueue(const sockaddr* peer, std::string_view data) {
   if (pending_ == kBatch) {
     flush();
   }

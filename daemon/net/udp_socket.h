@@ -47,6 +47,8 @@ class UdpSocket {
   void reply(const sockaddr* peer, std::string_view data);
 
   const ListenerSettings& settings() const { return settings_; }
+  // The faults to inject from now on (a reload changes them without replacing the socket).
+  void setFaults(const FaultSettings& faults);
   // This socket's id in its worker's table (core::HandleTable): what plugins see. Stale once
   // the socket is stopped (a reload replaces it), so a stored id is refused, never followed.
   uint64_t id() const { return id_; }
@@ -64,6 +66,15 @@ class UdpSocket {
   static void onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
                      unsigned flags);
   void flush();
+  // Queues one reply for the next sendmmsg().
+  void enqueue(const sockaddr* peer, std::string_view data);
+  // Hands a datagram that arrived to the handler, or drops or delays it ([listener.faults]).
+  void receive(const sockaddr* peer, std::string_view data);
+  void countFault(FaultKind kind) { ++stats_->faults[static_cast<size_t>(kind)]; }
+  struct Delayed;
+  static void onDelayed(void* arg);
+  static void onHeldTooLong(void* arg);
+  void sendHeld();
 
   static constexpr size_t kBatch = core::LoopContext::kDatagramSlots;
 
@@ -87,6 +98,19 @@ class UdpSocket {
   // Reply bytes that did not come from the received datagram; allocated on first use.
   std::unique_ptr<char[]> send_buffer_;
   size_t send_used_ = 0;
+
+  // [listener.faults]. Datagrams waiting out a delay, in a fixed set of slots allocated on the
+  // first delay, and the one reply held back to be sent after the next.
+  static constexpr size_t kDelaySlots = 256;
+  static constexpr size_t kDelayBytes = 4 << 20;
+  FaultSettings faults_;
+  FaultDice dice_;
+  std::unique_ptr<Delayed[]> delayed_;
+  size_t delayed_bytes_ = 0;
+  std::string held_;
+  sockaddr_storage held_peer_{};
+  bool holding_ = false;
+  uint64_t held_timer_ = 0;
 };
 
 }  // namespace portd::net

@@ -29,7 +29,8 @@ bool serving(const net::TcpListener& l) { return l.accepting(); }
 bool serving(const net::UdpSocket& s) { return s.receiving(); }
 
 // Moves from `from` to `to` the objects that may go on serving a listener of a new
-// configuration: made from that very `handler` configuration, with the same settings, still
+// configuration: made from that very `handler` configuration, with the same settings (but for
+// the faults, which they take on), still
 // serving, and one per socket handed for the listener (as apply() would make them). All of
 // them or none: false leaves `from` as it was.
 template <typename T>
@@ -37,7 +38,8 @@ bool takeKept(std::vector<std::unique_ptr<T>>& from, std::vector<std::unique_ptr
               const std::shared_ptr<const net::HandlerConfig>& handler,
               const net::ListenerSettings& settings, size_t sockets) {
   auto same = [&](const std::unique_ptr<T>& o) {
-    return o->handlerConfig() == handler.get() && o->settings() == settings && serving(*o);
+    return o->handlerConfig() == handler.get() && o->settings().sameExceptFaults(settings) &&
+           serving(*o);
   };
   if (sockets == 0 ||
       static_cast<size_t>(std::count_if(from.begin(), from.end(), same)) != sockets) {
@@ -46,6 +48,8 @@ bool takeKept(std::vector<std::unique_ptr<T>>& from, std::vector<std::unique_ptr
   for (auto& o : from) {
     if (same(o)) {
       o->holdHandlerConfig(handler);
+      // Faults change in place, for the connections already open too.
+      o->setFaults(settings.faults);
       to.push_back(std::move(o));
     }
   }

@@ -18,34 +18,11 @@
 #include <thread>
 
 #include "daemon_process.h"
+#include "metrics_client.h"
 #include "net_client.h"
 
 namespace portd::itest {
 namespace {
-
-// GET /metrics over a plain socket: the whole response, head included.
-std::string metrics(const Endpoint& admin) {
-  Fd fd = connectTcp(admin);
-  if (!fd.valid()) {
-    ADD_FAILURE() << "cannot connect to the admin endpoint " << admin;
-    return "";
-  }
-  EXPECT_TRUE(
-      sendAll(fd.get(), "GET /metrics HTTP/1.1\r\nHost: portd\r\nConnection: close\r\n\r\n"));
-  return readExactly(fd.get(), size_t{1} << 24);
-}
-
-// The value of the sample whose line starts with `series` ("name{labels}"), or -1 when there is
-// none (as before the counters existed).
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with(series + " ")) {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
-}
 
 // A series of the UDP listener "echo".
 std::string series(const std::string& name, const std::string& extra = "") {

@@ -1,0 +1,17 @@
+// Reading the daemon's /metrics from tests.
+#pragma once
+
+#include <string>
+
+#include "net_client.h"
+
+namespace portd::itest {
+
+// GET /metrics over a plain socket: the whole response, head included.
+std::string metrics(const Endpoint& admin);
+
+// The value of the sample whose line starts with `series` ("name{labels}"), or -1 when there is
+// none (as before the counters existed).
+double sample(const std::string& text, const std::string& series);
+
+}  // namespace portd::itest
