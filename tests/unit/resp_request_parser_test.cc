@@ -15,7 +15,7 @@ namespace {
 using Status = RequestParser::Status;
 
 // What a parser makes of `pieces` fed as successive reads, keeping the unparsed tail as the
-// handler does: each command as its arguments joined by '|', or "ERR:" and the error text.
+// handler does: each command as its arguments joined by '|', or "-" and the error text.
 std::vector<std::string> run(const std::vector<std::string>& pieces,
                              const ParserLimits& limits = {}) {
   RequestParser parser(limits);
@@ -32,7 +32,7 @@ std::vector<std::string> run(const std::vector<std::string>& pieces,
         break;
       }
       if (r.status == Status::kError) {
-        out.push_back("ERR:" + std::string(r.error));
+        out.push_back("-" + std::string(r.error));
         return out;
       }
       EXPECT_GT(r.used, 0u);
@@ -72,31 +72,31 @@ TEST(RespRequestParserTest, InlineQuotesAsRedisSplitsThem) {
   EXPECT_EQ(whole("set \"\" x\r\n"), std::vector<std::string>{"set||x"});
   EXPECT_EQ(whole("a 'it\\'s'\r\n"), std::vector<std::string>{"a|it's"});
   EXPECT_EQ(whole("a\"b c\"d\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: unbalanced quotes in request"});
+            std::vector<std::string>{"-ERR Protocol error: unbalanced quotes in request"});
   EXPECT_EQ(whole("set \"a b\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: unbalanced quotes in request"});
+            std::vector<std::string>{"-ERR Protocol error: unbalanced quotes in request"});
   EXPECT_EQ(whole("set 'a'b\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: unbalanced quotes in request"});
+            std::vector<std::string>{"-ERR Protocol error: unbalanced quotes in request"});
 }
 
 TEST(RespRequestParserTest, ErrorsAreRedisTexts) {
   EXPECT_EQ(whole("*1\r\n$2147483647\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: invalid bulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid bulk length"});
   EXPECT_EQ(whole("*1\r\n$-1\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: invalid bulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid bulk length"});
   EXPECT_EQ(whole("*1\r\n$x\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: invalid bulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid bulk length"});
   EXPECT_EQ(whole("*99999999999\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: invalid multibulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid multibulk length"});
   EXPECT_EQ(whole("*a\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: invalid multibulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid multibulk length"});
   EXPECT_EQ(whole("*01\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: invalid multibulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid multibulk length"});
   EXPECT_EQ(whole("*1\r\nx\r\n"),
-            std::vector<std::string>{"ERR:Protocol error: expected '$', got 'x'"});
+            std::vector<std::string>{"-ERR Protocol error: expected '$', got 'x'"});
   // Commands before the error are still commands.
   EXPECT_EQ(whole("PING\r\n*1\r\n+x\r\n"),
-            (std::vector<std::string>{"PING", "ERR:Protocol error: expected '$', got '+'"}));
+            (std::vector<std::string>{"PING", "-ERR Protocol error: expected '$', got '+'"}));
 }
 
 TEST(RespRequestParserTest, EveryLimit) {
@@ -106,18 +106,18 @@ TEST(RespRequestParserTest, EveryLimit) {
   l.max_inline = 16;
   EXPECT_EQ(whole("*1\r\n$4\r\nPING\r\n", l), std::vector<std::string>{"PING"});
   EXPECT_EQ(whole("*1\r\n$5\r\n", l),
-            std::vector<std::string>{"ERR:Protocol error: invalid bulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid bulk length"});
   EXPECT_EQ(whole("*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", l), std::vector<std::string>{"a|b|c"});
   EXPECT_EQ(whole("*4\r\n", l),
-            std::vector<std::string>{"ERR:Protocol error: invalid multibulk length"});
+            std::vector<std::string>{"-ERR Protocol error: invalid multibulk length"});
   // Lines without their end: an inline command, a count, a bulk length.
   EXPECT_EQ(whole(std::string(16, 'a'), l), std::vector<std::string>{});
   EXPECT_EQ(whole(std::string(17, 'a'), l),
-            std::vector<std::string>{"ERR:Protocol error: too big inline request"});
+            std::vector<std::string>{"-ERR Protocol error: too big inline request"});
   EXPECT_EQ(whole("*" + std::string(17, '1'), l),
-            std::vector<std::string>{"ERR:Protocol error: too big mbulk count string"});
+            std::vector<std::string>{"-ERR Protocol error: too big mbulk count string"});
   EXPECT_EQ(whole("*1\r\n$" + std::string(17, '1'), l),
-            std::vector<std::string>{"ERR:Protocol error: too big bulk count string"});
+            std::vector<std::string>{"-ERR Protocol error: too big bulk count string"});
   // The per-connection cap on bulk length (what the connection can hold) applies too.
   RequestParser p(ParserLimits{});
   p.setMaxBulk(10);
@@ -157,7 +157,7 @@ const std::string kPipeline =
 TEST(RespRequestParserTest, SplitAtEveryByteReadsTheSame) {
   const auto expected = whole(kPipeline);
   ASSERT_EQ(expected.size(), 7u);
-  EXPECT_EQ(expected.back(), "ERR:Protocol error: invalid bulk length");
+  EXPECT_EQ(expected.back(), "-ERR Protocol error: invalid bulk length");
   for (size_t at = 1; at < kPipeline.size(); ++at) {
     EXPECT_EQ(run({kPipeline.substr(0, at), kPipeline.substr(at)}), expected) << "split at " << at;
   }

@@ -25,12 +25,12 @@ int hexValue(char c) {
 bool isSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 // The texts Redis 7 answers; the connection closes after each.
-constexpr std::string_view kInvalidMultibulk = "Protocol error: invalid multibulk length";
-constexpr std::string_view kInvalidBulk = "Protocol error: invalid bulk length";
-constexpr std::string_view kBigCount = "Protocol error: too big mbulk count string";
-constexpr std::string_view kBigBulkCount = "Protocol error: too big bulk count string";
-constexpr std::string_view kBigInline = "Protocol error: too big inline request";
-constexpr std::string_view kUnbalanced = "Protocol error: unbalanced quotes in request";
+constexpr std::string_view kInvalidMultibulk = "ERR Protocol error: invalid multibulk length";
+constexpr std::string_view kInvalidBulk = "ERR Protocol error: invalid bulk length";
+constexpr std::string_view kBigCount = "ERR Protocol error: too big mbulk count string";
+constexpr std::string_view kBigBulkCount = "ERR Protocol error: too big bulk count string";
+constexpr std::string_view kBigInline = "ERR Protocol error: too big inline request";
+constexpr std::string_view kUnbalanced = "ERR Protocol error: unbalanced quotes in request";
 
 }  // namespace
 

@@ -51,7 +51,7 @@ class RequestParser {
   ParserLimits limits_;
   uint64_t max_bulk_ = limits_.max_bulk;
   std::string scratch_;  // unescaped inline arguments; grows once to the longest quoted line
-  static constexpr const char* kExpectedDollar = "Protocol error: expected '$', got '";
+  static constexpr const char* kExpectedDollar = "ERR Protocol error: expected '$', got '";
   char error_buf_[48] = {};
 };
 
