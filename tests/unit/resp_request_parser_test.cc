@@ -114,6 +114,11 @@ TEST(RespRequestParserTest, EveryLimit) {
   EXPECT_EQ(whole(std::string(16, 'a'), l), std::vector<std::string>{});
   EXPECT_EQ(whole(std::string(17, 'a'), l),
             std::vector<std::string>{"-ERR Protocol error: too big inline request"});
+  // Whether the line's end came in the same read or not: the answer depends on the bytes alone.
+  EXPECT_EQ(whole(std::string(17, 'a') + "\r\n", l),
+            std::vector<std::string>{"-ERR Protocol error: too big inline request"});
+  EXPECT_EQ(whole(std::string(16, 'a') + "\r\n", l),
+            std::vector<std::string>{std::string(16, 'a')});
   EXPECT_EQ(whole("*" + std::string(17, '1'), l),
             std::vector<std::string>{"-ERR Protocol error: too big mbulk count string"});
   EXPECT_EQ(whole("*1\r\n$" + std::string(17, '1'), l),

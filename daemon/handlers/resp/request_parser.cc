@@ -1,5 +1,6 @@
 #include "handlers/resp/request_parser.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace portd::handlers::resp {
@@ -83,9 +84,13 @@ Result RequestParser::parse(std::string_view in, std::vector<std::string_view>* 
 Result RequestParser::parseMultibulk(std::string_view in, std::vector<std::string_view>* args) {
   // Like Redis, a line is complete once its '\r' and one byte after it arrived; that byte is
   // not looked at.
+  // Redis looks at the length of a line only while its end has not come, so whether a long
+  // line passes depends on where reads split it; here a line over the limit is refused
+  // either way, so that the answer depends on the bytes alone.
   size_t cr = in.find('\r', 1);
-  if (cr == std::string_view::npos) {
-    return in.size() > limits_.max_inline ? error(kBigCount) : needMore(in.size() + 1);
+  if (cr == std::string_view::npos || cr > limits_.max_inline) {
+    return std::min(cr, in.size()) > limits_.max_inline ? error(kBigCount)
+                                                        : needMore(in.size() + 1);
   }
   if (cr + 1 >= in.size()) {
     return needMore(cr + 2);
@@ -102,8 +107,9 @@ Result RequestParser::parseMultibulk(std::string_view in, std::vector<std::strin
       return needMore(pos + 1);
     }
     cr = in.find('\r', pos);
-    if (cr == std::string_view::npos) {
-      return in.size() - pos > limits_.max_inline ? error(kBigBulkCount) : needMore(in.size() + 1);
+    if (cr == std::string_view::npos || cr - pos > limits_.max_inline) {
+      return std::min(cr, in.size()) - pos > limits_.max_inline ? error(kBigBulkCount)
+                                                                : needMore(in.size() + 1);
     }
     if (cr + 1 >= in.size()) {
       return needMore(cr + 2);
@@ -136,8 +142,9 @@ Result RequestParser::parseMultibulk(std::string_view in, std::vector<std::strin
 
 Result RequestParser::parseInline(std::string_view in, std::vector<std::string_view>* args) {
   const size_t lf = in.find('\n');
-  if (lf == std::string_view::npos) {
-    return in.size() > limits_.max_inline ? error(kBigInline) : needMore(in.size() + 1);
+  if (lf == std::string_view::npos || lf > limits_.max_inline) {
+    return std::min(lf, in.size()) > limits_.max_inline ? error(kBigInline)
+                                                        : needMore(in.size() + 1);
   }
   std::string_view line = in.substr(0, lf);
   if (!line.empty() && line.back() == '\r') {
