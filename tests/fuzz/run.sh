@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one target for a while:
-#   tests/fuzz/run.sh {http|config|hdr|dns_answer|resp|smtp} [MINUTES] [libFuzzer flags...]
+#   tests/fuzz/run.sh {http|config|hdr|dns_answer|resp|resp_request|smtp} [MINUTES] [libFuzzer flags...]
 #
 # Builds the fuzz targets with clang-14 and libFuzzer into build-fuzz/ (configured on first use;
 # Debian packages clang-14 and libfuzzer-14-dev), then runs the target for MINUTES (default 10)
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 usage() {
-  echo "usage: $0 {http|config|hdr|dns_answer|resp|smtp} [MINUTES] [libFuzzer flags...]" >&2
+  echo "usage: $0 {http|config|hdr|dns_answer|resp|resp_request|smtp} [MINUTES] [libFuzzer flags...]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -22,6 +22,7 @@ case $1 in
   hdr) target=fuzz_hdr_decode ;;
   dns_answer) target=fuzz_dns_answer ;;
   resp) target=fuzz_resp_reply ;;
+  resp_request) target=fuzz_resp_request ;;
   smtp) target=fuzz_smtp_reply ;;
   *) usage ;;
 esac
