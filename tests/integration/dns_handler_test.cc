@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.h"
@@ -329,6 +330,35 @@ TEST_F(DnsHandlerTest, PipelinedTcpQueriesAreAnsweredInOrder) {
     got.emplace_back(idOf(m), rcodeOf(m));
   }
   EXPECT_EQ(got, (std::vector<std::pair<uint16_t, int>>{{1, 0}, {2, 3}, {3, 5}}));
+}
+
+TEST_F(DnsHandlerTest, ManyPipelinedQueriesPastTheWriteLimitAreAllAnsweredInOrder) {
+  // 3000 queries for a 1.4 KB answer: 4 MB of answers against a 1 MiB write_buffer_limit, sent
+  // while nothing is read, so that the handler must stop, keep the rest, and go on later.
+  ASSERT_TRUE(start());
+  Fd c = connectTcp(Endpoint::loopback(AF_INET, port_));
+  ASSERT_TRUE(c.valid());
+  constexpr int kQueries = 3000;
+  std::string all;
+  for (int i = 0; i < kQueries; ++i) {
+    const std::string m = rawQuery(static_cast<uint16_t>(i), "big.example.com", 16);
+    all += std::string{static_cast<char>(m.size() >> 8), static_cast<char>(m.size())} + m;
+  }
+  std::thread sender([&] { EXPECT_TRUE(sendAll(c.get(), all, 20s)); });
+  int in_order = 0;
+  for (int i = 0; i < kQueries; ++i) {
+    const std::string len = readExactly(c.get(), 2);
+    if (len.size() != 2) {
+      break;
+    }
+    const std::string m = readExactly(c.get(), idOf(len));
+    if (m.size() != idOf(len) || idOf(m) != i || rcodeOf(m) != 0 || truncatedFlag(m)) {
+      break;
+    }
+    ++in_order;
+  }
+  sender.join();
+  EXPECT_EQ(in_order, kQueries);
 }
 
 TEST_F(DnsHandlerTest, DnsperfGetsEveryAnswerWithTheRightRcodes) {

@@ -115,8 +115,8 @@ class Dns {
 
   void onData(sdk::Conn c, std::string_view data) {
     const auto* in = reinterpret_cast<const uint8_t*>(data.data());
-    const int64_t queued = c.queuedBytes();
     const int64_t limit = c.writeLimit();
+    int64_t queued = c.queuedBytes();
     size_t pos = 0;
     size_t out = 0;
     bool close = false;
@@ -125,8 +125,10 @@ class Dns {
       if (data.size() - pos - 2 < len) {
         break;
       }
-      // Past the write limit the rest waits, kept, for onWritable.
-      if (queued >= 0 && limit > 0 && queued + static_cast<int64_t>(out) >= limit) {
+      // At the write limit the rest waits, kept: portd has stopped reading and calls
+      // onWritable once the client has read, and the kept input comes again. A write is
+      // accepted below the limit whatever its size, so no answer made here is refused.
+      if (queued < 0 || (limit > 0 && queued >= limit)) {
         break;
       }
       if (kTcpOut - out < 2 + kMaxMessage) {
@@ -134,6 +136,8 @@ class Dns {
           return;
         }
         out = 0;
+        queued = c.queuedBytes();
+        continue;
       }
       const std::string_view msg(data.substr(pos + 2, len));
       pos += 2 + len;
