@@ -130,24 +130,6 @@ class Knot {
   const std::string& dir() const { return dir_; }
 
  private:
-  // A port that UDP and TCP both had free a moment ago: knotd binds both, and ports from the
-  // ephemeral range (where the kernel's port 0 picks) are often in use by TCP clients.
-  static uint16_t freeUdpAndTcpPort() {
-    for (int i = 0; i < 100; ++i) {
-      Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-      const Endpoint any = Endpoint::loopback(AF_INET);
-      if (!udp.valid() || ::bind(udp.get(), any.get(), any.length()) != 0) {
-        continue;
-      }
-      const Endpoint bound = Endpoint::local(udp.get());
-      Fd tcp(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-      if (tcp.valid() && ::bind(tcp.get(), bound.get(), bound.length()) == 0) {
-        return bound.port();
-      }
-    }
-    return 0;
-  }
-
   // Waits until `kdig example.test SOA` gets an answer (the zone is loaded, the port bound), or
   // knotd exits, or 10 s pass. Between two tries it waits for knotd to log something new, at
   // most 100 ms: knotd logs as it binds and loads.

@@ -341,4 +341,20 @@ uint16_t freePort(int type, int family) {
   return Endpoint::local(fd.get()).port();
 }
 
+uint16_t freeUdpAndTcpPort() {
+  for (int i = 0; i < 100; ++i) {
+    Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    const Endpoint any = Endpoint::loopback(AF_INET);
+    if (!udp.valid() || ::bind(udp.get(), any.get(), any.length()) != 0) {
+      continue;
+    }
+    const Endpoint bound = Endpoint::local(udp.get());
+    Fd tcp(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (tcp.valid() && ::bind(tcp.get(), bound.get(), bound.length()) == 0) {
+      return bound.port();
+    }
+  }
+  return 0;
+}
+
 }  // namespace portd::itest

@@ -116,4 +116,8 @@ std::optional<std::string> receiveDatagram(int fd, Clock::duration timeout = kIo
 // A port that was free a moment ago: bound, read back, and released.
 uint16_t freePort(int type, int family);
 
+// A port of 127.0.0.1 that UDP and TCP both had free a moment ago, for a server that binds both
+// (DNS): ports from the ephemeral range, where port 0 picks, are often taken by TCP clients.
+uint16_t freeUdpAndTcpPort();
+
 }  // namespace portd::itest

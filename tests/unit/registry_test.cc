@@ -25,7 +25,7 @@ TEST(Registry, BuiltinsAreRegistered) {
   ASSERT_NE(r.find("discard"), nullptr);
   EXPECT_EQ(r.find("echo")->descriptor().protocols, kTcp | kUdp);
   EXPECT_EQ(r.find("nope"), nullptr);
-  EXPECT_EQ(r.names(), "discard, echo, http, resp");
+  EXPECT_EQ(r.names(), "discard, dns, echo, http, resp");
 }
 
 TEST(Registry, RefusesDuplicateNames) {

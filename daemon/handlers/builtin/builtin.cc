@@ -2,6 +2,7 @@
 
 #include "handlers/abi/abi_handler.h"
 #include "handlers/discard/discard.h"
+#include "handlers/dns/dns.h"
 #include "handlers/echo/echo.h"
 #include "handlers/http/http_config.h"
 #include "handlers/resp/resp_handler.h"
@@ -13,6 +14,7 @@ namespace portd::handlers {
 void registerBuiltins(Registry& registry) {
   registry.addBuiltin(abi::makeFactory(echo::definition()));
   registry.addBuiltin(abi::makeFactory(discard::definition()));
+  registry.addBuiltin(abi::makeFactory(dns::definition()));
   registry.addBuiltin(std::make_shared<http::HttpFactory>());
   registry.addBuiltin(abi::makeFactory(resp::definition()));
 }
