@@ -25,6 +25,8 @@ std::string config(const std::string& protocol, const std::string& faults,
   return R"toml(
 [server]
 workers = 1
+[log]
+level = "debug"
 [admin]
 address = "127.0.0.1:0"
 [[listener]]
@@ -271,6 +273,8 @@ TEST(FaultsTest, AReloadChangesFaultsOnAnOpenConnection) {
   ASSERT_TRUE(echoRoundTrip(c.get(), "before"));
   d.rewriteConfig(config("tcp", "delay = \"200ms:100\"\n"));
   ASSERT_TRUE(d.reload(1));
+  // The main thread logs the reload; the worker takes it from its mailbox a moment later.
+  ASSERT_TRUE(d.waitForLog("listener \"echo\" is unchanged", 1));
   // The same connection, not dropped, now delayed.
   const Clock::time_point start = Clock::now();
   ASSERT_TRUE(echoRoundTrip(c.get(), "after"));
@@ -279,6 +283,7 @@ TEST(FaultsTest, AReloadChangesFaultsOnAnOpenConnection) {
   // And off again.
   d.rewriteConfig(config("tcp", ""));
   ASSERT_TRUE(d.reload(2));
+  ASSERT_TRUE(d.waitForLog("listener \"echo\" is unchanged", 2));
   ASSERT_TRUE(echoRoundTrip(c.get(), "again"));
   c.reset();  // echo leaves an open connection to its peer while draining
   EXPECT_TRUE(d.stop());
