@@ -1,7 +1,7 @@
-// `portd load dns://` against a real DNS server: Knot DNS (knotd), started here with a zone of
-// the test's own, on a port found free. The answers are counted by RCODE in the proportions the
-// queries ask for, a zone it does not serve is REFUSED, and an answer too big for 512 bytes is
-// truncated (TC=1) unless the queries carry EDNS.
+// `portd load dns://` against a real DNS server, Knot DNS (knotd), started here with a zone of
+// the test's own on a port found free, and against portd's own dns handler with the same zone. The
+// answers are counted by RCODE in the proportions the queries ask for, a zone it does not serve is
+// REFUSED, and an answer too big for 512 bytes is truncated (TC=1) unless the queries carry EDNS.
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -35,6 +35,22 @@ std::string bigTxt() {
   return chunk + " " + chunk + " " + chunk;
 }
 
+// The zone both servers serve: Knot DNS and portd's own dns handler.
+std::string zoneText() {
+  return "$ORIGIN example.test.\n"
+         "$TTL 300\n"
+         "@    SOA  ns hostmaster 1 3600 900 604800 300\n"
+         "@    NS   ns\n"
+         "ns   A    127.0.0.1\n"
+         "www  A    192.0.2.1\n"
+         "www  AAAA 2001:db8::1\n"
+         "www  MX   10 mail\n"
+         "mail A    192.0.2.25\n"
+         "www  TXT  \"portd load\"\n"
+         "big  TXT  " +
+         bigTxt() + "\n";
+}
+
 // Knot DNS serving example.test from a temporary folder, as the current user, on 127.0.0.1 and
 // a port that was free when it started. Stopped by its pid (SIGTERM) in stop(), or killed by
 // ChildProcess's destructor if a test fails first.
@@ -58,18 +74,7 @@ class Knot {
     if (dir_.empty()) {
       return ::testing::AssertionFailure() << "no temporary folder";
     }
-    std::ofstream(dir_ + "/example.test.zone") << "$ORIGIN example.test.\n"
-                                                  "$TTL 300\n"
-                                                  "@    SOA  ns hostmaster 1 3600 900 604800 300\n"
-                                                  "@    NS   ns\n"
-                                                  "ns   A    127.0.0.1\n"
-                                                  "www  A    192.0.2.1\n"
-                                                  "www  AAAA 2001:db8::1\n"
-                                                  "www  MX   10 mail\n"
-                                                  "mail A    192.0.2.25\n"
-                                                  "www  TXT  \"portd load\"\n"
-                                                  "big  TXT  "
-                                               << bigTxt() << "\n";
+    std::ofstream(dir_ + "/example.test.zone") << zoneText();
     // The port was free a moment ago; should something take it before knotd binds it, knotd
     // exits or never answers, and the next attempt tries another.
     std::string log;
@@ -166,37 +171,58 @@ class Knot {
   std::unique_ptr<ChildProcess> process_;
 };
 
-class LoadDnsTest : public ::testing::Test {
+// Each test runs against Knot DNS and against portd's own dns handler (one worker, the same
+// zone inline): the answers must be counted the same.
+class LoadDnsTest : public ::testing::TestWithParam<std::string> {
  protected:
+  bool knot() const { return GetParam() == "knot"; }
+
   void SetUp() override {
-    if (::access(kKnotd, X_OK) != 0 || ::access(kKdig, X_OK) != 0) {
-      GTEST_SKIP() << "Knot DNS is not installed (knot, knot-dnsutils)";
+    if (knot()) {
+      if (::access(kKnotd, X_OK) != 0 || ::access(kKdig, X_OK) != 0) {
+        GTEST_SKIP() << "Knot DNS is not installed (knot, knot-dnsutils)";
+      }
+      ASSERT_TRUE(knot_.start());
+      url_ = knot_.url();
+      return;
     }
-    ASSERT_TRUE(knot_.start());
+    std::string zone = zoneText();
+    ASSERT_TRUE(
+        portd_.start("[server]\nworkers = 1\n[[listener]]\nname = \"dns\"\n"
+                     "protocol = \"udp\"\naddress = \"127.0.0.1:0\"\nhandler = \"dns\"\n"
+                     "[listener.options]\nzone = \"\"\"\n" +
+                     zone + "\"\"\"\n"));
+    url_ = "dns://" + portd_.listener("dns").toString();
   }
   void TearDown() override {
     if (!IsSkipped() && !HasFatalFailure()) {
-      EXPECT_TRUE(knot_.stop());
+      EXPECT_TRUE(knot() ? knot_.stop() : portd_.stop());
     }
   }
 
   // Runs `portd load` with `args` and --json, and returns the counters of its result.
   json run(std::vector<std::string> args, std::string* summary = nullptr) {
-    const std::string path = knot_.dir() + "/result.json";
-    args.insert(args.begin(), {"load", knot_.url()});
-    args.insert(args.end(), {"--quiet", "--json", path});
+    TempFile result("", ".json");
+    args.insert(args.begin(), {"load", url_});
+    args.insert(args.end(), {"--quiet", "--json", result.path()});
     const CommandResult r = runPortd(args, 60s);
     EXPECT_EQ(r.status, ExitStatus::exited(0)) << r.err;
     if (summary != nullptr) {
       *summary = r.out;
     }
-    std::ifstream f(path);
+    std::ifstream f(result.path());
     json j = json::parse(f, nullptr, false);
     if (j.is_discarded() || !j.contains("counters")) {
-      ADD_FAILURE() << "no result in " << path << "; stderr:\n" << r.err;
+      ADD_FAILURE() << "no result in " << result.path() << "; stderr:\n" << r.err;
       return json::object();
     }
     return j["counters"];
+  }
+
+  // A file of the test's own (removed with the fixture).
+  std::string writeFile(const std::string& text) {
+    files_.push_back(std::make_unique<TempFile>(text, ".txt"));
+    return files_.back()->path();
   }
 
   static void expectNoErrors(const json& c) {
@@ -216,9 +242,12 @@ class LoadDnsTest : public ::testing::Test {
   }
 
   Knot knot_;
+  Daemon portd_;
+  std::string url_;
+  std::vector<std::unique_ptr<TempFile>> files_;
 };
 
-TEST_F(LoadDnsTest, CountsNoErrorAndNxdomainInTheProportionOfTheQueries) {
+TEST_P(LoadDnsTest, CountsNoErrorAndNxdomainInTheProportionOfTheQueries) {
   std::string summary;
   const json c = run({"--rate", "2000", "-d", "2s", "--query", "www.example.test A", "--query",
                       "nope.example.test A", "--query", "www.example.test MX"},
@@ -232,11 +261,10 @@ TEST_F(LoadDnsTest, CountsNoErrorAndNxdomainInTheProportionOfTheQueries) {
   EXPECT_NE(summary.find("dns: NOERROR 2667 NXDOMAIN 1333\n"), std::string::npos) << summary;
 }
 
-TEST_F(LoadDnsTest, CountsRefusedOutsideTheZoneAndTruncatedAnswersWithoutEdns) {
+TEST_P(LoadDnsTest, CountsRefusedOutsideTheZoneAndTruncatedAnswersWithoutEdns) {
   // A query file as dnsperf reads it: comments, a blank line, one "NAME TYPE" a line.
-  const std::string file = knot_.dir() + "/queries";
-  std::ofstream(file)
-      << "; not served here\nwww.example.org A\n\n# 600 bytes\nbig.example.test TXT\n";
+  const std::string file =
+      writeFile("; not served here\nwww.example.org A\n\n# 600 bytes\nbig.example.test TXT\n");
   const json c = run({"-n", "400", "-c", "1", "-p", "8", "--queries", file});
   EXPECT_EQ(c["completed"], 400);
   expectNoErrors(c);
@@ -244,7 +272,7 @@ TEST_F(LoadDnsTest, CountsRefusedOutsideTheZoneAndTruncatedAnswersWithoutEdns) {
   EXPECT_EQ(c["truncated"], 200);
 }
 
-TEST_F(LoadDnsTest, EdnsMakesRoomForTheAnswerThatWasTruncated) {
+TEST_P(LoadDnsTest, EdnsMakesRoomForTheAnswerThatWasTruncated) {
   const json c =
       run({"-n", "200", "-c", "1", "-p", "8", "--edns", "--query", "big.example.test TXT"});
   EXPECT_EQ(c["completed"], 200);
@@ -252,6 +280,9 @@ TEST_F(LoadDnsTest, EdnsMakesRoomForTheAnswerThatWasTruncated) {
   expectRcodes(c, {{"NOERROR", 200}});
   EXPECT_EQ(c["truncated"], 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(KnotAndPortd, LoadDnsTest, ::testing::Values("knot", "portd"),
+                         [](const auto& info) { return info.param; });
 
 // Refused before anything is sent: no server needed.
 TEST(LoadDnsCommandTest, RefusesABadQueryNamingIt) {

@@ -1,4 +1,4 @@
-// `portd load resp://` against a real redis-server and `portd load smtp://` against Postfix's
+// `portd load resp://` against a real redis-server (and portd's own resp handler) and `portd load smtp://` against Postfix's
 // smtp-sink, each started by the test on a port that was free a moment ago and stopped by its
 // pid. Skipped where the servers are not installed (.ci/setup installs them).
 
@@ -92,19 +92,54 @@ TEST(LoadHttpTest, AgainstNginxEveryAnswerIs2xx) {
   EXPECT_EQ(errorTotal(j), 0u) << j["counters"].dump();
 }
 
-TEST(LoadRespTest, AMixAgainstRedisServerSetsKeysWithoutErrors) {
-  const std::string redis = findProgram("redis-server");
-  const std::string cli = findProgram("redis-cli");
-  if (redis.empty() || cli.empty()) {
-    GTEST_SKIP() << "redis-server and redis-cli are not installed";
+// resp:// against redis-server and against portd's own resp handler (one worker): the same
+// commands, the same counts.
+class LoadRespTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    cli_ = findProgram("redis-cli");
+    ASSERT_NE(cli_, "") << "redis-cli is not installed (.ci/setup installs redis-tools)";
+    if (GetParam() == "redis") {
+      const std::string redis = findProgram("redis-server");
+      ASSERT_NE(redis, "") << "redis-server is not installed (.ci/setup installs it)";
+      ASSERT_TRUE(server_.start(redis,
+                                {"--port", "{port}", "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", "/tmp"},
+                                redisAnswersPing));
+      port_ = server_.port();
+      return;
+    }
+    ASSERT_TRUE(
+        portd_.start("[server]\nworkers = 1\n[[listener]]\nname = \"resp\"\nprotocol = \"tcp\"\n"
+                     "address = \"127.0.0.1:0\"\nhandler = \"resp\"\n"));
+    port_ = std::to_string(portd_.listener("resp").port());
   }
-  ExternalServer server;
-  ASSERT_TRUE(server.start(redis,
-                           {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                            "no", "--dir", "/tmp"},
-                           redisAnswersPing));
+  void TearDown() override {
+    if (GetParam() == "portd" && !HasFatalFailure()) {
+      EXPECT_TRUE(portd_.stop());
+    }
+  }
+  // redis-cli ARGS... against the target; its output.
+  std::string cli(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"-p", port_};
+    all.insert(all.end(), args.begin(), args.end());
+    ChildProcess p({cli_, all, std::nullopt, {}, {}, ""});
+    EXPECT_EQ(p.wait(10s), ExitStatus::exited(0)) << p.stderrText();
+    return p.stdoutText();
+  }
+
+  std::string cli_;
+  std::string port_;
+  ExternalServer server_;
+  Daemon portd_;
+};
+
+INSTANTIATE_TEST_SUITE_P(RedisAndPortd, LoadRespTest, ::testing::Values("redis", "portd"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(LoadRespTest, AMixSetsKeysWithoutErrors) {
   TempFile result("", ".json");
-  CommandResult r = runPortd({"load", "resp://127.0.0.1:" + server.port(), "-d", "2s", "--mix",
+  CommandResult r = runPortd({"load", "resp://127.0.0.1:" + port_, "-d", "2s", "--mix",
                               "get=8,set=1,ping=1", "-p", "16", "--json", result.path()},
                              60s);
   ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
@@ -115,31 +150,16 @@ TEST(LoadRespTest, AMixAgainstRedisServerSetsKeysWithoutErrors) {
   EXPECT_EQ(j["counters"]["completed"], j["counters"]["sent"]);
   EXPECT_EQ(errorTotal(j), 0u) << j["counters"].dump();
   EXPECT_EQ(j["counters"]["resp_errors"].get<uint64_t>(), 0u);
-
-  ChildProcess dbsize({cli, {"-p", server.port(), "dbsize"}, std::nullopt, {}, {}, ""});
-  ASSERT_EQ(dbsize.wait(10s), ExitStatus::exited(0)) << dbsize.stderrText();
-  EXPECT_GT(std::stoull(dbsize.stdoutText()), 0u) << "no key was SET";
+  EXPECT_GT(std::stoull(cli({"dbsize"})), 0u) << "no key was SET";
 }
 
-TEST(LoadRespTest, ErrorRepliesAreAnswersCountedApart) {
-  const std::string redis = findProgram("redis-server");
-  const std::string cli = findProgram("redis-cli");
-  if (redis.empty() || cli.empty()) {
-    GTEST_SKIP() << "redis-server and redis-cli are not installed";
-  }
-  ExternalServer server;
-  ASSERT_TRUE(server.start(redis,
-                           {"--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                            "no", "--dir", "/tmp"},
-                           redisAnswersPing));
+TEST_P(LoadRespTest, ErrorRepliesAreAnswersCountedApart) {
   // INCR on a key that holds no number: "-ERR value is not an integer". One connection, so
   // that the mix's rounds of three make exactly one INCR in three requests.
-  ChildProcess set(
-      {cli, {"-p", server.port(), "set", "counter:000000", "abc"}, std::nullopt, {}, {}, ""});
-  ASSERT_EQ(set.wait(10s), ExitStatus::exited(0)) << set.stderrText();
+  EXPECT_EQ(cli({"set", "counter:000000", "abc"}), "OK\n");
   TempFile result("", ".json");
-  CommandResult r = runPortd({"load", "resp://127.0.0.1:" + server.port(), "-n", "300", "-c", "1",
-                              "--keys", "1", "--mix", "incr=1,ping=2", "--json", result.path()},
+  CommandResult r = runPortd({"load", "resp://127.0.0.1:" + port_, "-n", "300", "-c", "1", "--keys",
+                              "1", "--mix", "incr=1,ping=2", "--json", result.path()},
                              60s);
   ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
   const json j = readJson(result.path());
@@ -158,7 +178,7 @@ TEST(LoadRespTest, ErrorRepliesAreAnswersCountedApart) {
   EXPECT_NE(m.out.find("resp error replies: 200 of 600"), std::string::npos) << m.out;
 }
 
-TEST(LoadRespTest, ABadMixIsRefusedBeforeTheRun) {
+TEST(LoadRespCommandTest, ABadMixIsRefusedBeforeTheRun) {
   CommandResult r = runPortd({"load", "resp://127.0.0.1:1", "--mix", "get=8,flushall=1"});
   EXPECT_EQ(r.status, ExitStatus::exited(2)) << r.err;
   EXPECT_NE(r.err.find("--mix"), std::string::npos) << r.err;
