@@ -1,6 +1,6 @@
-// `portd load resp://` against a real redis-server (and portd's own resp handler) and `portd load smtp://` against Postfix's
-// smtp-sink, each started by the test on a port that was free a moment ago and stopped by its
-// pid. Skipped where the servers are not installed (.ci/setup installs them).
+// `portd load resp://` against a real redis-server and portd's own resp handler, and `portd load
+// smtp://` against Postfix's smtp-sink, each started by the test on a port that was free a
+// moment ago and stopped by its pid.
 
 #include <gtest/gtest.h>
 #include <signal.h>
