@@ -4,6 +4,7 @@
 #include "handlers/discard/discard.h"
 #include "handlers/echo/echo.h"
 #include "handlers/http/http_config.h"
+#include "handlers/smtp/smtp_handler.h"
 
 namespace portd::handlers {
 
@@ -13,6 +14,7 @@ void registerBuiltins(Registry& registry) {
   registry.addBuiltin(abi::makeFactory(echo::definition()));
   registry.addBuiltin(abi::makeFactory(discard::definition()));
   registry.addBuiltin(std::make_shared<http::HttpFactory>());
+  registry.addBuiltin(abi::makeFactory(smtp::definition()));
 }
 
 }  // namespace portd::handlers
