@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one target for a while:
-#   tests/fuzz/run.sh {http|config|hdr|dns_answer|resp|smtp} [MINUTES] [libFuzzer flags...]
+#   tests/fuzz/run.sh {http|config|hdr|dns_answer|resp|smtp|smtp_session} [MINUTES] [libFuzzer flags...]
 #
 # Builds the fuzz targets with clang-14 and libFuzzer into build-fuzz/ (configured on first use;
 # Debian packages clang-14 and libfuzzer-14-dev), then runs the target for MINUTES (default 10)
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 usage() {
-  echo "usage: $0 {http|config|hdr|dns_answer|resp|smtp} [MINUTES] [libFuzzer flags...]" >&2
+  echo "usage: $0 {http|config|hdr|dns_answer|resp|smtp|smtp_session} [MINUTES] [libFuzzer flags...]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -23,6 +23,7 @@ case $1 in
   dns_answer) target=fuzz_dns_answer ;;
   resp) target=fuzz_resp_reply ;;
   smtp) target=fuzz_smtp_reply ;;
+  smtp_session) target=fuzz_smtp_session ;;
   *) usage ;;
 esac
 corpus=tests/fuzz/corpus/$1
