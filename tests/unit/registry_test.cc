@@ -25,7 +25,9 @@ TEST(Registry, BuiltinsAreRegistered) {
   ASSERT_NE(r.find("discard"), nullptr);
   EXPECT_EQ(r.find("echo")->descriptor().protocols, kTcp | kUdp);
   EXPECT_EQ(r.find("nope"), nullptr);
-  EXPECT_EQ(r.names(), "discard, dns, echo, http, resp");
+  EXPECT_EQ(r.names(), "discard, dns, echo, http, resp, smtp");
+  ASSERT_NE(r.find("smtp"), nullptr);
+  EXPECT_EQ(r.find("smtp")->descriptor().protocols, kTcp);
 }
 
 TEST(Registry, RefusesDuplicateNames) {

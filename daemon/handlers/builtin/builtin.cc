@@ -6,6 +6,7 @@
 #include "handlers/echo/echo.h"
 #include "handlers/http/http_config.h"
 #include "handlers/resp/resp_handler.h"
+#include "handlers/smtp/smtp_handler.h"
 
 namespace portd::handlers {
 
@@ -17,6 +18,7 @@ void registerBuiltins(Registry& registry) {
   registry.addBuiltin(abi::makeFactory(dns::definition()));
   registry.addBuiltin(std::make_shared<http::HttpFactory>());
   registry.addBuiltin(abi::makeFactory(resp::definition()));
+  registry.addBuiltin(abi::makeFactory(smtp::definition()));
 }
 
 }  // namespace portd::handlers
