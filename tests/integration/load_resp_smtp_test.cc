@@ -271,5 +271,33 @@ TEST_F(LoadSmtpTest, ChurnEndsEachSessionWithQuitAndIsNoError) {
   EXPECT_GT(c["bytes_out"].get<uint64_t>(), 100u * 10240u);
 }
 
+// smtp:// against portd's own smtp handler: every message taken; and with every second message
+// refused after its data, half counted as 5xx replies, none as errors.
+TEST(LoadSmtpOwnTest, MessagesThroughPortdsSmtpHandler) {
+  for (const std::string& fault :
+       {std::string(), std::string("fault_data_end = \"550:every=2\"\n")}) {
+    SCOPED_TRACE(fault);
+    Daemon d;
+    ASSERT_TRUE(
+        d.start("[server]\nworkers = 1\n[[listener]]\nname = \"smtp\"\nprotocol = \"tcp\"\n"
+                "address = \"127.0.0.1:0\"\nhandler = \"smtp\"\n[listener.options]\n" +
+                fault));
+    TempFile result("", ".json");
+    CommandResult r = runPortd({"load", "smtp://" + d.listener("smtp").toString(), "-n", "200",
+                                "-c", "4", "-p", "2", "--json", result.path(), "-q"},
+                               60s);
+    ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
+    const json j = readJson(result.path());
+    ASSERT_TRUE(j.is_object());
+    const json& c = j["counters"];
+    EXPECT_EQ(c["completed"].get<uint64_t>(), 200u);
+    EXPECT_EQ(errorTotal(j), 0u) << c.dump();
+    const uint64_t refused = fault.empty() ? 0 : 100;
+    EXPECT_EQ(c["smtp_replies"]["2xx"].get<uint64_t>(), 200u - refused) << c.dump();
+    EXPECT_EQ(c["smtp_replies"]["5xx"].get<uint64_t>(), refused) << c.dump();
+    EXPECT_TRUE(d.stop());
+  }
+}
+
 }  // namespace
 }  // namespace portd::itest
