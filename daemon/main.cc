@@ -174,6 +174,9 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--size", load_cmd_line.size,
                        "Message size: tcp/udp (default 64; udp at least 32), resp value "
                        "(default 3), smtp message (default 1KiB)");
+  load_cmd->add_flag("--batch", load_cmd_line.batch,
+                     "Closed model: send a connection's -p requests together once all the "
+                     "previous ones are answered (redis-benchmark's -P), not one per answer");
   load_cmd->add_option("--format", load_cmd_line.format,
                        "tcp/udp: portd (default) or sockperf, to load `sockperf server`");
   load_cmd->add_option("--mix", load_cmd_line.mix,

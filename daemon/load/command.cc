@@ -141,6 +141,10 @@ int runLoadCommand(const LoadCommand& cmd) {
   o.connections = cmd.connections;
   o.pipeline = cmd.pipeline;
   o.threads = cmd.threads;
+  if (cmd.batch && o.open()) {
+    return usage("--batch is for the closed model (the open model sends on its schedule)");
+  }
+  o.batch = cmd.batch;
   if (o.connections > 0 && o.connections < o.threads) {
     return usage("--connections must be at least --threads (each thread needs one)");
   }

@@ -15,6 +15,7 @@ struct LoadCommand {
   std::string stages;  // open model: "10s@1000,30s@1000-5000"
   int connections = 0;
   int pipeline = 1;
+  bool batch = false;  // closed model: refill a connection's pipeline only once it is drained
   int threads = 1;
   uint64_t requests = 0;
   std::string timeout = "10s";

@@ -21,6 +21,9 @@ struct LoadOptions {
   uint64_t requests = 0;   // closed model: stop after this many (0: after duration_s)
   int connections = 0;     // 0: 10 (open model: requests wait for a free one)
   int pipeline = 1;
+  // Closed model, stream targets: a connection's next `pipeline` requests go only once all the
+  // previous ones are answered (redis-benchmark's -P), rather than one as each is answered.
+  bool batch = false;
   int threads = 1;
   double timeout_s = 10;  // per request and per connect
 

@@ -407,6 +407,9 @@ void LoadWorker::fill(Conn& c) {
     }
     return;
   }
+  if (options_.batch && c.count > 0) {
+    return;  // the whole batch is answered first
+  }
   // One clock reading for the requests rendered now: they leave in the same write.
   const uint64_t t = now();
   while (issuing(t) && canTake(c)) {
