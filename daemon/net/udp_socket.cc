@@ -16,7 +16,7 @@ constexpr size_t kRecvBufferSize =
     core::LoopContext::kDatagramSlot * core::LoopContext::kDatagramSlots;
 constexpr size_t kSendBufferSize = kRecvBufferSize;
 // How long a reply held back to be reordered waits for a next one to overtake it.
-constexpr uint64_t kHoldMs = 100;
+constexpr uint64_t kHoldMs = 1000;
 }  // namespace
 
 struct UdpSocket::Delayed {

@@ -51,19 +51,32 @@ uint32_t seqOf(const std::string& datagram) {
   return v;
 }
 
-// What came back from `count` datagrams sent one socket, in windows of `window`: a window's
-// answers are read until its last one arrives or the socket stays silent for 30 ms (its last
-// one lost). Small windows keep the kernel's buffers far from full, so that only the
-// injected faults lose anything.
+// What came back from `count` datagrams sent from one socket, in windows of `window`: a
+// window's answers are read until its last one arrives, or until the socket has been silent
+// for 50 ms (its last one was dropped). That is flow control, not a deadline: windows are small
+// so that neither socket's receive buffer can overflow even when a sanitizer slows the daemon
+// down (a datagram the kernel dropped would be lost without a fault, and would shift the
+// seeded draws of those after it), and an answer that comes late is still counted, in
+// whichever window it arrives; answers leave the daemon in order, so only a held-back one can
+// arrive after a later one. At the end the socket is read until it is silent for 200 ms.
 struct Echoes {
   std::vector<uint32_t> order;  // sequence numbers as they arrived
   std::set<uint32_t> lost;
 };
 
-Echoes exchange(const Endpoint& to, uint32_t count, uint32_t window = 200) {
+Echoes exchange(const Endpoint& to, uint32_t count, uint32_t window = 50) {
   Echoes e;
   Fd fd = bindUdp(Endpoint::loopback(AF_INET));
   std::vector<int> seen(count, 0);
+  // Records one answer; true when it is the first answer to `last`.
+  auto take = [&](const std::string& d, uint32_t last) {
+    const uint32_t s = seqOf(d);
+    if (s >= count) {
+      return false;
+    }
+    e.order.push_back(s);
+    return ++seen[s] == 1 && s == last;
+  };
   std::string payload(32, 'x');
   for (uint32_t start = 0; start < count; start += window) {
     const uint32_t end = std::min(count, start + window);
@@ -71,28 +84,14 @@ Echoes exchange(const Endpoint& to, uint32_t count, uint32_t window = 200) {
       std::memcpy(payload.data(), &s, sizeof s);
       EXPECT_TRUE(sendDatagram(fd.get(), to, payload));
     }
-    for (;;) {
-      std::optional<std::string> d = receiveDatagram(fd.get(), 30ms);
-      if (!d) {
-        break;
-      }
-      const uint32_t s = seqOf(*d);
-      if (s < count) {
-        e.order.push_back(s);
-        ++seen[s];
-      }
-      if (s == end - 1 && seen[s] == 1) {
-        // The window's last one; a duplicate or a held-back answer may still follow.
-        while (auto more = receiveDatagram(fd.get(), 5ms)) {
-          const uint32_t m = seqOf(*more);
-          if (m < count) {
-            e.order.push_back(m);
-            ++seen[m];
-          }
-        }
-        break;
+    while (std::optional<std::string> d = receiveDatagram(fd.get(), 50ms)) {
+      if (take(*d, end - 1)) {
+        break;  // duplicates and held-back answers that follow count in the next window
       }
     }
+  }
+  while (std::optional<std::string> d = receiveDatagram(fd.get(), 200ms)) {
+    take(*d, count);
   }
   for (uint32_t s = 0; s < count; ++s) {
     if (seen[s] == 0) {
