@@ -192,7 +192,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown_handler",
                 "[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:7\"\n"
                 "handler = \"ech\"\n",
-                5, 11, "listener[0].handler", "unknown handler \"ech\" (registered: discard, dns, echo"},
+                5, 11, "listener[0].handler",
+                "unknown handler \"ech\" (registered: discard, dns, echo, http, resp, smtp, "
+                "stream, tcponly)"},
         BadCase{"handler_protocol",
                 "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
                 "handler = \"tcponly\"\n",

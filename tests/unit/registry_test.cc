@@ -25,9 +25,11 @@ TEST(Registry, BuiltinsAreRegistered) {
   ASSERT_NE(r.find("discard"), nullptr);
   EXPECT_EQ(r.find("echo")->descriptor().protocols, kTcp | kUdp);
   EXPECT_EQ(r.find("nope"), nullptr);
-  EXPECT_EQ(r.names(), "discard, dns, echo, http, resp, smtp");
+  EXPECT_EQ(r.names(), "discard, dns, echo, http, resp, smtp, stream");
   ASSERT_NE(r.find("smtp"), nullptr);
   EXPECT_EQ(r.find("smtp")->descriptor().protocols, kTcp);
+  ASSERT_NE(r.find("stream"), nullptr);
+  EXPECT_EQ(r.find("stream")->descriptor().protocols, kTcp | kUdp);
 }
 
 TEST(Registry, RefusesDuplicateNames) {

@@ -7,6 +7,7 @@
 #include "handlers/http/http_config.h"
 #include "handlers/resp/resp_handler.h"
 #include "handlers/smtp/smtp_handler.h"
+#include "handlers/stream/stream_handler.h"
 
 namespace portd::handlers {
 
@@ -19,6 +20,7 @@ void registerBuiltins(Registry& registry) {
   registry.addBuiltin(std::make_shared<http::HttpFactory>());
   registry.addBuiltin(abi::makeFactory(resp::definition()));
   registry.addBuiltin(abi::makeFactory(smtp::definition()));
+  registry.addBuiltin(abi::makeFactory(stream::definition()));
 }
 
 }  // namespace portd::handlers
