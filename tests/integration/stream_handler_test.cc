@@ -176,7 +176,20 @@ TEST(StreamSourceTest, UdpSubscriberGetsTheBitrate) {
   Fd fd = bindUdp(Endpoint::loopback(AF_INET));
   int size = 4 << 20;
   setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  // The first subscribe is answered with a challenge only: a 24-byte header whose sequence
+  // number is the cookie, no larger than the subscribe itself.
   ASSERT_TRUE(sendDatagram(fd.get(), d.listener("stream"), message(0, 24, 2)));
+  const std::optional<std::string> challenge = receiveDatagram(fd.get());
+  ASSERT_TRUE(challenge.has_value());
+  ASSERT_EQ(challenge->size(), 24u);
+  EXPECT_EQ(challenge->substr(0, 4), "PDST");
+  EXPECT_EQ((*challenge)[5], 8) << "the challenge flag";
+  EXPECT_EQ(receiveDatagram(fd.get(), 100ms), std::nullopt) << "no stream before the cookie";
+  // A wrong cookie is challenged again; the right one starts the stream.
+  ASSERT_TRUE(sendDatagram(fd.get(), d.listener("stream"), message(12345, 24, 2)));
+  ASSERT_EQ(receiveDatagram(fd.get())->size(), 24u);
+  ASSERT_TRUE(
+      sendDatagram(fd.get(), d.listener("stream"), message(getBe(*challenge, 8, 8), 24, 2)));
   uint64_t bytes = 0;
   uint64_t next = 0;
   Clock::time_point first{};
@@ -200,6 +213,7 @@ TEST(StreamSourceTest, UdpSubscriberGetsTheBitrate) {
   EXPECT_NEAR(static_cast<double>(bytes) * 8, kBitrate * 1.0, kBitrate * 0.05);
   EXPECT_NEAR(seconds, 1.0, 0.05);
   EXPECT_EQ(counter(d, "udp", "streams"), 1);
+  EXPECT_EQ(counter(d, "udp", "challenges"), 2);
   EXPECT_EQ(counter(d, "udp", "sent"), static_cast<double>(next));
   EXPECT_TRUE(d.stop());
 }

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <portd/handler.hpp>
 
+#include "handlers/stream/cookie.h"
+
 namespace portd::handlers::stream {
 
 enum class Mode { kSink, kSource, kSockperf };
@@ -20,6 +22,8 @@ struct Config {
   uint64_t bitrate = 1000000;  // bits per second
   uint64_t duration_ms = 10000;
   size_t max_streams = 64;
+  // UDP subscribers prove their address with a cookie first; the key is the listener's own.
+  CookieJar cookies;
 };
 
 extern const portd_option_def kOptions[];

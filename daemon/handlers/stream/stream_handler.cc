@@ -47,6 +47,7 @@ enum Counter {
   kSentBytes,
   kStreams,
   kStreamsRefused,
+  kChallenges,
   kSockperfMessages,
   kSockperfAnswers,
   kCounterCount
@@ -65,6 +66,7 @@ const char* const kCounterNames[] = {"received",
                                      "sent_bytes",
                                      "streams",
                                      "streams_refused",
+                                     "challenges",
                                      "sockperf_messages",
                                      "sockperf_answers"};
 static_assert(std::size(kCounterNames) == kCounterCount);
@@ -440,6 +442,16 @@ class StreamHandler {
     }
     if (slot >= 0) {
       return;  // already sending to this peer: a repeated subscribe (its first was lost?)
+    }
+    const auto now = static_cast<uint64_t>(nowNs());
+    if (!config_.cookies.check(peer, h.seq, now)) {
+      // Not yet shown to receive at that address: a challenge no larger than the subscribe
+      // (a header, at most as long as what came in), and nothing more.
+      char challenge[kHeaderSize];
+      encodeHeader(Header{kFlagChallenge, config_.cookies.make(peer, now), now}, challenge);
+      d.reply(peer, std::string_view(challenge, kHeaderSize));
+      add(kChallenges);
+      return;
     }
     Stream* s = takeStream();
     if (s == nullptr) {

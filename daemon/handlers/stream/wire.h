@@ -30,6 +30,8 @@ constexpr uint8_t kVersion = 1;
 constexpr uint8_t kFlagEcho = 1;         // send this datagram back unchanged
 constexpr uint8_t kFlagSubscribe = 2;    // source mode, UDP: start sending to me
 constexpr uint8_t kFlagUnsubscribe = 4;  // source mode, UDP: stop sending to me
+constexpr uint8_t kFlagChallenge = 8;    // source mode, UDP, from portd: subscribe again with
+                                         // this sequence number (a cookie, cookie.h)
 
 struct Header {
   uint8_t flags = 0;
