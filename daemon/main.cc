@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
   std::string merge_json;
   auto* load_cmd = app.add_subcommand(
       "load",
-      "Generate load against a URL (http, tcp, udp, resp, dns, smtp) and report its latency");
+      "Generate load against a URL (http, tcp, udp, resp, dns, smtp, stream) and report its "
+      "latency");
   load_cmd->add_option("url", load_cmd_line.url,
                        "Target, e.g. http://127.0.0.1:8080/, tcp://127.0.0.1:7000");
   load_cmd->add_option("--rate", load_cmd_line.rate,
@@ -172,7 +173,8 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--churn", load_cmd_line.churn,
                        "http, resp, smtp: a new connection every N requests (smtp: QUIT first)");
   load_cmd->add_option("--size", load_cmd_line.size,
-                       "Message size: tcp/udp (default 64; udp at least 32), resp value "
+                       "Message size: tcp/udp/stream (default 64; udp at least 32, stream 24), "
+                       "resp value "
                        "(default 3), smtp message (default 1KiB)");
   load_cmd->add_flag("--batch", load_cmd_line.batch,
                      "Closed model: send a connection's -p requests together once all the "
@@ -188,6 +190,9 @@ int main(int argc, char** argv) {
                        "dns: a file of queries, one \"NAME TYPE\" a line");
   load_cmd->add_flag("--edns", load_cmd_line.edns,
                      "dns: an EDNS0 OPT record in each query (UDP payload 1232)");
+  load_cmd->add_flag("--subscribe", load_cmd_line.subscribe,
+                     "stream: receive a source's stream for --duration (UDP: subscribe, answer "
+                     "the challenge) instead of sending to a sink");
   load_cmd->add_option("--json", load_cmd_line.json_path,
                        "Write the result as JSON to this file (- for stdout)");
   load_cmd->add_option("--log", load_cmd_line.log_path,

@@ -10,6 +10,7 @@
 #include "load/resp_codec.h"
 #include "load/smtp_codec.h"
 #include "load/sockperf_codec.h"
+#include "load/stream_codec.h"
 
 namespace portd::load {
 
@@ -28,8 +29,11 @@ std::unique_ptr<Codec> makeCodec(const LoadOptions& options) {
       return std::make_unique<RespCodec>(options, resp_seed.fetch_add(1));
     case Scheme::kSmtp:
       return std::make_unique<SmtpCodec>(options);
+    case Scheme::kStreamTcp:
+      return std::make_unique<StreamCodec>(options.message_size);
     case Scheme::kUdp:
     case Scheme::kDns:
+    case Scheme::kStream:
       break;
   }
   return nullptr;
@@ -44,10 +48,13 @@ std::unique_ptr<DatagramCodec> makeDatagramCodec(const LoadOptions& options) {
       return std::make_unique<EchoDatagramCodec>(options.message_size);
     case Scheme::kDns:
       return makeDnsCodec(options.queries, options.dns_edns);
+    case Scheme::kStream:
+      return std::make_unique<StreamDatagramCodec>(options.message_size);
     case Scheme::kHttp:
     case Scheme::kTcp:
     case Scheme::kResp:
     case Scheme::kSmtp:
+    case Scheme::kStreamTcp:
       break;
   }
   return nullptr;

@@ -24,7 +24,9 @@ class ResponseSink {
 // reset() when it reconnects; no allocation per request once warm.
 class Codec {
  public:
-  enum class Read { kOk, kMalformed, kMismatch };
+  // kBadFraming: the framing itself is broken (stream+tcp: a length out of range), so that
+  // nothing after it can be read.
+  enum class Read { kOk, kMalformed, kMismatch, kBadFraming };
 
   virtual ~Codec() = default;
   // Appends the next request.
@@ -63,6 +65,10 @@ class DatagramCodec {
   // a truncated answer: dns_codec.h; 0 elsewhere).
   virtual bool answer(std::string_view in, uint64_t* seq, int* status) = 0;
   virtual unsigned seqBits() const { return 64; }
+  // Whether each socket numbers its requests from 0 (the target accounts each source address
+  // as a stream of its own: stream://) rather than the thread numbering them all. The worker
+  // maps a socket's numbers back to its own.
+  virtual bool perSocketSeq() const { return false; }
 };
 
 // The datagram codec of `options.target`'s scheme (datagram schemes only).

@@ -139,6 +139,12 @@ int runLoadCommand(const LoadCommand& cmd) {
     return usage("--threads must be from 1 to 256");
   }
   o.connections = cmd.connections;
+  const bool stream = o.target.scheme == Scheme::kStream || o.target.scheme == Scheme::kStreamTcp;
+  if (stream && o.connections == 0) {
+    // Each socket or connection is a stream of its own for portd's stream handler (a sink
+    // accounts each, a source sends each its bitrate): one per thread unless asked.
+    o.connections = cmd.threads;
+  }
   o.pipeline = cmd.pipeline;
   o.threads = cmd.threads;
   if (cmd.batch && o.open()) {
@@ -172,7 +178,9 @@ int runLoadCommand(const LoadCommand& cmd) {
   if (size_text.empty()) {
     size_text = scheme == Scheme::kResp ? "3" : scheme == Scheme::kSmtp ? "1KiB" : "64";
   }
-  const uint64_t max_size = isDatagram(scheme) ? 65507 : 16 << 20;
+  const uint64_t max_size = scheme == Scheme::kStreamTcp ? 65536
+                            : isDatagram(scheme)         ? 65507
+                                                         : 16 << 20;
   std::string why;
   auto size = config::parseSize(size_text, &why);
   if (!size || *size == 0 || *size > max_size) {
@@ -180,6 +188,21 @@ int runLoadCommand(const LoadCommand& cmd) {
                  "\": " + (size ? "from 1 byte to " + std::to_string(max_size) : why));
   }
   o.message_size = static_cast<size_t>(*size);
+  if (stream && o.message_size < 24) {
+    return usage("--size \"" + size_text + "\": a stream message is at least its 24-byte header");
+  }
+  if (cmd.subscribe) {
+    if (!stream) {
+      return usage("--subscribe is for stream:// and stream+tcp:// targets");
+    }
+    if (o.open() || cmd.requests > 0 || cmd.pipeline != 1 || cmd.batch || !cmd.size.empty()) {
+      return usage(
+          "--subscribe receives what the source sends, for --duration: --rate, --stages, "
+          "--requests, --pipeline, --batch and --size are not for it (the source's "
+          "bitrate and packet_size are)");
+    }
+  }
+  o.subscribe = cmd.subscribe;
   if (!cmd.format.empty() && cmd.format != "portd" && cmd.format != "sockperf") {
     return usage("--format \"" + cmd.format + "\": expected portd or sockperf");
   }

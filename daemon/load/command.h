@@ -30,6 +30,7 @@ struct LoadCommand {
   std::vector<std::string> queries;  // dns: "NAME TYPE"
   std::string queries_file;          // dns: one query a line
   bool edns = false;                 // dns: an EDNS0 OPT record in each query
+  bool subscribe = false;            // stream: receive a source's stream
   std::string json_path;             // "-": stdout (the summary then goes to stderr)
   std::string log_path;
   bool quiet = false;

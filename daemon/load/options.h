@@ -33,8 +33,9 @@ struct LoadOptions {
   std::string body;
   uint64_t churn = 0;  // a new connection every N requests; 0 = keep-alive throughout
 
-  // tcp:// and udp://: bytes per message (udp: at least the 32-byte header); resp://: bytes
-  // per value; smtp://: bytes per message.
+  // tcp:// and udp://: bytes per message (udp: at least the 32-byte header); stream://: bytes
+  // per message, the 24-byte header included; resp://: bytes per value; smtp://: bytes per
+  // message.
   size_t message_size = 64;
   // tcp:// and udp://: sockperf's message format instead of portd's (sockperf_codec.h), so
   // that `sockperf server` can be the target.
@@ -48,6 +49,11 @@ struct LoadOptions {
   // each carries an EDNS0 OPT record (UDP payload 1232).
   std::vector<std::string> queries;
   bool dns_edns = false;
+
+  // stream:// and stream+tcp://: receive a source's stream (UDP: subscribe, answer the
+  // challenge, unsubscribe at the end; TCP: connect and read) for duration_s, rather than send
+  // messages to a sink for it to echo.
+  bool subscribe = false;
 
   bool open() const { return !stages.empty(); }
 };

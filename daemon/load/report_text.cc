@@ -42,6 +42,8 @@ std::string formatSummary(const Result& r) {
   if (r.model == "open") {
     out += "  open model: " + r.stages;
     appendf(out, " (%.1f requests/s asked), ", r.asked_rate);
+  } else if (r.model == "receive") {
+    appendf(out, "  receiving a source's stream: ");
   } else {
     appendf(out, "  closed model: ");
   }
@@ -52,13 +54,21 @@ std::string formatSummary(const Result& r) {
     out += "  interrupted: the figures cover the run until then\n";
   }
   const Counters& c = r.counters;
-  appendf(out, "  %llu sent, %llu answered in %.2f s: %.1f requests/s",
-          static_cast<unsigned long long>(c.sent), static_cast<unsigned long long>(c.completed),
-          r.seconds, r.achievedRate());
-  if (r.model == "open" && r.asked_rate > 0) {
-    appendf(out, " (%.2f%% of the rate asked)", 100.0 * r.achievedRate() / r.asked_rate);
+  if (r.model == "receive") {
+    const double bytes_s = r.seconds > 0 ? static_cast<double>(c.bytes_in) / r.seconds : 0;
+    appendf(out,
+            "  %llu messages received in %.2f s: %.1f messages/s, %.0f bytes/s (%.3f Mbit/s)\n",
+            static_cast<unsigned long long>(c.completed), r.seconds, r.achievedRate(), bytes_s,
+            bytes_s * 8 / 1e6);
+  } else {
+    appendf(out, "  %llu sent, %llu answered in %.2f s: %.1f requests/s",
+            static_cast<unsigned long long>(c.sent), static_cast<unsigned long long>(c.completed),
+            r.seconds, r.achievedRate());
+    if (r.model == "open" && r.asked_rate > 0) {
+      appendf(out, " (%.2f%% of the rate asked)", 100.0 * r.achievedRate() / r.asked_rate);
+    }
+    out += "\n";
   }
-  out += "\n";
   appendf(out, "  %llu connection(s) opened, %llu bytes out, %llu bytes in\n",
           static_cast<unsigned long long>(c.connections),
           static_cast<unsigned long long>(c.bytes_out),
@@ -128,8 +138,14 @@ std::string formatSummary(const Result& r) {
   out +=
       "\n  latency (ms)                  p50        p90        p99      p99.9     p99.99        "
       "max\n";
-  appendLatencyRow(out, r.model == "open" ? "corrected (intended)" : "from send",
+  appendLatencyRow(out,
+                   r.model == "open"      ? "corrected (intended)"
+                   : r.model == "receive" ? "one-way (loopback)"
+                                          : "from send",
                    r.histograms.corrected);
+  if (r.model == "receive" && r.histograms.corrected.totalCount() == 0) {
+    out += "  (one-way delay is measured only from this host's own clock: loopback targets)\n";
+  }
   if (r.model == "open") {
     appendLatencyRow(out, "uncorrected (sent)", r.histograms.uncorrected);
   }

@@ -167,8 +167,8 @@ std::optional<Result> fromJson(std::string_view text, std::string* error) {
     Result r;
     r.url = str(j, "url");
     r.model = str(j, "model");
-    if (r.model != "open" && r.model != "closed") {
-      *error = "\"model\" is neither \"open\" nor \"closed\"";
+    if (r.model != "open" && r.model != "closed" && r.model != "receive") {
+      *error = "\"model\" is not \"open\", \"closed\" or \"receive\"";
       return std::nullopt;
     }
     r.stages = str(j, "stages");

@@ -22,6 +22,8 @@ std::string_view errorName(ErrorKind k) {
       return "unsent";
     case ErrorKind::kLost:
       return "lost";
+    case ErrorKind::kFraming:
+      return "framing";
     case ErrorKind::kCount:
       break;
   }

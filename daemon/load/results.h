@@ -21,7 +21,8 @@ enum class ErrorKind {
   kMalformed,       // an answer that is not of the protocol (the connection is replaced)
   kMismatch,        // tcp: the echo differs from what was sent
   kUnsent,          // open model: due, but no connection could take it before the end
-  kLost,            // udp: no answer within the timeout
+  kLost,            // udp: no answer within the timeout; stream --subscribe: never arrived
+  kFraming,         // stream+tcp: a length prefix out of range (the connection is dropped)
   kCount
 };
 std::string_view errorName(ErrorKind k);
@@ -48,7 +49,7 @@ struct Counters {
   uint64_t resp_errors = 0;
   // smtp: each message's answer by reply class: 2xx (taken), 4xx, 5xx (refused).
   std::array<uint64_t, 3> smtp_replies{};
-  // udp
+  // udp and stream
   uint64_t duplicates = 0;
   uint64_t reordered = 0;
   uint64_t late = 0;  // answers that came after their request was counted lost
@@ -80,7 +81,7 @@ struct Second {
 // A whole run, as reported and as written to --json (and read back by `merge`).
 struct Result {
   std::string url;
-  std::string model;            // "open" or "closed"
+  std::string model;            // "open", "closed" or "receive" (stream --subscribe)
   std::string stages;           // open: as asked
   double asked_rate = 0;        // open: requests the schedule had / its length
   double schedule_seconds = 0;  // open: the schedule's length
@@ -91,7 +92,8 @@ struct Result {
   int pipeline = 0;
   int sources = 1;  // runs merged into this one
   bool interrupted = false;
-  // udp: RFC 3550 interarrival jitter, microseconds (largest of the merged runs).
+  // udp and stream: RFC 3550 interarrival jitter, microseconds (largest of the merged runs):
+  // of the round trips, or of the one-way transit of a received stream.
   double jitter_us = 0;
   Counters counters;
   Histograms histograms;

@@ -211,7 +211,7 @@ bool runLoad(const LoadOptions& options, const RunOutput& output, Result* result
     jitter = std::max(jitter, w->jitterUs());
   }
   r.url = options.target.url;
-  r.model = options.open() ? "open" : "closed";
+  r.model = options.subscribe ? "receive" : options.open() ? "open" : "closed";
   if (schedule != nullptr) {
     r.stages = formatStages(options.stages);
     r.schedule_seconds = schedule->seconds();
@@ -223,7 +223,10 @@ bool runLoad(const LoadOptions& options, const RunOutput& output, Result* result
   r.connections = options.connections > 0 ? options.connections : 10;
   r.pipeline = options.pipeline;
   r.interrupted = shared.stop.load();
-  r.jitter_us = options.target.scheme == Scheme::kUdp ? jitter : 0;
+  const Scheme scheme = options.target.scheme;
+  r.jitter_us = scheme == Scheme::kUdp || scheme == Scheme::kStream || scheme == Scheme::kStreamTcp
+                    ? jitter
+                    : 0;
   *result = std::move(r);
   return true;
 }

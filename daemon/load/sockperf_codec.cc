@@ -3,26 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "load/big_endian.h"
+
 namespace portd::load {
 
 namespace {
 
 constexpr uint16_t kRequestFlags = kSockperfClient | kSockperfPongRequest;
-
-void putBig(char* p, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) {
-    p[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-}
-
-uint64_t getBig(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) {
-    v = (v << 8) | static_cast<unsigned char>(p[i]);
-  }
-  return v;
-}
 
 }  // namespace
 

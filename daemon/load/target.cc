@@ -21,11 +21,15 @@ std::string_view schemeName(Scheme s) {
       return "dns";
     case Scheme::kSmtp:
       return "smtp";
+    case Scheme::kStream:
+      return "stream";
+    case Scheme::kStreamTcp:
+      return "stream+tcp";
   }
   return "?";
 }
 
-bool isDatagram(Scheme s) { return s == Scheme::kUdp || s == Scheme::kDns; }
+bool isDatagram(Scheme s) { return s == Scheme::kUdp || s == Scheme::kDns || s == Scheme::kStream; }
 
 namespace {
 
@@ -41,6 +45,8 @@ uint16_t defaultPort(Scheme s) {
       return 25;
     case Scheme::kTcp:
     case Scheme::kUdp:
+    case Scheme::kStream:
+    case Scheme::kStreamTcp:
       break;
   }
   return 0;
@@ -55,7 +61,7 @@ bool parseTarget(std::string_view url, Target* out, std::string* error) {
   if (sep == std::string_view::npos) {
     *error = "\"" + t.url +
              "\": not a URL (expected SCHEME://HOST[:PORT], SCHEME one of http, tcp, "
-             "udp, resp, dns, smtp)";
+             "udp, resp, dns, smtp, stream, stream+tcp)";
     return false;
   }
   const std::string_view scheme = url.substr(0, sep);
@@ -71,12 +77,16 @@ bool parseTarget(std::string_view url, Target* out, std::string* error) {
     t.scheme = Scheme::kDns;
   } else if (scheme == "smtp") {
     t.scheme = Scheme::kSmtp;
+  } else if (scheme == "stream" || scheme == "stream+udp") {
+    t.scheme = Scheme::kStream;
+  } else if (scheme == "stream+tcp") {
+    t.scheme = Scheme::kStreamTcp;
   } else if (scheme == "https") {
     *error = "\"" + t.url + "\": https is not supported (plain http://, tcp:// or udp://)";
     return false;
   } else {
     *error = "\"" + t.url + "\": unknown scheme \"" + std::string(scheme) +
-             "\" (expected http, tcp, udp, resp, dns or smtp)";
+             "\" (expected http, tcp, udp, resp, dns, smtp, stream or stream+tcp)";
     return false;
   }
   std::string_view rest = url.substr(sep + 3);

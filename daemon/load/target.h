@@ -9,9 +9,10 @@
 namespace portd::load {
 
 // What `portd load` talks to: the protocol, from the URL's scheme, and where.
-enum class Scheme { kHttp, kTcp, kUdp, kResp, kDns, kSmtp };
+// kStream: portd's stream format over UDP (stream://), kStreamTcp: over TCP (stream+tcp://).
+enum class Scheme { kHttp, kTcp, kUdp, kResp, kDns, kSmtp, kStream, kStreamTcp };
 
-// Whether the scheme's requests go in datagrams (udp, dns) or over a stream (the others).
+// Whether the scheme's requests go in datagrams (udp, dns, stream) or over a connection.
 bool isDatagram(Scheme s);
 
 std::string_view schemeName(Scheme s);
@@ -27,8 +28,8 @@ struct Target {
 };
 
 // Parses "scheme://host:port/path" and resolves host (a literal address or a name). Default
-// ports: http 80, resp 6379, dns 53, smtp 25; tcp:// and udp:// need one. Returns false with a
-// message in *error.
+// ports: http 80, resp 6379, dns 53, smtp 25; tcp://, udp:// and stream:// need one. Returns false
+// with a message in *error.
 bool parseTarget(std::string_view url, Target* out, std::string* error);
 
 }  // namespace portd::load

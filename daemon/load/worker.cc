@@ -1,10 +1,13 @@
 #include "load/worker.h"
 
+#include <netinet/in.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 
 #include "load/dns_codec.h"
 #include "load/resp_codec.h"
@@ -18,6 +21,21 @@ constexpr uint64_t kPublishNs = 1'000'000'000;
 constexpr uint64_t kRetryNs = 100'000'000;  // after a failed connect
 
 uint64_t toMicros(uint64_t ns) { return (ns + 500) / 1000; }
+
+bool isLoopback(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(a);
+    return (ntohl(in.sin_addr.s_addr) >> 24) == 127;
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a).sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&in6)) {
+      return true;
+    }
+    return IN6_IS_ADDR_V4MAPPED(&in6) && in6.s6_addr[12] == 127;
+  }
+  return false;
+}
 
 ErrorKind connectError(int status) {
   switch (status) {
@@ -44,7 +62,8 @@ LoadWorker::LoadWorker(const LoadOptions& options, const Schedule* schedule, int
       read_buf_(64 * 1024),
       dgram_codec_(makeDatagramCodec(options)),
       timeout_ns_(static_cast<uint64_t>(options.timeout_s * 1e9)),
-      next_publish_ns_(start_ns + kPublishNs) {
+      next_publish_ns_(start_ns + kPublishNs),
+      loopback_(isLoopback(options.target.address)) {
   // This thread's share of the connections: the first ones get the remainder.
   const int total = options.connections > 0 ? options.connections : 10;
   const int mine = total / threads_ + (index_ < total % threads_ ? 1 : 0);
@@ -54,6 +73,10 @@ LoadWorker::LoadWorker(const LoadOptions& options, const Schedule* schedule, int
     c->ring.resize(static_cast<size_t>(std::max(1, options.pipeline)));
     if (!udp()) {
       c->codec = makeCodec(options);
+    }
+    if (options.subscribe) {
+      c->rx = std::make_unique<Rx>();
+      c->retry_at_ns = start_ns;  // connected (and so subscribed) when the run starts
     }
     conns_.push_back(std::move(c));
   }
@@ -74,6 +97,13 @@ LoadWorker::LoadWorker(const LoadOptions& options, const Schedule* schedule, int
   }
   if (udp()) {
     datagram_.assign(65536, 'u');
+    if (dgram_codec_->perSocketSeq()) {
+      // The thread's window of outstanding datagrams, shared out among its sockets.
+      const size_t each = std::bit_ceil(std::max<size_t>(1024, tracker_.window() / conns_.size()));
+      for (auto& c : conns_) {
+        c->seq_map.assign(each, 0);
+      }
+    }
   }
 }
 
@@ -130,8 +160,13 @@ void LoadWorker::run() {
     uv_timer_start(
         &sweep_timer_, [](uv_timer_t* h) { static_cast<LoadWorker*>(h->data)->sweep(); }, kSweepMs,
         kSweepMs);
+    // A source starts its stream when a connection opens (TCP) or a subscribe comes (UDP):
+    // receiving connections open at the common start, from issue(), so that the rate
+    // received is over the run's time.
     for (auto& c : conns_) {
-      connect(*c);
+      if (!receiving()) {
+        connect(*c);
+      }
     }
   }
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -150,6 +185,12 @@ void LoadWorker::connect(Conn& c) {
   c.issued = 0;
   c.first_byte_ns = 0;
   c.closing_since_ns = 0;
+  c.next_local = 0;  // a new socket is a new source address: a new stream for the target
+  c.answered_any = false;
+  if (c.rx) {
+    c.rx->subscribed = false;
+    c.rx->cookie = 0;
+  }
   c.connect_start_ns = now();
   const sockaddr* addr = reinterpret_cast<const sockaddr*>(&options_.target.address);
   if (udp()) {
@@ -174,6 +215,9 @@ void LoadWorker::connect(Conn& c) {
     }
     c.state = Conn::State::kUp;
     ++counters_.connections;
+    if (receiving()) {
+      subscribe(c, now());
+    }
     return;
   }
   uv_tcp_init(&loop_, &c.tcp);
@@ -205,8 +249,8 @@ void LoadWorker::onConnect(uv_connect_t* req, int status) {
   ++w.counters_.connections;
   w.histograms_.connect.record(static_cast<int64_t>(toMicros(w.now() - c.connect_start_ns)));
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c.tcp), &onAlloc, &onRead);
-  if (w.finishing_) {
-    return;
+  if (w.finishing_ || w.receiving()) {
+    return;  // a source's stream starts on its own
   }
   c.codec->takeOutput(c.out);
   c.dirty = !c.out.empty();
@@ -296,6 +340,18 @@ void LoadWorker::issue() {
     return;
   }
   const uint64_t t = now();
+  if (receiving()) {
+    for (auto& c : conns_) {
+      if (c->state == Conn::State::kDown && c->retry_at_ns <= t) {
+        connect(*c);
+      }
+    }
+    if (t < end_ns_) {
+      armTick(end_ns_);  // the run ends on time, not at the next sweep
+    }
+    maybeFinish();
+    return;
+  }
   if (schedule_ == nullptr) {
     for (auto& c : conns_) {
       fill(*c);
@@ -372,8 +428,9 @@ void LoadWorker::sendOn(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
 
 bool LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
   const uint64_t seq = next_seq_++;
-  const size_t len =
-      dgram_codec_->request(datagram_.data(), datagram_.size(), seq, intended_ns, now_ns);
+  const bool local = !c.seq_map.empty();
+  const size_t len = dgram_codec_->request(datagram_.data(), datagram_.size(),
+                                           local ? c.next_local : seq, intended_ns, now_ns);
   uv_buf_t buf = uv_buf_init(datagram_.data(), static_cast<unsigned>(len));
   int rc = uv_udp_try_send(&c.udp, &buf, 1, nullptr);
   if (rc < 0) {
@@ -385,6 +442,11 @@ bool LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
     }
     return false;
   }
+  if (local) {
+    // Numbered only once sent: the target sees no gap for a datagram that never left.
+    c.seq_map[c.next_local % c.seq_map.size()] = seq;
+    ++c.next_local;
+  }
   const uint64_t pushed_out = tracker_.sent(seq, intended_ns, now_ns);
   if (pushed_out > 0) {
     recordError(ErrorKind::kLost, pushed_out);
@@ -395,6 +457,9 @@ bool LoadWorker::sendDatagram(Conn& c, uint64_t intended_ns, uint64_t now_ns) {
 }
 
 void LoadWorker::fill(Conn& c) {
+  if (receiving()) {
+    return;
+  }
   if (udp()) {
     // Closed model: at most connections x pipeline datagrams outstanding per thread.
     const uint64_t window = conns_.size() * static_cast<uint64_t>(std::max(1, options_.pipeline));
@@ -553,6 +618,8 @@ void LoadWorker::countStatus(int status) {
     case Scheme::kTcp:
     case Scheme::kUdp:
     case Scheme::kDns:
+    case Scheme::kStream:
+    case Scheme::kStreamTcp:
       break;
   }
 }
@@ -570,6 +637,10 @@ void LoadWorker::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
   // Every answer in this read arrived by now: one clock reading for all of them.
   w.read_ns_ = w.now();
+  if (nread < 0 && w.receiving()) {
+    w.onStreamClosed(c);
+    return;
+  }
   if (nread < 0) {
     // The target closed or reset the connection. An answer that ends where the connection
     // does (HTTP without a length) is complete now; what is still outstanding is lost.
@@ -581,10 +652,17 @@ void LoadWorker::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   w.counters_.bytes_in += static_cast<uint64_t>(nread);
+  if (w.receiving()) {
+    if (w.onStreamBytes(c, std::string_view(buf->base, static_cast<size_t>(nread)), w.read_ns_)) {
+      w.maybeFinish();
+    }
+    return;
+  }
   const Codec::Read r = c.codec->read(std::string_view(buf->base, static_cast<size_t>(nread)), c);
   if (r != Codec::Read::kOk) {
-    const ErrorKind kind =
-        r == Codec::Read::kMismatch ? ErrorKind::kMismatch : ErrorKind::kMalformed;
+    const ErrorKind kind = r == Codec::Read::kMismatch     ? ErrorKind::kMismatch
+                           : r == Codec::Read::kBadFraming ? ErrorKind::kFraming
+                                                           : ErrorKind::kMalformed;
     w.recordError(kind, std::max<uint64_t>(c.count, 1));
     c.head = c.count = 0;
     w.closeConn(c, false);
@@ -631,12 +709,24 @@ void LoadWorker::onUdpRead(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, cons
   }
   w.counters_.bytes_in += static_cast<uint64_t>(nread);
   const uint64_t t = w.now();
+  if (w.receiving()) {
+    w.onStreamDatagram(c, std::string_view(buf->base, static_cast<size_t>(nread)), t);
+    return;
+  }
   uint64_t seq = 0;
   int status = 0;
   if (!w.dgram_codec_->answer(std::string_view(buf->base, static_cast<size_t>(nread)), &seq,
                               &status)) {
     w.recordError(ErrorKind::kMalformed);
     return;
+  }
+  if (!c.seq_map.empty()) {
+    // The socket's number back to the thread's: only one of the last seq_map.size() sent.
+    if (seq >= c.next_local || c.next_local - seq > c.seq_map.size()) {
+      w.recordError(ErrorKind::kMalformed);
+      return;
+    }
+    seq = c.seq_map[seq % c.seq_map.size()];
   }
   const unsigned bits = w.dgram_codec_->seqBits();
   if (bits < 64) {
@@ -646,6 +736,15 @@ void LoadWorker::onUdpRead(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, cons
   uint64_t sent_ns = 0;
   switch (w.tracker_.answered(seq, t, &intended_ns, &sent_ns)) {
     case DatagramTracker::Answer::kFirst:
+      // Reordering is of one socket's answers, as a network path reorders one flow: across
+      // sockets, answers interleave in any order.
+      if (c.answered_any && seq < c.highest_answered) {
+        ++w.counters_.reordered;
+      }
+      if (!c.answered_any || seq > c.highest_answered) {
+        c.highest_answered = seq;
+        c.answered_any = true;
+      }
       w.countStatus(status);
       w.record(intended_ns, sent_ns, 0, t);
       break;
@@ -694,6 +793,9 @@ void LoadWorker::sweep() {
         fill(*conns_.front());
       }
     }
+  }
+  if (receiving() && !finishing_) {
+    resubscribe(t);
   }
   publishIfDue(t);
   if (shared_.stop.load()) {
@@ -776,6 +878,15 @@ void LoadWorker::finish() {
     }
     if (udp()) {
       recordError(ErrorKind::kLost, tracker_.expireAll());
+    }
+  }
+  if (receiving()) {
+    const uint64_t t = now();
+    for (auto& c : conns_) {
+      if (udp() && c->state == Conn::State::kUp && c->rx->subscribed) {
+        sendControl(*c, kStreamUnsubscribe, 0, t);
+      }
+      endStream(*c);
     }
   }
   end_ns_ = now();

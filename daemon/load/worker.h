@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,8 @@
 #include "load/datagram.h"
 #include "load/options.h"
 #include "load/results.h"
+#include "load/stream_receiver.h"
+#include "load/stream_wire.h"
 
 namespace portd::load {
 
@@ -54,13 +57,22 @@ class LoadWorker {
   // After join().
   const Counters& counters() const { return counters_; }
   const Histograms& histograms() const { return histograms_; }
-  double jitterUs() const { return tracker_.jitterNs() / 1000.0; }
+  double jitterUs() const { return std::max(tracker_.jitterNs(), rx_jitter_ns_) / 1000.0; }
   uint64_t endNs() const { return end_ns_; }
 
  private:
   struct InFlight {
     uint64_t intended_ns;
     uint64_t sent_ns;
+  };
+  // stream --subscribe: a connection's received stream (worker_receive.cc).
+  struct Rx {
+    ReceiveTracker tracker;
+    StreamFrameReader reader;  // TCP
+    bool subscribed = false;   // UDP: a subscribe has left, an unsubscribe is owed at the end
+    bool streaming = false;    // a message of the stream has arrived
+    uint64_t cookie = 0;       // UDP: the source's challenge, sent back in the subscribe
+    uint64_t subscribe_ns = 0;
   };
   struct Conn final : ResponseSink {
     LoadWorker* worker = nullptr;
@@ -85,6 +97,15 @@ class LoadWorker {
     // (Codec::canClose()); 0: not closing. Closed anyway after --timeout.
     uint64_t closing_since_ns = 0;
     bool failed_connect = false;
+    // Datagram codecs that number per socket (DatagramCodec::perSocketSeq()): the socket's
+    // next number, and the thread's sequence number of each of the last seq_map.size() sent.
+    uint64_t next_local = 0;
+    std::vector<uint64_t> seq_map;
+    // Datagrams: the highest sequence number (the thread's) answered on this socket, for
+    // counting its reordering.
+    uint64_t highest_answered = 0;
+    bool answered_any = false;
+    std::unique_ptr<Rx> rx;  // stream --subscribe
 
     void onFirstByte() override;
     void onResponse(int status) override;
@@ -131,6 +152,22 @@ class LoadWorker {
   // moreToSend(), and the common start has come.
   bool issuing(uint64_t t) const;
   bool issuing() const { return issuing(now()); }
+
+  // stream --subscribe (worker_receive.cc): a connection receives a source's stream instead
+  // of sending requests.
+  bool receiving() const { return options_.subscribe; }
+  void subscribe(Conn& c, uint64_t now_ns);
+  void sendControl(Conn& c, uint8_t flags, uint64_t seq, uint64_t now_ns);
+  void onStreamDatagram(Conn& c, std::string_view data, uint64_t now_ns);
+  // False when the connection was closed (its framing broke).
+  bool onStreamBytes(Conn& c, std::string_view data, uint64_t now_ns);
+  void onStreamMessage(Conn& c, const StreamHeader& h, uint64_t now_ns);
+  // The end of a connection's stream: what never arrived is lost.
+  void endStream(Conn& c);
+  // Subscribes again where no answer came; the sweep calls it.
+  void resubscribe(uint64_t now_ns);
+  // A connection's stream ended: TCP the source closed, UDP the run did.
+  void onStreamClosed(Conn& c);
 
   static void onConnect(uv_connect_t* req, int status);
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -188,6 +225,10 @@ class LoadWorker {
   uint64_t interval_completed_ = 0;
   uint64_t interval_errors_ = 0;
   DatagramTracker tracker_;
+  // stream --subscribe: one-way delays are recorded only when the target is this host (one
+  // clock for both ends); the largest jitter of the streams that ended.
+  bool loopback_ = false;
+  double rx_jitter_ns_ = 0;
 };
 
 }  // namespace portd::load
