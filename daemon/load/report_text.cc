@@ -47,8 +47,11 @@ std::string formatSummary(const Result& r) {
   } else {
     appendf(out, "  closed model: ");
   }
-  appendf(out, "%d thread(s), %d connection(s), pipeline %d%s%s\n", r.threads, r.connections,
-          r.pipeline, r.sources > 1 ? ", merged runs: " : "",
+  appendf(out, "%d thread(s), %d connection(s)", r.threads, r.connections);
+  if (r.model != "receive") {
+    appendf(out, ", pipeline %d", r.pipeline);
+  }
+  appendf(out, "%s%s\n", r.sources > 1 ? ", merged runs: " : "",
           r.sources > 1 ? std::to_string(r.sources).c_str() : "");
   if (r.interrupted) {
     out += "  interrupted: the figures cover the run until then\n";
