@@ -55,9 +55,11 @@ ReceiveTracker::Arrival ReceiveTracker::add(uint64_t seq, uint64_t send_ns, uint
   set(seq);
   ++received_;
   // RFC 3550 A.8: J += (|D| - J) / 16, D the change in transit time between two arrivals.
-  const auto transit = static_cast<int64_t>(arrival_ns - send_ns);
+  // In unsigned arithmetic: the send time is the server's, any 64 bits, and the difference of
+  // two transits wraps rather than overflows.
+  const uint64_t transit = arrival_ns - send_ns;
   if (have_transit_) {
-    const double d = std::fabs(static_cast<double>(transit - last_transit_));
+    const double d = std::fabs(static_cast<double>(static_cast<int64_t>(transit - last_transit_)));
     jitter_ += (d - jitter_) / 16.0;
   }
   last_transit_ = transit;

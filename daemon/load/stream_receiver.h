@@ -49,7 +49,7 @@ class ReceiveTracker {
   uint64_t late_ = 0;
   uint64_t lost_ = 0;
   bool have_transit_ = false;
-  int64_t last_transit_ = 0;
+  uint64_t last_transit_ = 0;
   double jitter_ = 0;
 };
 

@@ -132,8 +132,11 @@ TEST(LoadStream, UdpSubscriberAnswersTheChallengeAndReceivesTheBitrate) {
   const json j = load({"stream://" + d.listener("stream").toString(), "--subscribe", "-d", "2s"});
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["model"], "receive");
-  EXPECT_EQ(counter(d, "udp", "challenges"), 1);  // one subscribe without a cookie
-  EXPECT_EQ(counter(d, "udp", "streams"), 1);     // one with it
+  // A subscribe without a cookie is challenged (again, if the client repeated it before the
+  // challenge came back, as a slow machine may make it); the one with the cookie starts the
+  // one stream, and any repeated after it is ignored.
+  EXPECT_GE(counter(d, "udp", "challenges"), 1);
+  EXPECT_EQ(counter(d, "udp", "streams"), 1);
   const uint64_t received = u(j, "completed");
   EXPECT_GT(received, 1900u);
   expectBitrate(j);
@@ -144,7 +147,7 @@ TEST(LoadStream, UdpSubscriberAnswersTheChallengeAndReceivesTheBitrate) {
   EXPECT_LT(j["latency"]["corrected"]["p50_us"].get<int64_t>(), 100'000);
   // Unsubscribed at the end: the source stops where the client did (what was in flight aside).
   const double sent = counter(d, "udp", "sent");
-  EXPECT_LE(sent, static_cast<double>(received) + 5);
+  EXPECT_LE(sent, static_cast<double>(received) + 50);  // 50 ms of the stream at most
   std::this_thread::sleep_for(100ms);  // a source still sending would send 100 more by now
   EXPECT_EQ(counter(d, "udp", "sent"), sent);
   EXPECT_TRUE(d.stop());
