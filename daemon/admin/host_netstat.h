@@ -24,6 +24,7 @@ struct HostListenCounters {
   std::optional<uint64_t> overflows;
   std::optional<uint64_t> drops;
 };
-HostListenCounters readHostListenCounters(const char* path = "/proc/net/netstat");
+// /proc/self/net rather than /proc/net: the shipped unit's ProcSubset=pid hides the latter.
+HostListenCounters readHostListenCounters(const char* path = "/proc/self/net/netstat");
 
 }  // namespace portd::admin
