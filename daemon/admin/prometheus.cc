@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "admin/host_netstat.h"
 #include "admin/metrics.h"
 #include "admin/totals.h"
 #include "version.h"
@@ -232,6 +233,45 @@ std::string renderPrometheus(const admin::ServerState& state) {
   w.sample("portd_build_info",
            fmt::format(R"(version="{}",compiler="{}")", PORTD_VERSION, escape(compiler())),
            uint64_t{1});
+
+  // The handshake: each TCP listener's accept queues, read from the kernel now, one series per
+  // socket (SO_REUSEPORT gives each worker its own queue, and the kernel spreads connections
+  // by hash, not by room, so one queue can overflow while the others are empty); and the
+  // host's counters of handshakes dropped at a full queue, which no listener sees.
+  w.family("portd_listen_queue_length", "gauge",
+           "Connections the kernel completed that wait to be accepted, per listening socket "
+           "(socket k is served by worker k mod workers).");
+  std::vector<std::vector<net::ListenQueue>> queues;
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    queues.push_back(isTcp(i) ? state.listenQueues(cfg.listeners[i].name)
+                              : std::vector<net::ListenQueue>{});
+    for (size_t k = 0; k < queues[i].size(); ++k) {
+      w.sample("portd_listen_queue_length", labels[i] + fmt::format(R"(,socket="{}")", k),
+               queues[i][k].length);
+    }
+  }
+  w.family("portd_listen_queue_limit", "gauge",
+           "The accept queue's limit per listening socket: the listener's backlog, capped at "
+           "net.core.somaxconn; handshakes are dropped once the queue holds one more.");
+  for (size_t i = 0; i < queues.size(); ++i) {
+    for (size_t k = 0; k < queues[i].size(); ++k) {
+      w.sample("portd_listen_queue_limit", labels[i] + fmt::format(R"(,socket="{}")", k),
+               queues[i][k].limit);
+    }
+  }
+  HostListenCounters host = readHostListenCounters();
+  if (host.overflows) {
+    w.family("portd_host_listen_overflows_total", "counter",
+             "TcpExt ListenOverflows of portd's network namespace: handshakes that found a "
+             "listener's accept queue full, any process's listener.");
+    w.sample("portd_host_listen_overflows_total", "", *host.overflows);
+  }
+  if (host.drops) {
+    w.family("portd_host_listen_drops_total", "counter",
+             "TcpExt ListenDrops of portd's network namespace: handshakes dropped at any "
+             "listener, overflows included.");
+    w.sample("portd_host_listen_drops_total", "", *host.drops);
+  }
   return w.take();
 }
 

@@ -3,12 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "net/listen_tuning.h"
 #include "net/listener_stats.h"
 
 namespace portd::admin {
@@ -54,6 +56,15 @@ class ServerState {
   Phase phase() const { return phase_.load(std::memory_order_acquire); }
   void setPhase(Phase p) { phase_.store(p, std::memory_order_release); }
 
+  // The accept queue of each socket of TCP listener `name`, read when a scrape asks, on the
+  // main thread, from the descriptors the main thread keeps (server::SocketSet): a figure of
+  // the kernel's, so no worker is asked. Empty until the supervisor sets the reader.
+  using ListenQueueReader = std::function<std::vector<net::ListenQueue>(const std::string&)>;
+  void setListenQueueReader(ListenQueueReader reader) { listen_queues_ = std::move(reader); }
+  std::vector<net::ListenQueue> listenQueues(const std::string& name) const {
+    return listen_queues_ ? listen_queues_(name) : std::vector<net::ListenQueue>{};
+  }
+
   // Every worker that still runs has turned its loop within `max_age_ms`.
   bool healthy(uint64_t max_age_ms = 1000) const;
   double uptimeSeconds() const;
@@ -63,6 +74,7 @@ class ServerState {
   std::vector<std::unique_ptr<WorkerState>> workers_;
   std::atomic<Phase> phase_{Phase::kStarting};
   std::chrono::steady_clock::time_point started_;
+  ListenQueueReader listen_queues_;
 };
 
 }  // namespace portd::admin

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include "admin/host_netstat.h"
 #include "admin/metrics.h"
 #include "admin/totals.h"
 #include "version.h"
@@ -38,6 +39,12 @@ std::string renderStatsJson(const admin::ServerState& state) {
       entry.insert("connections", toml::table{{"accepted", n(t.accepted)},
                                               {"active", n(t.active())},
                                               {"closed", n(t.closed)}});
+      // Per listening socket, as in /metrics.
+      toml::array queues;
+      for (const net::ListenQueue& q : state.listenQueues(l.name)) {
+        queues.push_back(toml::table{{"length", n(q.length)}, {"limit", n(q.limit)}});
+      }
+      entry.insert("listen_queues", std::move(queues));
     } else {
       entry.insert(
           "datagrams",
@@ -80,6 +87,15 @@ std::string renderStatsJson(const admin::ServerState& state) {
       {"resident_memory_bytes", static_cast<int64_t>(residentBytes())},
       {"listeners", std::move(listeners)},
   };
+  HostListenCounters host = readHostListenCounters();
+  toml::table host_table;
+  if (host.overflows) {
+    host_table.insert("listen_overflows", static_cast<int64_t>(*host.overflows));
+  }
+  if (host.drops) {
+    host_table.insert("listen_drops", static_cast<int64_t>(*host.drops));
+  }
+  root.insert("host", std::move(host_table));
   std::ostringstream out;
   out << toml::json_formatter{root} << "\n";
   return out.str();

@@ -10,6 +10,7 @@
 #include "config/options.h"
 #include "net/address.h"
 #include "net/handler.h"
+#include "net/listen_tuning.h"
 #include "net/listener_settings.h"
 #include "net/socket.h"
 
@@ -59,6 +60,12 @@ struct ListenerConfig {
   // TCP only. Connections one peer IP address may hold on the listener, shared out between
   // workers like max_connections; 0 = no limit.
   uint64_t max_connections_per_ip = 0;
+  // TCP only. The handshake, as nginx's `listen` has it: listen()'s backlog, TCP_DEFER_ACCEPT
+  // and the TCP Fast Open queue (net/listen_tuning.h). Unset: the socket's own, i.e. 511, off
+  // and off for a socket portd binds, and what the .socket unit says for one systemd passed.
+  std::optional<uint32_t> backlog;
+  std::optional<Duration> defer_accept;  // 0 = off
+  std::optional<uint32_t> fastopen;      // 0 = off
   // Whether a second process may bind the same address and share its connections through
   // SO_REUSEPORT. Off: a second portd on the address fails with "address already in use".
   bool reuse_port = false;
@@ -91,6 +98,17 @@ struct ListenerConfig {
 
   uint64_t maxConnectionsPerWorker(unsigned workers) const {
     return (max_connections + workers - 1) / workers;
+  }
+  // The handshake settings for the socket, with defer_accept rounded up to whole seconds, as
+  // the kernel takes it.
+  net::ListenTuning listenTuning() const {
+    net::ListenTuning t;
+    t.backlog = backlog;
+    t.fastopen = fastopen;
+    if (defer_accept) {
+      t.defer_accept = static_cast<uint32_t>((defer_accept->count() + 999) / 1000);
+    }
+    return t;
   }
   // What one of `sockets` listener objects serving this listener needs to know.
   net::ListenerSettings settings(unsigned sockets) const {

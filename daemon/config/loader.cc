@@ -162,12 +162,30 @@ class DocumentReader {
     }
   }
 
+  // backlog, defer_accept, fastopen (TCP only, checked by the caller). The kernel would take
+  // larger values and cap them at net.core.somaxconn, or count defer_accept in up to 255
+  // retransmissions (hours): the bounds catch a slip of the keyboard instead.
+  void readHandshake(const toml::table& t, const std::string& path, ListenerConfig& l) const {
+    if (auto* n = toml_.get(t, path, "backlog", false)) {
+      l.backlog = static_cast<uint32_t>(toml_.integer(*n, path + ".backlog", 1, 65535));
+    }
+    if (auto* n = toml_.get(t, path, "defer_accept", false)) {
+      l.defer_accept = toml_.duration(*n, path + ".defer_accept");
+      if (*l.defer_accept > std::chrono::hours(1)) {
+        toml_.fail(n->source(), path + ".defer_accept", "must be at most 1h");
+      }
+    }
+    if (auto* n = toml_.get(t, path, "fastopen", false)) {
+      l.fastopen = static_cast<uint32_t>(toml_.integer(*n, path + ".fastopen", 0, 65535));
+    }
+  }
+
   ListenerConfig readListener(const toml::table& t, const std::string& path) const {
-    toml_.checkKeys(
-        t, path,
-        {"name", "protocol", "address", "handler", "max_connections", "idle_timeout",
-         "write_buffer_limit", "max_connections_per_ip", "reuse_port", "blocked_source_ports",
-         "udp_reply_rate", "udp_reply_burst", "faults", "options"});
+    toml_.checkKeys(t, path,
+                    {"name", "protocol", "address", "handler", "max_connections", "idle_timeout",
+                     "write_buffer_limit", "max_connections_per_ip", "reuse_port",
+                     "blocked_source_ports", "udp_reply_rate", "udp_reply_burst", "faults",
+                     "options", "backlog", "defer_accept", "fastopen"});
     ListenerConfig l;
     l.place = TomlReader::place(t.source());
     l.name = toml_.str(*toml_.get(t, path, "name", true), path + ".name");
@@ -192,7 +210,8 @@ class DocumentReader {
     l.address = *a;
 
     for (std::string_view tcp_only :
-         {"max_connections", "idle_timeout", "write_buffer_limit", "max_connections_per_ip"}) {
+         {"max_connections", "idle_timeout", "write_buffer_limit", "max_connections_per_ip",
+          "backlog", "defer_accept", "fastopen"}) {
       if (const toml::node* n = t.get(tcp_only); n && l.protocol != net::Transport::kTcp) {
         toml_.fail(n->source(), TomlReader::join(path, tcp_only), "applies to tcp listeners only");
       }
@@ -220,6 +239,7 @@ class DocumentReader {
       l.max_connections_per_ip =
           static_cast<uint64_t>(toml_.integer(*n, path + ".max_connections_per_ip", 0, 10'000'000));
     }
+    readHandshake(t, path, l);
     if (auto* n = toml_.get(t, path, "reuse_port", false)) {
       l.reuse_port = toml_.boolean(*n, path + ".reuse_port");
     }

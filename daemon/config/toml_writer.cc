@@ -142,6 +142,16 @@ std::string renderConfigToml(const Config& cfg) {
       t.insert("idle_timeout", formatDuration(l.idle_timeout));
       t.insert("write_buffer_limit", static_cast<int64_t>(l.write_buffer_limit));
       t.insert("max_connections_per_ip", static_cast<int64_t>(l.max_connections_per_ip));
+      // Only as written: left out, they keep the socket's own (a .socket unit's, for one).
+      if (l.backlog) {
+        t.insert("backlog", static_cast<int64_t>(*l.backlog));
+      }
+      if (l.defer_accept) {
+        t.insert("defer_accept", formatDuration(*l.defer_accept));
+      }
+      if (l.fastopen) {
+        t.insert("fastopen", static_cast<int64_t>(*l.fastopen));
+      }
     }
     if (l.reuse_port) {
       t.insert("reuse_port", true);

@@ -75,7 +75,7 @@ void TcpListener::holdHandlerConfig(std::shared_ptr<const HandlerConfig> same) {
 
 int TcpListener::listen(int fd, int backlog) {
   PORTD_ASSERT_LOOP_THREAD(ctx_);
-  int rc = ::listen(fd, backlog) == 0 ? 0 : -errno;
+  int rc = backlog == kListening || ::listen(fd, backlog) == 0 ? 0 : -errno;
   if (rc == 0) {
     rc = uv_poll_init_socket(ctx_.loop(), poll_.get(), fd);
   }

@@ -40,6 +40,9 @@ class TcpListener {
   TcpListener& operator=(const TcpListener&) = delete;
 
   // Takes ownership of a bound socket and starts accepting. Returns 0 or a libuv error.
+  // kListening: the socket listens already (server::SocketSet's, whose backlog is the
+  // listener's `backlog` or systemd's), and listen() again would change its backlog.
+  static constexpr int kListening = -1;
   int listen(int fd, int backlog = 511);
   void stopAccepting();
   // Keeps one descriptor in reserve (of /dev/null) and gives it up to accept a connection when

@@ -15,7 +15,9 @@ namespace portd::server {
 
 namespace {
 
-constexpr int kBacklog = 511;  // as TcpListener::listen()
+// listen()'s backlog until the listener's handshake settings are applied (SocketSet::tune):
+// net::SocketTuning's default.
+constexpr int kBacklog = net::SocketTuning{}.backlog;
 
 // dup() rather than fcntl(F_DUPFD_CLOEXEC): ThreadSanitizer follows dup() and so learns that
 // the number is a new descriptor. It does not see libuv close descriptors (libuv calls
@@ -88,7 +90,7 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
     } else if (auto p = passed.find(l.name); p != passed.end()) {
       std::vector<int> fds = std::move(p->second);
       passed.erase(p);
-      groups_[l.name] = Group{l.protocol, l.address, net::localAddress(fds[0]), fds, true};
+      groups_[l.name] = Group{l.protocol, l.address, net::localAddress(fds[0]), fds, true, {}};
       std::string why = fds.size() > 1
                             ? "more than one socket is named after it (FileDescriptorName=)"
                             : systemd::checkPassedSocket(fds[0], tcp);
@@ -96,12 +98,19 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
         return fail(fmt::format("listener \"{}\": the socket passed by systemd: {}", l.name, why));
       }
       net::setNonBlocking(fds[0]);
+      if (tcp && !net::readTuning(fds[0], &groups_[l.name].base, &why)) {
+        return fail(fmt::format("listener \"{}\": the socket passed by systemd: {}", l.name, why));
+      }
     } else {
-      groups_[l.name] = Group{l.protocol, l.address, l.address, {}, false};
+      groups_[l.name] = Group{l.protocol, l.address, l.address, {}, false, {}};
     }
     Group& g = groups_[l.name];
     if (g.passed) {
-      continue;  // one socket, shared by every worker through dups
+      // One socket, shared by every worker through dups.
+      if (std::string why; tcp && !tune(l, g, &why)) {
+        return fail(std::move(why));
+      }
+      continue;
     }
     // Another process on the address would silently share it with us through SO_REUSEPORT
     // (the kernel spreads connections over every socket in the group, whoever owns it).
@@ -126,7 +135,7 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
         return fail(fmt::format("listener \"{}\": {}", l.name, why));
       }
       // Listening from here on: connections queue from the moment a reload is announced,
-      // before the workers have taken the socket (their listen() again changes nothing).
+      // before the workers have taken the socket (they adopt it as it is, without listen()).
       if (tcp && ::listen(fd, kBacklog) != 0) {
         int err = errno;
         ::close(fd);
@@ -134,11 +143,47 @@ bool SocketSet::prepare(const config::Config& config, unsigned workers, SocketSe
       }
       if (g.fds.empty()) {
         g.bound = net::localAddress(fd);
+        // What the kernel made of kBacklog, and Fast Open if net.ipv4.tcp_fastopen turns it on
+        // for every listener: what keys left out of the file keep.
+        if (tcp && !net::readTuning(fd, &g.base, &why)) {
+          ::close(fd);
+          return fail(fmt::format("listener \"{}\": {}", l.name, why));
+        }
       }
       g.fds.push_back(fd);
     }
+    // Kept sockets too: a reload changes the handshake in place.
+    if (std::string why; tcp && !tune(l, g, &why)) {
+      return fail(std::move(why));
+    }
   }
   return true;
+}
+
+bool SocketSet::tune(const config::ListenerConfig& l, const Group& g, std::string* error) {
+  net::SocketTuning want = l.listenTuning().over(g.base);
+  for (int fd : g.fds) {
+    std::string why;
+    if (!net::applyTuning(fd, want, &why)) {
+      *error = fmt::format("listener \"{}\": {}", l.name, why);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<net::ListenQueue> SocketSet::listenQueues(const std::string& name) const {
+  std::vector<net::ListenQueue> out;
+  const Group* g = find(name);
+  if (g == nullptr || g->protocol != net::Transport::kTcp) {
+    return out;
+  }
+  for (int fd : g->fds) {
+    if (std::optional<net::ListenQueue> q = net::readListenQueue(fd)) {
+      out.push_back(*q);
+    }
+  }
+  return out;
 }
 
 const SocketSet::Group* SocketSet::find(const std::string& name) const {

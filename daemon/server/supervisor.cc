@@ -73,6 +73,9 @@ Supervisor::Supervisor(std::shared_ptr<const config::Config> config, Reloader re
                        Options options)
     : reloader_(std::move(reloader)), options_(options), state_(config, 0) {
   configs_.push_back(std::move(config));
+  // Scrapes run on this thread, the only one that opens and closes sockets_'s descriptors.
+  state_.setListenQueueReader(
+      [this](const std::string& name) { return sockets_.listenQueues(name); });
   loop_ok_ = uv_loop_init(&loop_) == 0;
   // Made before run(), so that requestStop() and requestReload() work from the moment the
   // object exists; the loop does not run yet, so no thread is using it.

@@ -209,7 +209,7 @@ int Worker::apply(Assignment& a) {
           auto& listener = tcp_.emplace_back(std::make_unique<net::TcpListener>(
               *ctx_, l.settings(a.sockets_total[i]), std::move(handler), a.stats[i]));
           listener->setOnDrained([this] { checkDrained(); });
-          rc = listener->listen(fd);
+          rc = listener->listen(fd, net::TcpListener::kListening);
         } else {
           auto& socket = udp_.emplace_back(std::make_unique<net::UdpSocket>(
               *ctx_, l.settings(1), std::move(handler), a.stats[i]));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one target for a while:
-#   tests/fuzz/run.sh {http|config|hdr|dns_answer|resp|resp_request|smtp|dns_query|dns_zone|smtp_session} [MINUTES] [libFuzzer flags...]
+#   tests/fuzz/run.sh {http|config|hdr|dns_answer|resp|resp_request|smtp|dns_query|dns_zone|smtp_session|netstat} [MINUTES] [libFuzzer flags...]
 #
 # Builds the fuzz targets with clang-14 and libFuzzer into build-fuzz/ (configured on first use;
 # Debian packages clang-14 and libfuzzer-14-dev), then runs the target for MINUTES (default 10)
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 usage() {
-  echo "usage: $0 {http|config|hdr|dns_answer|resp|resp_request|smtp|dns_query|dns_zone|smtp_session} [MINUTES] [libFuzzer flags...]" >&2
+  echo "usage: $0 {http|config|hdr|dns_answer|resp|resp_request|smtp|dns_query|dns_zone|smtp_session|netstat} [MINUTES] [libFuzzer flags...]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -27,6 +27,7 @@ case $1 in
   dns_query) target=fuzz_dns_query ;;
   dns_zone) target=fuzz_dns_zone ;;
   smtp_session) target=fuzz_smtp_session ;;
+  netstat) target=fuzz_netstat ;;
   *) usage ;;
 esac
 corpus=tests/fuzz/corpus/$1

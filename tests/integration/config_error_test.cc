@@ -100,6 +100,22 @@ handler = "echo"
 idle_timeout = "1s"
 )toml",
      "6:16: listener[0].idle_timeout: applies to tcp listeners only"},
+    {"HandshakeKeyOnUdp", R"toml([[listener]]
+name = "echo"
+protocol = "udp"
+address = "127.0.0.1:0"
+handler = "echo"
+fastopen = 16
+)toml",
+     "6:12: listener[0].fastopen: applies to tcp listeners only"},
+    {"BacklogOutOfRange", R"toml([[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1:0"
+handler = "echo"
+backlog = 100000
+)toml",
+     "6:11: listener[0].backlog: must be between 1 and 65535"},
 };
 
 INSTANTIATE_TEST_SUITE_P(BadFiles, ConfigErrorTest, ::testing::ValuesIn(kBadConfigs),
@@ -136,12 +152,13 @@ name = "third"
 protocol = "tcp"
 address = "127.0.0.1:0"
 handler = "echo"
-backlog = 100
+backlog = 0
 )toml");
 
   CommandResult r = runPortd({"serve", "-c", file.path()});
   EXPECT_EQ(r.status, ExitStatus::exited(kExitConfig)) << r.err;
-  EXPECT_NE(r.err.find(file.path() + ":18:1: listener[2].backlog: unknown key"), std::string::npos)
+  EXPECT_NE(r.err.find(file.path() + ":18:11: listener[2].backlog: must be between 1 and 65535"),
+            std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("bind"), std::string::npos) << r.err;
   EXPECT_TRUE(bindUdp(Endpoint::loopback(AF_INET, udp_port)).valid());

@@ -126,6 +126,33 @@ TEST_F(ConfigTest, DefaultsApply) {
   EXPECT_EQ(c->listeners[0].maxConnectionsPerWorker(3), 3334u);
 }
 
+// backlog, defer_accept and fastopen as nginx's `listen` has them; left out, they keep the
+// socket's own settings (net::ListenTuning), so that a .socket unit's are not overridden.
+TEST_F(ConfigTest, HandshakeKeys) {
+  auto c =
+      load(std::string(kListener) + "backlog = 64\ndefer_accept = \"1500ms\"\nfastopen = 16\n" +
+           "[[listener]]\nname = \"b\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:7\"\n"
+           "handler = \"echo\"\n");
+  const config::ListenerConfig& set = c->listeners[0];
+  EXPECT_EQ(set.backlog, 64u);
+  EXPECT_EQ(set.defer_accept, 1500ms);
+  EXPECT_EQ(set.fastopen, 16u);
+  net::ListenTuning t = set.listenTuning();
+  EXPECT_EQ(t.defer_accept, 2u) << "rounded up to whole seconds, as the kernel takes it";
+  EXPECT_EQ(t.over(net::SocketTuning{100, 9, 9}), (net::SocketTuning{64, 2, 16}));
+
+  const config::ListenerConfig& unset = c->listeners[1];
+  EXPECT_FALSE(unset.backlog || unset.defer_accept || unset.fastopen);
+  EXPECT_EQ(unset.listenTuning().over(net::SocketTuning{100, 3, 5}),
+            (net::SocketTuning{100, 3, 5}));
+  EXPECT_EQ(unset.listenTuning().over({}), (net::SocketTuning{511, 0, 0}));
+
+  // "0s" is off, and stays off: not rounded up to a second.
+  auto off = load(std::string(kListener) + "defer_accept = \"0s\"\nfastopen = 0\n");
+  EXPECT_EQ(off->listeners[0].listenTuning().defer_accept, 0u);
+  EXPECT_EQ(off->listeners[0].listenTuning().fastopen, 0u);
+}
+
 struct BadCase {
   const char* name;
   std::string text;
@@ -203,6 +230,28 @@ INSTANTIATE_TEST_SUITE_P(
                 "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
                 "handler = \"echo\"\nidle_timeout = \"1s\"\n",
                 6, 16, "listener[0].idle_timeout", "applies to tcp listeners only"},
+        BadCase{"backlog_on_udp",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\nbacklog = 16\n",
+                6, 11, "listener[0].backlog", "applies to tcp listeners only"},
+        BadCase{"defer_accept_on_udp",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\ndefer_accept = \"1s\"\n",
+                6, 16, "listener[0].defer_accept", "applies to tcp listeners only"},
+        BadCase{"fastopen_on_udp",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\nfastopen = 16\n",
+                6, 12, "listener[0].fastopen", "applies to tcp listeners only"},
+        BadCase{"backlog_zero", std::string(kListener) + "backlog = 0\n", 7, 11,
+                "listener[0].backlog", "between 1 and 65535"},
+        BadCase{"backlog_too_large", std::string(kListener) + "backlog = 65536\n", 7, 11,
+                "listener[0].backlog", "between 1 and 65535"},
+        BadCase{"fastopen_negative", std::string(kListener) + "fastopen = -1\n", 7, 12,
+                "listener[0].fastopen", "between 0 and 65535"},
+        BadCase{"defer_accept_too_long", std::string(kListener) + "defer_accept = \"2h\"\n", 7, 16,
+                "listener[0].defer_accept", "must be at most 1h"},
+        BadCase{"defer_accept_not_a_duration", std::string(kListener) + "defer_accept = 5\n", 7, 16,
+                "listener[0].defer_accept", ""},
         BadCase{"udp_only_key", std::string(kListener) + "udp_reply_rate = 10\n", 7, 18,
                 "listener[0].udp_reply_rate", "applies to udp listeners only"},
         BadCase{"blocked_port_range",

@@ -46,6 +46,33 @@ TEST(Metrics, SumsTheWorkersCounters) {
   EXPECT_NE(m.find("portd_build_info{version=\""), std::string::npos);
 }
 
+// One series per listening socket (each worker's SO_REUSEPORT socket has its own queue), read
+// through the reader the supervisor sets; UDP listeners have none.
+TEST(Metrics, ListenQueuesPerSocket) {
+  admin::ServerState state(twoListeners(), 2);
+  std::vector<std::string> asked;
+  state.setListenQueueReader([&](const std::string& name) {
+    asked.push_back(name);
+    return std::vector<net::ListenQueue>{{3, 7}, {0, 7}};
+  });
+  std::string m = renderPrometheus(state);
+  const std::string t = R"(listener="t",handler="echo",protocol="tcp")";
+  EXPECT_TRUE(has(m, "portd_listen_queue_length{" + t + ",socket=\"0\"} 3")) << m;
+  EXPECT_TRUE(has(m, "portd_listen_queue_length{" + t + ",socket=\"1\"} 0")) << m;
+  EXPECT_TRUE(has(m, "portd_listen_queue_limit{" + t + ",socket=\"0\"} 7")) << m;
+  EXPECT_TRUE(has(m, "portd_listen_queue_limit{" + t + ",socket=\"1\"} 7")) << m;
+  EXPECT_EQ(m.find(R"(portd_listen_queue_length{listener="u")"), std::string::npos) << m;
+  EXPECT_EQ(asked, std::vector<std::string>{"t"});
+  std::string json = renderStatsJson(state);
+  EXPECT_NE(json.find(R"("listen_queues" : [)"), std::string::npos) << json;
+
+  // Without a reader (no sockets), the families are there and empty.
+  admin::ServerState bare(twoListeners(), 1);
+  m = renderPrometheus(bare);
+  EXPECT_NE(m.find("# TYPE portd_listen_queue_length gauge"), std::string::npos);
+  EXPECT_EQ(m.find("portd_listen_queue_length{"), std::string::npos) << m;
+}
+
 TEST(Metrics, HistogramBucketsAreCumulative) {
   admin::ServerState state(twoListeners(), 1);
   net::RequestStats& r = state.worker(0).listeners["t"]->requests;
