@@ -25,6 +25,9 @@ struct ServerConfig {
   // Open connections over every listener of the daemon, shared out evenly between workers as a
   // listener's max_connections is; 0 = no limit beyond each listener's.
   uint64_t max_connections = 0;
+  // Latency mode: after I/O, a worker polls without sleeping for this long before it blocks in
+  // epoll_wait again, trading a CPU for the cost of waking up. 0 = off.
+  std::chrono::microseconds busy_poll{0};
 };
 
 enum class LogFormat { kText, kJson };

@@ -1,6 +1,7 @@
 #include "config/duration.h"
 
 #include <charconv>
+#include <initializer_list>
 #include <limits>
 
 namespace portd::config {
@@ -19,13 +20,23 @@ size_t readNumber(std::string_view text, uint64_t* value) {
 
 }  // namespace
 
-std::optional<Duration> parseDuration(std::string_view text, std::string* error) {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  uint64_t scale;  // in the smallest unit of the table
+};
+
+// Parses "<number><unit>" repeated, with units from `units` (longest suffixes first, so that
+// "ms" is not read as "m"). Returns the total in the table's smallest unit.
+std::optional<uint64_t> parseWithUnits(std::string_view text, std::initializer_list<Unit> units,
+                                       std::string_view unit_names, uint64_t max,
+                                       std::string* error) {
   if (text.empty()) {
     *error = "empty duration (expected e.g. \"250ms\" or \"10s\")";
     return std::nullopt;
   }
-  constexpr uint64_t kMax = std::numeric_limits<int64_t>::max() / 1000;
-  uint64_t total_ms = 0;
+  uint64_t total = 0;
   std::string_view rest = text;
   while (!rest.empty()) {
     uint64_t n = 0;
@@ -37,30 +48,48 @@ std::optional<Duration> parseDuration(std::string_view text, std::string* error)
     }
     rest.remove_prefix(used);
     uint64_t scale = 0;
-    if (rest.starts_with("ms")) {
-      scale = 1;
-      rest.remove_prefix(2);
-    } else if (rest.starts_with("s")) {
-      scale = 1000;
-      rest.remove_prefix(1);
-    } else if (rest.starts_with("m")) {
-      scale = 60 * 1000;
-      rest.remove_prefix(1);
-    } else if (rest.starts_with("h")) {
-      scale = 3600 * 1000;
-      rest.remove_prefix(1);
-    } else {
-      *error =
-          "duration \"" + std::string(text) + "\" needs a unit after each number (ms, s, m or h)";
+    for (const Unit& u : units) {
+      if (rest.starts_with(u.suffix)) {
+        scale = u.scale;
+        rest.remove_prefix(u.suffix.size());
+        break;
+      }
+    }
+    if (scale == 0) {
+      *error = "duration \"" + std::string(text) + "\" needs a unit after each number (" +
+               std::string(unit_names) + ")";
       return std::nullopt;
     }
-    if (n > kMax / scale || total_ms + n * scale > kMax) {
+    if (n > max / scale || total + n * scale > max) {
       *error = "duration \"" + std::string(text) + "\" is too large";
       return std::nullopt;
     }
-    total_ms += n * scale;
+    total += n * scale;
   }
-  return Duration(static_cast<int64_t>(total_ms));
+  return total;
+}
+
+}  // namespace
+
+std::optional<Duration> parseDuration(std::string_view text, std::string* error) {
+  constexpr uint64_t kMax = std::numeric_limits<int64_t>::max() / 1000;
+  auto ms = parseWithUnits(text, {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}},
+                           "ms, s, m or h", kMax, error);
+  if (!ms) {
+    return std::nullopt;
+  }
+  return Duration(static_cast<int64_t>(*ms));
+}
+
+std::optional<std::chrono::microseconds> parseFineDuration(std::string_view text,
+                                                           std::string* error) {
+  constexpr uint64_t kMax = std::numeric_limits<int64_t>::max() / 1000;
+  auto us = parseWithUnits(text, {{"us", 1}, {"ms", 1000}, {"s", 1000 * 1000}}, "us, ms or s", kMax,
+                           error);
+  if (!us) {
+    return std::nullopt;
+  }
+  return std::chrono::microseconds(static_cast<int64_t>(*us));
 }
 
 std::string formatDuration(Duration d) {

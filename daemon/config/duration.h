@@ -15,6 +15,10 @@ using Duration = std::chrono::milliseconds;
 // to another. Returns nullopt with `error` set when the text is not a valid duration.
 std::optional<Duration> parseDuration(std::string_view text, std::string* error);
 
+// A duration to the microsecond, for settings below a millisecond ("50us", "1ms", "2s").
+std::optional<std::chrono::microseconds> parseFineDuration(std::string_view text,
+                                                           std::string* error);
+
 // Formats a duration in the shortest exact form parseDuration() accepts ("1m30s", "250ms").
 std::string formatDuration(Duration d);
 

@@ -126,7 +126,7 @@ class DocumentReader {
   }
 
   void readServer(const toml::table& t, ServerConfig& out) const {
-    toml_.checkKeys(t, "server", {"workers", "shutdown_timeout", "max_connections"});
+    toml_.checkKeys(t, "server", {"workers", "shutdown_timeout", "max_connections", "busy_poll"});
     if (auto* n = toml_.get(t, "server", "workers", false)) {
       out.workers = static_cast<unsigned>(toml_.integer(*n, "server.workers", 0, 1024));
     }
@@ -136,6 +136,19 @@ class DocumentReader {
     if (auto* n = toml_.get(t, "server", "max_connections", false)) {
       out.max_connections =
           static_cast<uint64_t>(toml_.integer(*n, "server.max_connections", 0, 100'000'000));
+    }
+    if (auto* n = toml_.get(t, "server", "busy_poll", false)) {
+      std::string error;
+      auto d = parseFineDuration(toml_.str(*n, "server.busy_poll"), &error);
+      if (!d) {
+        toml_.fail(n->source(), "server.busy_poll", error);
+      }
+      // Beyond a second a worker would never sleep at all under any traffic worth the name;
+      // a longer value is a mistake rather than a wish.
+      if (*d > std::chrono::seconds(1)) {
+        toml_.fail(n->source(), "server.busy_poll", "at most \"1s\" (e.g. \"50us\")");
+      }
+      out.busy_poll = *d;
     }
   }
 

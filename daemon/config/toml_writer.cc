@@ -114,10 +114,10 @@ toml::table faultsTable(const net::FaultSettings& f) {
 
 std::string renderConfigToml(const Config& cfg) {
   toml::table root{
-      {"server",
-       toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
-                   {"shutdown_timeout", formatDuration(cfg.server.shutdown_timeout)},
-                   {"max_connections", static_cast<int64_t>(cfg.server.max_connections)}}},
+      {"server", toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
+                             {"shutdown_timeout", formatDuration(cfg.server.shutdown_timeout)},
+                             {"max_connections", static_cast<int64_t>(cfg.server.max_connections)},
+                             {"busy_poll", std::to_string(cfg.server.busy_poll.count()) + "us"}}},
       {"log", toml::table{{"level", cfg.log.level},
                           {"format", cfg.log.format == LogFormat::kJson ? "json" : "text"}}},
   };

@@ -61,6 +61,11 @@ class LoopContext {
   void connectionOpened() { ++open_connections_; }
   void connectionClosed() { --open_connections_; }
 
+  // Reads, accepts and datagram batches done on this loop so far: a worker in latency mode
+  // ([server] busy_poll) keeps polling while this moves.
+  uint64_t ioEvents() const { return io_events_; }
+  void noteIo() { ++io_events_; }
+
   bool onLoopThread() const { return std::this_thread::get_id() == thread_; }
 
  private:
@@ -75,6 +80,7 @@ class LoopContext {
   TimerPool timers_;
   uint64_t open_connections_ = 0;
   uint64_t connection_limit_ = UINT64_MAX;
+  uint64_t io_events_ = 0;
 
   static thread_local LoopContext* current_;
 };

@@ -59,9 +59,8 @@ int Connection::peerName(sockaddr_storage* out) const {
 }
 
 void Connection::start() {
-  // Replies are usually small and written once per request: Nagle's algorithm would hold them
-  // back waiting for an ACK that the peer delays, adding up to 40 ms per exchange.
-  uv_tcp_nodelay(&tcp_, 1);
+  // TCP_NODELAY came with the socket: Linux copies it from the listening socket
+  // (TcpListener::listen), which saves a setsockopt() per connection.
   touch();
   std::chrono::milliseconds idle = owner_.settings().idle_timeout;
   if (idle.count() > 0) {
@@ -319,6 +318,7 @@ void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(s->data);
   if (nread > 0) {
     self->owner_.stats().bytes_in += static_cast<uint64_t>(nread);
+    self->owner_.context().noteIo();
     self->touch();
     std::string_view data(buf->base, static_cast<size_t>(nread));
     if ((self->faults_ || self->owner_.faultsOn()) && !self->applyReadFaults(data)) {

@@ -95,7 +95,8 @@ class TcpListener {
  private:
   friend class Connection;
   static void onReadable(uv_poll_t* poll, int status, int events);
-  void acceptSome();
+  // Accepts one connection; false when there was none to take (or accepting failed).
+  bool acceptOne();
   void admit(int fd, const sockaddr* peer);
   void pauseAccepting(int error);
   bool acceptWithReserve();

@@ -64,18 +64,9 @@ void UdpSocket::holdHandlerConfig(std::shared_ptr<const HandlerConfig> same) {
 
 int UdpSocket::open(int fd) {
   PORTD_ASSERT_LOOP_THREAD(ctx_);
-  // AF_UNSPEC: libuv must not create a socket of its own; we hand it ours below.
-  int rc = uv_udp_init_ex(ctx_.loop(), udp_.get(), AF_UNSPEC | UV_UDP_RECVMMSG);
+  int rc = uv_poll_init_socket(ctx_.loop(), poll_.get(), fd);
   if (rc == 0) {
-    udp_->data = this;
-    rc = uv_udp_open(udp_.get(), fd);
-    if (rc != 0) {
-      ::close(fd);
-    }
-  } else {
-    ::close(fd);
-  }
-  if (rc == 0) {
+    poll_->data = this;
     fd_ = fd;
     // Where the socket is bound (port 0 is resolved by now), for telling our own datagrams.
     sockaddr_storage local{};
@@ -83,11 +74,17 @@ int UdpSocket::open(int fd) {
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
       filter_.bind(reinterpret_cast<const sockaddr*>(&local));
     }
-    rc = uv_udp_recv_start(udp_.get(), &onAlloc, &onRecv);
+    char* base = ctx_.datagramBuffer();
+    for (size_t i = 0; i < kBatch; ++i) {
+      riovs_[i] =
+          iovec{base + i * core::LoopContext::kDatagramSlot, core::LoopContext::kDatagramSlot};
+    }
+    rc = uv_poll_start(poll_.get(), UV_READABLE, &onReadable);
   }
   if (rc != 0) {
-    udp_.reset();
+    poll_.reset();
     fd_ = -1;
+    ::close(fd);
   }
   return rc;
 }
@@ -97,67 +94,90 @@ void UdpSocket::stop() {
     ctx_.datagramSockets().remove(id_);
     id_ = 0;
   }
-  if (!udp_) {
+  if (!poll_) {
     return;
   }
   // Delayed datagrams and a held reply die with the socket, as they would in the network.
   ctx_.timers().cancelAll(this);
   holding_ = false;
   flush();
-  // Noted before: another thread may get the number as soon as uv_close() has closed it.
-  core::noteClosedByLibuv(fd_);
-  udp_.reset();  // uv_close() closes the descriptor at once
+  // The poll handle stops watching at once; only then may the descriptor be closed.
+  poll_.reset();
+  ::close(fd_);
   fd_ = -1;
 }
 
-void UdpSocket::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
-  auto* self = static_cast<UdpSocket*>(h->data);
-  *buf = uv_buf_init(self->ctx_.datagramBuffer(), static_cast<unsigned>(kRecvBufferSize));
-}
-
-void UdpSocket::onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
-                       unsigned flags) {
-  auto* self = static_cast<UdpSocket*>(h->data);
+void UdpSocket::onReadable(uv_poll_t* poll, int status, int /*events*/) {
+  auto* self = static_cast<UdpSocket*>(poll->data);
   if (self == nullptr) {
     return;
   }
-  if (flags & UV_UDP_MMSG_FREE) {
-    // The last call of a recvmmsg batch: the buffer is about to be reused, so replies that
-    // point into it leave now.
-    self->in_batch_ = false;
-    self->flush();
+  if (status < 0) {
+    spdlog::debug("listener \"{}\": receive failed: {}", self->settings_.name, uv_strerror(status));
     return;
   }
-  if (nread < 0) {
-    spdlog::debug("listener \"{}\": receive failed: {}", self->settings_.name,
-                  uv_strerror(static_cast<int>(nread)));
-    self->flush();
-    return;
+  // A full batch may have left more behind; a short one emptied the queue. A bounded number of
+  // batches per wake-up keeps one busy socket from starving the rest of the loop (the poll is
+  // level-triggered, so what is left wakes the loop again).
+  for (int round = 0; round < 4 && self->fd_ >= 0; ++round) {
+    if (self->receiveBatch() < kBatch) {
+      break;
+    }
   }
-  if (addr == nullptr) {
-    self->flush();  // nothing more to read for now
-    return;
+}
+
+size_t UdpSocket::receiveBatch() {
+  for (size_t i = 0; i < kBatch; ++i) {
+    rmsgs_[i].msg_hdr = msghdr{};
+    rmsgs_[i].msg_hdr.msg_name = &rpeers_[i];
+    rmsgs_[i].msg_hdr.msg_namelen = sizeof rpeers_[i];
+    rmsgs_[i].msg_hdr.msg_iov = &riovs_[i];
+    rmsgs_[i].msg_hdr.msg_iovlen = 1;
   }
-  if (flags & UV_UDP_PARTIAL) {
-    ++self->stats_->datagrams_dropped;  // truncated: answering part of it would be wrong
-    return;
+  int n;
+  do {
+    n = ::recvmmsg(fd_, rmsgs_, kBatch, 0, nullptr);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) {
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      // ICMP errors queued on the socket (a peer's port unreachable) come back here once each;
+      // the next read goes on with the datagrams.
+      spdlog::debug("listener \"{}\": receive failed: {}", settings_.name, std::strerror(errno));
+      return kBatch;  // read again: there may be datagrams behind the error
+    }
+    return 0;
   }
-  ++self->stats_->datagrams_in;
-  self->stats_->bytes_in += static_cast<uint64_t>(nread);
-  self->in_batch_ = (flags & UV_UDP_MMSG_CHUNK) != 0;
-  switch (self->filter_.check(addr)) {
+  // Replies made while the batch is handed out wait for its end, then leave in one sendmmsg():
+  // they may point into the receive buffer, which the next batch overwrites.
+  ctx_.noteIo();
+  in_batch_ = true;
+  for (int i = 0; i < n && fd_ >= 0; ++i) {
+    const msghdr& h = rmsgs_[i].msg_hdr;
+    if ((h.msg_flags & MSG_TRUNC) != 0) {
+      ++stats_->datagrams_dropped;  // truncated: answering part of it would be wrong
+      continue;
+    }
+    deliver(reinterpret_cast<const sockaddr*>(h.msg_name),
+            std::string_view(static_cast<const char*>(h.msg_iov->iov_base), rmsgs_[i].msg_len));
+  }
+  in_batch_ = false;
+  flush();
+  return static_cast<size_t>(n);
+}
+
+void UdpSocket::deliver(const sockaddr* peer, std::string_view data) {
+  ++stats_->datagrams_in;
+  stats_->bytes_in += data.size();
+  switch (filter_.check(peer)) {
     case Refusal::kNone:
-      self->receive(addr, std::string_view(buf->base, static_cast<size_t>(nread)));
+      receive(peer, data);
       break;
     case Refusal::kOwnAddress:
-      ++self->stats_->datagrams_refused_own_address;
+      ++stats_->datagrams_refused_own_address;
       break;
     case Refusal::kBlockedPort:
-      ++self->stats_->datagrams_refused_blocked_port;
+      ++stats_->datagrams_refused_blocked_port;
       break;
-  }
-  if (!self->in_batch_) {
-    self->flush();
   }
 }
 

@@ -15,8 +15,11 @@
 
 namespace portd::net {
 
-// One UDP listener on one worker: its own SO_REUSEPORT socket, read with recvmmsg (libuv's
-// UV_UDP_RECVMMSG, up to 20 datagrams per system call into the worker's datagram buffer).
+// One UDP listener on one worker: its own SO_REUSEPORT socket, read with recvmmsg (up to 20
+// datagrams per system call into the worker's datagram buffer). The socket is watched with a
+// uv_poll_t and read here rather than by uv_udp_t, because libuv reads again until EAGAIN: at
+// one datagram in flight that is a second, empty recvmmsg per datagram. Here a batch that
+// comes back short means the queue was empty, and the next one waits for the next readiness.
 // Replies made while a batch is being handed out are collected and leave together in one
 // sendmmsg() when the batch ends. Loop thread only.
 //
@@ -38,7 +41,7 @@ class UdpSocket {
   int open(int fd);
   void stop();
   // Between a successful open() and stop().
-  bool receiving() const { return static_cast<bool>(udp_); }
+  bool receiving() const { return static_cast<bool>(poll_); }
 
   // Sends `data` to `peer`. Data that lies in the datagram being handled is not copied;
   // anything else is copied into this socket's send buffer. Datagrams the kernel will not take
@@ -62,9 +65,10 @@ class UdpSocket {
   void holdHandlerConfig(std::shared_ptr<const HandlerConfig> same);
 
  private:
-  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
-  static void onRecv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
-                     unsigned flags);
+  static void onReadable(uv_poll_t* poll, int status, int events);
+  // One recvmmsg() and its datagrams handed out; returns how many arrived (0 when none).
+  size_t receiveBatch();
+  void deliver(const sockaddr* peer, std::string_view data);
   void flush();
   // Queues one reply for the next sendmmsg().
   void enqueue(const sockaddr* peer, std::string_view data);
@@ -83,12 +87,18 @@ class UdpSocket {
   std::shared_ptr<const HandlerConfig> handler_config_;
   std::shared_ptr<ListenerStats> stats_;  // before handler_: the instance may register counters
   std::unique_ptr<Handler> handler_;
-  core::UvHandle<uv_udp_t> udp_;
+  core::UvHandle<uv_poll_t> poll_;
   int fd_ = -1;
   uint64_t id_ = 0;
   bool in_batch_ = false;
   SourceFilter filter_;
   ReplyLimiter limiter_;
+
+  // Where recvmmsg() puts the datagrams of a batch and their sources (the bytes go to the
+  // worker's datagram buffer, one kDatagramSlot each).
+  mmsghdr rmsgs_[kBatch];
+  iovec riovs_[kBatch];
+  sockaddr_storage rpeers_[kBatch];
 
   // Replies waiting for the end of the batch.
   mmsghdr msgs_[kBatch];

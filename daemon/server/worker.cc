@@ -143,7 +143,7 @@ void Worker::run() {
   if (rc != 0) {
     beginDrain();
   }
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  runLoop();
 
   // Every handle is closed by now (the loop only ends when none is active); destroying the
   // listeners frees the handler instances, and one more turn runs the last close callbacks.
@@ -162,6 +162,38 @@ void Worker::run() {
   state_.exited = true;
   if (on_exit_) {
     on_exit_(this);
+  }
+}
+
+void Worker::runLoop() {
+  for (;;) {
+    if (busy_poll_ns_ == 0) {
+      // Returns early only when apply() turns latency mode on (uv_stop); 0 = nothing is left.
+      if (uv_run(&loop_, UV_RUN_DEFAULT) == 0) {
+        return;
+      }
+      continue;
+    }
+    // Latency mode: poll without sleeping (epoll_wait with a zero timeout) for busy_poll after
+    // the last I/O, then block as usual. A request that arrives meanwhile is picked up without
+    // the cost of waking a sleeping thread, at the price of a CPU kept busy.
+    uint64_t seen = ctx_->ioEvents();
+    uint64_t deadline = uv_hrtime() + busy_poll_ns_;
+    while (busy_poll_ns_ != 0) {
+      if (uv_run(&loop_, UV_RUN_NOWAIT) == 0) {
+        return;
+      }
+      const uint64_t now = uv_hrtime();
+      if (ctx_->ioEvents() != seen) {
+        seen = ctx_->ioEvents();
+        deadline = now + busy_poll_ns_;
+      } else if (now >= deadline) {
+        break;
+      }
+    }
+    if (uv_run(&loop_, UV_RUN_ONCE) == 0) {
+      return;
+    }
   }
 }
 
@@ -197,6 +229,12 @@ void Worker::onHeartbeat() {
 int Worker::apply(Assignment& a) {
   const config::Config& config = *a.config;
   ctx_->setConnectionLimit(a.connection_limit);
+  const uint64_t busy_poll_ns =
+      static_cast<uint64_t>(std::chrono::nanoseconds(config.server.busy_poll).count());
+  if (busy_poll_ns != 0 && busy_poll_ns_ == 0) {
+    uv_stop(&loop_);  // leave the blocking uv_run() for runLoop()'s polling one
+  }
+  busy_poll_ns_ = busy_poll_ns;
   int first_error = 0;
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     const config::ListenerConfig& l = config.listeners[i];

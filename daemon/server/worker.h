@@ -68,6 +68,8 @@ class Worker {
  private:
   void run();
   int apply(Assignment& assignment);
+  // Runs the loop until no handle is left, polling without sleeping while busy_poll_ns_ says.
+  void runLoop();
   void keepUnchanged(Assignment& assignment);
   void retireAll();
   void sweepRetired();
@@ -98,6 +100,8 @@ class Worker {
   uint64_t open_high_water_ = 0;
   uint64_t last_trim_ms_ = 0;
   bool draining_ = false;
+  // [server] busy_poll, as set by the configuration last applied; 0 = block in epoll_wait.
+  uint64_t busy_poll_ns_ = 0;
   bool finished_ = false;
 };
 

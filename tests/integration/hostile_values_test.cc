@@ -36,6 +36,7 @@ const std::vector<DocumentKey>& documentKeys() {
       {"server", "workers"},
       {"server", "shutdown_timeout"},
       {"server", "max_connections"},
+      {"server", "busy_poll"},
       {"log", "level"},
       {"log", "format"},
       {"admin", "address"},

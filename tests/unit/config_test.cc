@@ -332,3 +332,14 @@ TEST_F(ConfigTest, KeysWithTooManyDottedPartsAreRefusedBeforeParsing) {
       "handler = \"echo\"\n");
   EXPECT_EQ(c->listeners.size(), 1u);
 }
+
+TEST_F(ConfigTest, BusyPollIsOffByDefaultAndBounded) {
+  auto c = load(std::string("[server]\n") + kListener);
+  EXPECT_EQ(c->server.busy_poll.count(), 0);
+  c = load(std::string("[server]\nbusy_poll = \"50us\"\n") + kListener);
+  EXPECT_EQ(c->server.busy_poll.count(), 50);
+  for (const char* bad : {"\"2s\"", "\"50\"", "50", "\"fast\""}) {
+    config::ConfigError e = error(std::string("[server]\nbusy_poll = ") + bad + "\n" + kListener);
+    EXPECT_NE(std::string(e.what()).find("server.busy_poll"), std::string::npos) << e.what();
+  }
+}

@@ -56,3 +56,18 @@ TEST(Size, IsAtMostInt64Max) {
     EXPECT_NE(error.find("too large"), std::string::npos) << error;
   }
 }
+
+TEST(FineDuration, ParsesMicroseconds) {
+  std::string error;
+  EXPECT_EQ(parseFineDuration("50us", &error), std::chrono::microseconds(50));
+  EXPECT_EQ(parseFineDuration("1ms", &error), std::chrono::microseconds(1000));
+  EXPECT_EQ(parseFineDuration("1ms500us", &error), std::chrono::microseconds(1500));
+  EXPECT_EQ(parseFineDuration("2s", &error), std::chrono::microseconds(2'000'000));
+  EXPECT_EQ(parseFineDuration("0us", &error), std::chrono::microseconds(0));
+  for (const char* bad : {"", "50", "us", "50 us", "1m", "-1us", "99999999999999999999us"}) {
+    EXPECT_FALSE(parseFineDuration(bad, &error)) << bad;
+    EXPECT_FALSE(error.empty());
+  }
+  // The coarse durations keep refusing a unit below the millisecond.
+  EXPECT_FALSE(parseDuration("50us", &error));
+}
