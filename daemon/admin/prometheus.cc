@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "admin/metrics.h"
+#include "admin/prometheus_text.h"
+#include "admin/series_metrics.h"
 #include "admin/totals.h"
 #include "version.h"
 
@@ -14,21 +16,7 @@ namespace portd::admin {
 
 namespace {
 
-// Label values: backslash, double quote and newline are escaped (exposition format 0.0.4).
-std::string escape(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string escape(std::string_view v) { return escapeLabelValue(v); }
 
 class Writer {
  public:
@@ -43,6 +31,7 @@ class Writer {
       out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
     }
   }
+  void append(const std::string& text) { out_ += text; }
   std::string take() { return std::move(out_); }
 
  private:
@@ -212,6 +201,8 @@ std::string renderPrometheus(const admin::ServerState& state) {
                value);
     }
   }
+  // Handlers' labelled series (series_declare), e.g. per peer: admin/series_metrics.cc.
+  w.append(renderSeries(labels, totals));
 
   w.family("portd_uptime_seconds", "gauge", "Seconds since the daemon started.");
   w.sample("portd_uptime_seconds", "", state.uptimeSeconds());
