@@ -8,6 +8,8 @@
 
 #include "admin/host_netstat.h"
 #include "admin/metrics.h"
+#include "admin/prometheus_text.h"
+#include "admin/series_metrics.h"
 #include "admin/totals.h"
 #include "version.h"
 
@@ -15,21 +17,7 @@ namespace portd::admin {
 
 namespace {
 
-// Label values: backslash, double quote and newline are escaped (exposition format 0.0.4).
-std::string escape(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string escape(std::string_view v) { return escapeLabelValue(v); }
 
 class Writer {
  public:
@@ -44,6 +32,7 @@ class Writer {
       out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
     }
   }
+  void append(const std::string& text) { out_ += text; }
   std::string take() { return std::move(out_); }
 
  private:
@@ -213,6 +202,8 @@ std::string renderPrometheus(const admin::ServerState& state) {
                value);
     }
   }
+  // Handlers' labelled series (series_declare), e.g. per peer: admin/series_metrics.cc.
+  w.append(renderSeries(labels, totals));
 
   w.family("portd_uptime_seconds", "gauge", "Seconds since the daemon started.");
   w.sample("portd_uptime_seconds", "", state.uptimeSeconds());

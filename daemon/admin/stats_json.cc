@@ -70,6 +70,25 @@ std::string renderStatsJson(const admin::ServerState& state) {
       }
       entry.insert("handler_counters", std::move(counters));
     }
+    // Handlers' labelled series: {"peer": {"127.0.0.1:40112": {"received": 98, ...}}}.
+    if (!t.series.empty()) {
+      toml::table series;
+      for (const SeriesTotals& s : t.series) {
+        toml::table values;
+        for (const auto& [value, figures] : s.values) {
+          toml::table row;
+          for (const auto& [name, v] : figures.counters) {
+            row.insert(name, n(v));
+          }
+          for (const auto& [name, v] : figures.gauges) {
+            row.insert(name, v);
+          }
+          values.insert(value, std::move(row));
+        }
+        series.insert(s.label, std::move(values));
+      }
+      entry.insert("handler_series", std::move(series));
+    }
     listeners.push_back(std::move(entry));
   }
   const char* phase = state.phase() == admin::ServerState::Phase::kReady      ? "ready"

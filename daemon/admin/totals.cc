@@ -60,6 +60,7 @@ Totals sum(const ServerState& state, const std::string& listener) {
         found->second += entry.second;
       }
     }
+    sumSeries(s.series, &t.series);
   }
   return t;
 }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,21 @@ namespace portd::admin {
 
 // The aggregation behind /metrics and /stats: workers keep their own counters, and these sum
 // them when a scrape asks, so a scrape costs the scraper, never the hot path.
+
+// One label's series of a listener (a handler's series_declare), summed over the workers and
+// the instances: a label value that more than one of them has open shows once, its counters
+// summed and its largest gauge.
+struct SeriesValues {
+  std::vector<std::pair<std::string, uint64_t>> counters;  // in the order declared
+  std::vector<std::pair<std::string, double>> gauges;
+};
+struct SeriesTotals {
+  std::string label;
+  std::map<std::string, SeriesValues> values;  // by label value
+};
+
+// Adds the series open now in `series` (one worker's) to `out` (by label, first seen order).
+void sumSeries(const net::HandlerSeries& series, std::vector<SeriesTotals>* out);
 
 // One listener's counters summed over the workers.
 struct Totals {
@@ -24,6 +40,7 @@ struct Totals {
   std::array<uint64_t, net::RequestStats::kBucketsUs.size() + 1> latency{};
   std::array<uint64_t, net::kFaultKinds> faults{};
   std::vector<std::pair<std::string, uint64_t>> handler;  // named counters, first seen order
+  std::vector<SeriesTotals> series;                       // labelled series, by label
 
   uint64_t active() const { return accepted - rejected - closed; }
   bool has_requests = false;  // a handler with requests serves this listener

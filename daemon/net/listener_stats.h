@@ -3,11 +3,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/counter.h"
+#include "core/series_table.h"
 #include "net/faults.h"
 
 namespace portd::net {
@@ -48,6 +50,33 @@ class HandlerCounters {
   mutable std::mutex mutex_;
   std::vector<std::string> names_;
   std::array<core::Counter, kMax> values_;
+};
+
+// Labelled series of the handler instances of one listener on one worker (the plugin
+// interface's series_declare()). Each instance owns its tables; it adds them here when it is
+// created and takes them out when it is destroyed, both on the worker thread, while a scrape
+// may list them: the list (not the figures, which SeriesTable publishes itself) is behind a
+// mutex, as HandlerCounters' names are.
+class HandlerSeries {
+ public:
+  void add(std::shared_ptr<const core::SeriesTable> table) {
+    std::lock_guard lock(mutex_);
+    tables_.push_back(std::move(table));
+  }
+  void remove(const core::SeriesTable* table) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(tables_, [&](const auto& t) { return t.get() == table; });
+  }
+  // The tables now; a scrape reads them after the lock is released, and keeps one that its
+  // instance drops meanwhile alive until it is done.
+  std::vector<std::shared_ptr<const core::SeriesTable>> tables() const {
+    std::lock_guard lock(mutex_);
+    return tables_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<const core::SeriesTable>> tables_;
 };
 
 // Request counts and latencies of handlers that have requests (http).
@@ -108,6 +137,7 @@ struct ListenerStats {
   std::array<core::Counter, kFaultKinds> faults;
   RequestStats requests;
   HandlerCounters handler;
+  HandlerSeries series;
 };
 
 }  // namespace portd::net

@@ -14,4 +14,10 @@ std::string metrics(const Endpoint& admin);
 // none (as before the counters existed).
 double sample(const std::string& text, const std::string& series);
 
+// GET `path` of the admin endpoint: the body only.
+std::string adminBody(const Endpoint& admin, const std::string& path);
+
+// Whether `promtool check metrics` accepts `text` (a /metrics body); its complaints in `why`.
+bool promtoolAccepts(const std::string& text, std::string* why);
+
 }  // namespace portd::itest

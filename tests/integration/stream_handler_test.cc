@@ -15,49 +15,18 @@
 #include "external_server.h"
 #include "metrics_client.h"
 #include "net_client.h"
+#include "stream_messages.h"
 
 namespace portd::itest {
 namespace {
 
 std::string config(const std::string& protocol, const std::string& options) {
-  return "[server]\nworkers = 1\n[log]\nlevel = \"info\"\n[admin]\naddress = \"127.0.0.1:0\"\n"
-         "[[listener]]\nname = \"stream\"\nprotocol = \"" +
-         protocol + "\"\naddress = \"127.0.0.1:0\"\nhandler = \"stream\"\n[listener.options]\n" +
-         options;
+  return streamConfig(protocol, options);
 }
 
-void putBe(std::string& s, size_t at, uint64_t v, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    s[at + n - 1 - i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-}
-
-uint64_t getBe(std::string_view s, size_t at, size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  }
-  return v;
-}
-
-// A stream message as docs/stream.md describes it: "PDST", version 1, flags, 2 reserved bytes,
-// sequence number, send time in ns, padding to `size`.
+// The client side of docs/stream.md's messages is in stream_messages.h.
 std::string message(uint64_t seq, size_t size = 64, uint8_t flags = 0) {
-  std::string m(size, 'p');
-  m.replace(0, 4, "PDST");
-  m[4] = 1;
-  m[5] = static_cast<char>(flags);
-  m[6] = m[7] = 0;
-  putBe(m, 8, seq, 8);
-  putBe(m, 16, static_cast<uint64_t>(Clock::now().time_since_epoch().count()), 8);
-  return m;
-}
-
-std::string framed(const std::string& m) {
-  std::string f(4, '\0');
-  putBe(f, 0, m.size(), 4);
-  return f + m;
+  return streamMessage(seq, size, flags);
 }
 
 double counter(const Daemon& d, const std::string& protocol, const std::string& name) {

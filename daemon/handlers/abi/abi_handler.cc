@@ -10,6 +10,7 @@
 #include "core/loop_context.h"
 #include "handlers/abi/abi_worker.h"
 #include "handlers/abi/host_api.h"
+#include "handlers/abi/series_api.h"
 #include "net/connection.h"
 #include "net/udp_socket.h"
 
@@ -37,6 +38,7 @@ class AbiHandler final : public Handler {
     }
     w_.creating = false;
     if (def.create != nullptr && w_.instance == nullptr) {
+      seriesRelease(&w_);  // the destructor does not run
       throw std::runtime_error(
           fmt::format("handler \"{}\" could not create its instance", def.name));
     }
@@ -49,6 +51,8 @@ class AbiHandler final : public Handler {
       DispatchScope scope(&w_);
       w_.def->destroy(w_.instance);
     }
+    // Its series leave the metrics with it.
+    seriesRelease(&w_);
   }
 
   void onOpen(net::Connection& conn) override {

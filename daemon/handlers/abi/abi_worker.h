@@ -2,13 +2,16 @@
 
 #include <portd/handler.h>
 
+#include <array>
+#include <memory>
 #include <string>
 
 #include "core/rate_limit.h"
 
 namespace portd::core {
 class LoopContext;
-}
+class SeriesTable;
+}  // namespace portd::core
 namespace portd::net {
 class Handler;
 struct ListenerStats;
@@ -27,6 +30,10 @@ struct portd_worker {
   portd::net::ListenerStats* stats = nullptr;
   void* instance = nullptr;
   bool creating = false;  // counters may be registered only in create()
+  // Labelled series the instance declared (series_declare), also listed in stats->series for
+  // the scrapes; taken out of that list when the instance is destroyed.
+  std::array<std::shared_ptr<portd::core::SeriesTable>, PORTD_SERIES_MAX_SETS> series{};
+  size_t series_count = 0;
 
   // Callback errors and misuse are logged at most once a second per instance.
   portd::core::RateLimit error_limit;

@@ -10,6 +10,7 @@
 #include "config/options.h"
 #include "core/loop_context.h"
 #include "handlers/abi/abi_worker.h"
+#include "handlers/abi/series_api.h"
 #include "net/connection.h"
 #include "net/listener_stats.h"
 #include "net/udp_socket.h"
@@ -348,6 +349,12 @@ const portd_host_api kHostApi = {
     keepInput,
     isOpen,
     statusText,
+    // ABI 1.2: labelled series.
+    seriesDeclare,
+    seriesOpen,
+    seriesAdd,
+    seriesSet,
+    seriesClose,
 };
 
 }  // namespace

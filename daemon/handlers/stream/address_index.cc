@@ -1,7 +1,10 @@
 #include "handlers/stream/address_index.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace portd::handlers::stream {
@@ -21,6 +24,23 @@ bool keyOf(const sockaddr* sa, PeerKey* out) {
   }
   out->family = sa->sa_family;
   return true;
+}
+
+size_t formatPeer(const sockaddr* sa, char (&out)[kPeerNameMax]) {
+  char host[INET6_ADDRSTRLEN] = {0};
+  int n = 0;
+  std::snprintf(out, sizeof out, "(unspecified)");  // for a log line; no label
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    n = std::snprintf(out, sizeof out, "%s:%u", host, static_cast<unsigned>(ntohs(in->sin_port)));
+  } else if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    n = std::snprintf(out, sizeof out, "[%s]:%u", host,
+                      static_cast<unsigned>(ntohs(in6->sin6_port)));
+  }
+  return n > 0 ? std::min(static_cast<size_t>(n), sizeof out - 1) : 0;
 }
 
 AddressIndex::AddressIndex(size_t max_entries) {

@@ -19,6 +19,12 @@ struct PeerKey {
 // The key of an IPv4 or IPv6 address; false for another family.
 bool keyOf(const sockaddr* sa, PeerKey* out);
 
+// An IPv4 or IPv6 address and port as "192.0.2.1:5201" or "[2001:db8::1]:5201", written into
+// `out` without allocating (a peer's label in the metrics); its length, or 0 (and
+// "(unspecified)" in `out`) for another family. kPeerNameMax bytes are enough for any.
+constexpr size_t kPeerNameMax = 56;
+size_t formatPeer(const sockaddr* sa, char (&out)[kPeerNameMax]);
+
 // From peer addresses to slots of a fixed array, with a bounded number of entries and all of
 // its memory taken up front: open addressing with linear probing in a table of at least twice
 // the entries, and backward-shift deletion so that no tombstones pile up. Nothing allocates

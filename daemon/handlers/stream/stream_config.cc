@@ -62,7 +62,8 @@ const portd_option_def kOptions[] = {
     {"echo", PORTD_OPT_BOOL, "false",
      "sink: send every stream message back unchanged (also asked per message by flag bit 0)"},
     {"max_peers", PORTD_OPT_INT, "1024",
-     "sink, UDP: peers accounted at once per worker; more are counted in peers_refused"},
+     "sink: UDP peers accounted at once per worker (more are counted in peers_refused), and "
+     "peers, UDP or TCP, with series of their own in the metrics"},
     {"peer_idle", PORTD_OPT_DURATION, "\"5s\"",
      "sink, UDP: a peer silent this long is reported in the log and forgotten"},
     {"packet_size", PORTD_OPT_SIZE, "1200", "source: bytes of each message, header included"},

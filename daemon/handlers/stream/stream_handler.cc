@@ -1,5 +1,7 @@
 #include "handlers/stream/stream_handler.h"
 
+#include <netinet/in.h>
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -13,7 +15,6 @@
 #include "handlers/stream/seq_tracker.h"
 #include "handlers/stream/stream_config.h"
 #include "handlers/stream/wire.h"
-#include "net/address.h"
 
 namespace portd::handlers::stream {
 
@@ -50,6 +51,7 @@ enum Counter {
   kChallenges,
   kSockperfMessages,
   kSockperfAnswers,
+  kPeerSeriesRefused,
   kCounterCount
 };
 const char* const kCounterNames[] = {"received",
@@ -68,8 +70,27 @@ const char* const kCounterNames[] = {"received",
                                      "streams_refused",
                                      "challenges",
                                      "sockperf_messages",
-                                     "sockperf_answers"};
+                                     "sockperf_answers",
+                                     "peer_series_refused"};
 static_assert(std::size(kCounterNames) == kCounterCount);
+
+// Each sink peer's own figures, as labelled series (label "peer", the address and port):
+// portd_handler_peer_events_total{name="received",peer="..."} and so on, removed when the
+// peer's stream ends.
+enum PeerCounter {
+  kPeerReceived,
+  kPeerReceivedBytes,
+  kPeerLost,
+  kPeerDuplicated,
+  kPeerReordered,
+  kPeerLate,
+  kPeerCounterCount
+};
+const char* const kPeerCounterNames[] = {"received",   "received_bytes", "lost",
+                                         "duplicated", "reordered",      "late"};
+static_assert(std::size(kPeerCounterNames) == kPeerCounterCount);
+const char* const kPeerGaugeNames[] = {"jitter_seconds"};
+constexpr int kPeerJitter = 0;
 
 // One peer of the sink: a UDP source address or a TCP connection.
 struct Peer {
@@ -77,6 +98,7 @@ struct Peer {
   sockaddr_storage addr{};
   SeqTracker tracker;
   int64_t last_ns = 0;
+  portd_series_t series = 0;  // 0: none (max_peers of them live, or an older portd)
   bool used = false;
 };
 
@@ -106,6 +128,10 @@ class StreamHandler {
     for (size_t i = 0; i < counters_.size(); ++i) {
       counters_[i] = w.counter(kCounterNames[i]);
     }
+    if (c.mode == Mode::kSink) {
+      peer_series_ = sdk::LabelledSeries(w, "peer", static_cast<uint32_t>(c.max_peers),
+                                         kPeerCounterNames, kPeerGaugeNames);
+    }
     out_.reserve(kOutChunk + kMaxMessage + kLengthPrefix);
     if (c.mode == Mode::kSource) {
       packet_.assign(kOutChunk + c.packet_size + kLengthPrefix, '\0');
@@ -127,6 +153,7 @@ class StreamHandler {
       c.setData(p);
       ++tcp_peers_;
       add(kPeers);
+      openSeries(*p);
     } else if (config_.mode == Mode::kSource) {
       Stream* s = takeStream();
       if (s == nullptr) {
@@ -254,43 +281,74 @@ class StreamHandler {
     }
   }
 
+  // A change of one of a peer's figures: to the worker's totals and to the peer's series.
+  void publish(Peer& p, Counter total, PeerCounter own, uint64_t n) {
+    if (n != 0) {
+      worker_.add(counters_[total], n);
+      peer_series_.add(p.series, own, n);
+    }
+  }
+
   // Adds what one packet changed in a peer's figures to the worker's counters.
-  void publish(const StreamStats& before, const StreamStats& after) {
-    add(kReceived, after.received - before.received);
-    add(kReceivedBytes, after.bytes - before.bytes);
-    add(kLost, after.lost - before.lost);
-    add(kDuplicated, after.duplicated - before.duplicated);
-    add(kReordered, after.reordered - before.reordered);
-    add(kLate, after.late - before.late);
+  void publish(Peer& p, const StreamStats& before, const StreamStats& after) {
+    publish(p, kReceived, kPeerReceived, after.received - before.received);
+    publish(p, kReceivedBytes, kPeerReceivedBytes, after.bytes - before.bytes);
+    publish(p, kLost, kPeerLost, after.lost - before.lost);
+    publish(p, kDuplicated, kPeerDuplicated, after.duplicated - before.duplicated);
+    publish(p, kReordered, kPeerReordered, after.reordered - before.reordered);
+    publish(p, kLate, kPeerLate, after.late - before.late);
+    if (after.jitter_ns != before.jitter_ns) {
+      peer_series_.set(p.series, kPeerJitter, after.jitter_ns / 1e9);
+    }
   }
 
   void account(Peer& p, const Header& h, size_t bytes, int64_t now) {
     const StreamStats before = p.tracker.stats();
     p.tracker.add(h.seq, bytes, static_cast<int64_t>(h.send_ns), now);
-    publish(before, p.tracker.stats());
+    publish(p, before, p.tracker.stats());
     p.last_ns = now;
   }
 
-  // The per-peer figures have no place in the daemon's metrics (the handler interface has
-  // named counters only): they go to the log, one line per peer, when its stream ends.
+  // The peer's series, labelled with its address and port; none when max_peers are live.
+  void openSeries(Peer& p) {
+    if (!peer_series_.available()) {
+      return;
+    }
+    char name[kPeerNameMax];
+    const size_t len = formatPeer(reinterpret_cast<const sockaddr*>(&p.addr), name);
+    p.series = len > 0 ? peer_series_.open(std::string_view(name, len)) : 0;
+    if (p.series == 0) {
+      add(kPeerSeriesRefused);
+    }
+  }
+
+  // The stream ended: what is still missing is lost, the peer's figures are logged, one line,
+  // and its series leave the metrics (a peer that comes back starts new ones).
   void finishPeer(Peer& p, const char* transport) {
     const StreamStats before = p.tracker.stats();
     p.tracker.finish();
     const StreamStats& s = p.tracker.stats();
-    publish(before, s);
-    if (s.received == 0 && s.late == 0 && s.duplicated == 0) {
-      return;
+    publish(p, before, s);
+    if (s.received != 0 || s.late != 0 || s.duplicated != 0) {
+      logPeer(p, transport);
     }
+    peer_series_.close(p.series);
+    p.series = 0;
+  }
+
+  void logPeer(const Peer& p, const char* transport) {
+    const StreamStats& s = p.tracker.stats();
+    char name[kPeerNameMax];
+    formatPeer(reinterpret_cast<const sockaddr*>(&p.addr), name);
     char line[320];
-    std::snprintf(
-        line, sizeof line,
-        "stream from %s (%s): received %llu (%llu bytes), lost %llu, duplicated %llu, "
-        "reordered %llu, late %llu, jitter %.1f us",
-        net::Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&p.addr)).toString().c_str(),
-        transport, static_cast<unsigned long long>(s.received),
-        static_cast<unsigned long long>(s.bytes), static_cast<unsigned long long>(s.lost),
-        static_cast<unsigned long long>(s.duplicated), static_cast<unsigned long long>(s.reordered),
-        static_cast<unsigned long long>(s.late), s.jitter_ns / 1000.0);
+    std::snprintf(line, sizeof line,
+                  "stream from %s (%s): received %llu (%llu bytes), lost %llu, duplicated %llu, "
+                  "reordered %llu, late %llu, jitter %.1f us",
+                  name, transport, static_cast<unsigned long long>(s.received),
+                  static_cast<unsigned long long>(s.bytes), static_cast<unsigned long long>(s.lost),
+                  static_cast<unsigned long long>(s.duplicated),
+                  static_cast<unsigned long long>(s.reordered),
+                  static_cast<unsigned long long>(s.late), s.jitter_ns / 1000.0);
     worker_.log(PORTD_LOG_INFO, line);
   }
 
@@ -396,6 +454,7 @@ class StreamHandler {
     peer_index_.insert(key, static_cast<int>(i));
     ++udp_peers_;
     add(kPeers);
+    openSeries(p);
     startSweep();
     return static_cast<int>(i);
   }
@@ -601,7 +660,8 @@ class StreamHandler {
   const portd_host_api* host_;
   const Config& config_;
   std::array<int, kCounterCount> counters_{};
-  std::vector<Peer> peers_;  // UDP sink peers, all allocated up front
+  sdk::LabelledSeries peer_series_;  // sink only
+  std::vector<Peer> peers_;          // UDP sink peers, all allocated up front
   AddressIndex peer_index_;
   size_t udp_peers_ = 0;
   size_t tcp_peers_ = 0;

@@ -61,6 +61,7 @@
  *    portd does not know of are all zero (callbacks it could not call); otherwise portd refuses
  *    it with a message saying that it needs a newer portd;
  *  - a plugin that calls a host function added after ABI 1.0 checks PORTD_HOST_HAS() first.
+ * Additions so far: 1.1 PORTD_OPT_PATH; 1.2 the series_* functions (PORTD_ABI_MINOR).
  * New status codes may appear: treat any negative status as a failure (see strerror).
  * PORTD_ABI_VERSION changes only for an incompatible change, and portd refuses plugins built
  * for another version.
@@ -94,6 +95,10 @@ extern "C" {
 
 /* Bumped on any incompatible change of the structures or functions below. */
 #define PORTD_ABI_VERSION 1u
+/* The additions this header has (1.1: PORTD_OPT_PATH; 1.2: labelled series), for a plugin that
+ * is compiled against more than one header (#if defined(PORTD_ABI_MINOR) && ...). At run time
+ * ask PORTD_HOST_HAS() instead: the portd that loads a plugin may be older than its header. */
+#define PORTD_ABI_MINOR 2u
 
 #if defined(__GNUC__)
 #define PORTD_EXPORT __attribute__((visibility("default")))
@@ -152,6 +157,13 @@ typedef uint64_t portd_timer_t;             /* a timer; 0 is never a valid id */
 typedef struct portd_options portd_options; /* a listener's validated options */
 typedef struct portd_worker portd_worker;   /* one worker's view of one listener */
 typedef uint64_t portd_dgram_t;             /* a datagram socket; 0 is never a valid id */
+typedef uint64_t portd_series_t; /* the series of one label value (ABI 1.2); 0 is never valid */
+
+/* Limits of labelled series (ABI 1.2; see series_declare below). */
+#define PORTD_SERIES_MAX_SETS 4        /* series_declare() calls per instance */
+#define PORTD_SERIES_MAX_COLUMNS 32    /* counters plus gauges of one set */
+#define PORTD_SERIES_MAX_VALUES 65536  /* live label values of one set */
+#define PORTD_SERIES_MAX_VALUE_LEN 128 /* bytes of one label value */
 
 typedef void (*portd_timer_cb)(void* arg);
 
@@ -221,6 +233,39 @@ typedef struct portd_host_api {
   int (*is_open)(portd_conn_t conn);
   /* A short description of a PORTD_* status, e.g. "the connection is closed". */
   const char* (*strerror)(int status);
+
+  /* Added in ABI 1.2: labelled series, for figures kept per peer (or per anything whose values
+   * come and go) rather than in total. Check PORTD_HOST_HAS(host, series_declare) first.
+   *
+   * A set is declared in create() only: one label name (`label`: a lowercase letter, then
+   * lowercase letters, digits and '_', at most 32 bytes; not listener, handler, protocol or
+   * name), the counters and gauges each label value gets (names as for counter(); at most
+   * PORTD_SERIES_MAX_COLUMNS in all), and how many label values may be live at once on this
+   * worker (1 to PORTD_SERIES_MAX_VALUES). portd allocates the whole set then; it returns the
+   * set's index (at most PORTD_SERIES_MAX_SETS per instance), or PORTD_EINVAL.
+   *
+   * series_open() (worker thread) starts the series of one label value, its counters and
+   * gauges at 0, and sets *out to their id: PORTD_ENOMEM when max_values are live, PORTD_EINVAL
+   * for a value that is empty, longer than PORTD_SERIES_MAX_VALUE_LEN bytes or not UTF-8. It
+   * does not allocate. series_close() removes them from the metrics; the id is stale
+   * afterwards (PORTD_ECLOSED). Two live ids with one label value (on one worker or several)
+   * show as one series: counters summed, the largest gauge.
+   *
+   * series_add() and series_set() cost a few instructions, no lock and no allocation; like
+   * counter_add(), they do nothing with a stale id or an index out of range, and run on the
+   * instance's worker thread only. series_set() ignores a value that is not finite.
+   *
+   * portd shows counter C of label value V of set label L as
+   *   portd_handler_L_events_total{listener,handler,protocol,name="C",L="V"}
+   * and gauge G as portd_handler_L_value{...,name="G",L="V"}, and /stats as
+   * listeners[].handler_series.L.V.C. */
+  int (*series_declare)(portd_worker* w, const char* label, uint32_t max_values,
+                        const char* const* counters, size_t counter_count,
+                        const char* const* gauges, size_t gauge_count);
+  int (*series_open)(portd_worker* w, int set, const char* value, size_t len, portd_series_t* out);
+  void (*series_add)(portd_worker* w, portd_series_t series, int counter, uint64_t delta);
+  void (*series_set)(portd_worker* w, portd_series_t series, int gauge, double value);
+  int (*series_close)(portd_worker* w, portd_series_t series);
 } portd_host_api;
 
 /* Whether the host offers function `fn` (one added to portd_host_api after ABI 1.0). */

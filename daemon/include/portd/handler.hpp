@@ -163,10 +163,72 @@ class Worker {
   void add(int counter, uint64_t delta = 1) const { host_->counter_add(w_, counter, delta); }
 
   const portd_host_api* host() const { return host_; }
+  portd_worker* handle() const { return w_; }
 
  private:
   const portd_host_api* host_;
   portd_worker* w_;
+};
+
+// Counters and gauges kept per value of one label whose values come and go, e.g. per peer
+// (ABI 1.2; see series_declare in <portd/handler.h> for the names, limits and metrics). Built
+// in the Instance constructor; on a portd older than ABI 1.2 it is unavailable: open()
+// returns 0 and every call with 0 does nothing, so a handler needs no test of its own.
+//
+//   const char* const kCounters[] = {"received", "lost"};
+//   const char* const kGauges[] = {"jitter_seconds"};
+//   LabelledSeries peers(w, "peer", max_peers, kCounters, kGauges);   // in the constructor
+//   portd_series_t s = peers.open("127.0.0.1:40112");  // 0: max_peers are live
+//   peers.add(s, 0);  peers.set(s, 0, 0.0012);  ...  peers.close(s);
+class LabelledSeries {
+ public:
+  LabelledSeries() = default;
+  LabelledSeries(Worker w, const char* label, uint32_t max_values,
+                 std::span<const char* const> counters, std::span<const char* const> gauges = {})
+      : host_(w.host()), w_(w.handle()) {
+    if (!PORTD_HOST_HAS(host_, series_declare)) {
+      return;
+    }
+    set_ = host_->series_declare(w_, label, max_values, counters.data(), counters.size(),
+                                 gauges.data(), gauges.size());
+    if (set_ < 0) {
+      throw std::runtime_error(std::string("cannot declare the series of label ") + label);
+    }
+  }
+
+  bool available() const { return set_ >= 0; }
+  // The series of `value`, each figure at 0. 0 when max_values are live already, when the
+  // value is refused (empty, too long, not UTF-8) or when series are unavailable.
+  portd_series_t open(std::string_view value) const {
+    portd_series_t s = 0;
+    if (set_ < 0 || host_->series_open(w_, set_, value.data(), value.size(), &s) != PORTD_OK) {
+      return 0;
+    }
+    return s;
+  }
+  // The hot path: a few instructions, no lock. `counter` and `gauge` index the names given to
+  // the constructor.
+  void add(portd_series_t s, int counter, uint64_t delta = 1) const {
+    if (s != 0) {
+      host_->series_add(w_, s, counter, delta);
+    }
+  }
+  void set(portd_series_t s, int gauge, double value) const {
+    if (s != 0) {
+      host_->series_set(w_, s, gauge, value);
+    }
+  }
+  // Removes the value's series from the metrics; `s` is stale afterwards.
+  void close(portd_series_t s) const {
+    if (s != 0) {
+      host_->series_close(w_, s);
+    }
+  }
+
+ private:
+  const portd_host_api* host_ = nullptr;
+  portd_worker* w_ = nullptr;
+  int set_ = -1;
 };
 
 namespace detail {
