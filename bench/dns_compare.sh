@@ -36,45 +36,11 @@ while [[ $# -gt 0 ]]; do
 done
 
 # What the comparison needs, from Debian's packages, first.
-need=()
-command -v dnsperf >/dev/null || need+=(dnsperf)
-[[ -x /usr/sbin/knotd ]] || need+=(knot)
-[[ -x /usr/sbin/nsd ]] || need+=(nsd)
-command -v perf >/dev/null || need+=(linux-perf)
-if [[ ${#need[@]} -gt 0 ]]; then
-  sudo=""
-  [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
-
 source "$script_dir/lib.sh"
+bench_install dnsperf knot nsd linux-perf bind9-dnsutils
 bench_init dns_compare "$build_dir"
 
-# The zone, and queries asking for each kind of answer.
-cat >"$work/example.zone" <<'EOF_ZONE'
-$ORIGIN example.com.
-$TTL 3600
-@       SOA   ns1 hostmaster 2024010101 7200 3600 1209600 300
-@       NS    ns1
-@       MX    10 mail
-ns1     A     192.0.2.53
-www     A     192.0.2.1
-www     AAAA  2001:db8::1
-mail    A     192.0.2.25
-alias   CNAME www
-txt     TXT   "v=spf1 -all"
-EOF_ZONE
-cat >"$work/queries" <<'EOF_Q'
-www.example.com A
-www.example.com AAAA
-alias.example.com A
-example.com MX
-txt.example.com TXT
-mail.example.com AAAA
-nope.example.com A
-www.example.org A
-EOF_Q
+dns_zone
 
 # portd: one worker, UDP and TCP on one port.
 pport=$(free_port)
@@ -90,71 +56,12 @@ pport=$(free_port)
 start_portd dns-udp "$server_cpu"
 portd_pid=${bench_pids[-1]}
 
-# Knot DNS: one UDP worker.
-kport=$(free_port)
-mkdir -p "$work/knot"
-cat >"$work/knot/knot.conf" <<EOF_KNOT
-server:
-    rundir: "$work/knot"
-    listen: 127.0.0.1@$kport
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-control:
-    listen: "$work/knot/knot.sock"
-database:
-    storage: "$work/knot/db"
-log:
-  - target: stderr
-    any: warning
-zone:
-  - domain: example.com
-    storage: "$work"
-    file: example.zone
-EOF_KNOT
-bench_spawn taskset -c "$server_cpu" /usr/sbin/knotd -c "$work/knot/knot.conf"
-
-# NSD: one server process, in the foreground, as this user, without its default rate limit.
-nport=$(free_port)
-mkdir -p "$work/nsd"
-cat >"$work/nsd/nsd.conf" <<EOF_NSD
-server:
-    ip-address: 127.0.0.1@$nport
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "$work"
-    pidfile: "$work/nsd/nsd.pid"
-    database: ""
-    zonelistfile: "$work/nsd/zone.list"
-    xfrdfile: "$work/nsd/xfrd.state"
-    xfrdir: "$work/nsd"
-    logfile: "$work/nsd/nsd.log"
-    verbosity: 0
-    # NSD limits answers per /24 by default (200/s); the others do not, and neither does this.
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: example.com
-    zonefile: example.zone
-EOF_NSD
-bench_spawn taskset -c "$server_cpu" /usr/sbin/nsd -d -c "$work/nsd/nsd.conf"
-
-# Every server answers before the runs start.
-for p in "$pport" "$kport" "$nport"; do
-  ok=""
-  for _ in $(seq 100); do
-    if dig +short +tries=1 +time=1 @127.0.0.1 -p "$p" www.example.com A 2>/dev/null |
-      grep -q 192.0.2.1; then
-      ok=1
-      break
-    fi
-    sleep 0.1
-  done
-  [[ -n $ok ]] || die "nothing answers on port $p"
-done
+# Knot DNS (one UDP worker) and NSD (one server process), on free ports; each answers first.
+start_knot "$server_cpu"
+kport=$knot_port
+start_nsd "$server_cpu"
+nport=$nsd_port
+wait_dns "$pport"
 
 # One dnsperf run; prints QPS and remembers the whole output.
 run() {
@@ -181,7 +88,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 echo
 for n in "${names[@]}"; do
   printf 'median %-6s %12.0f qps\n' "$n" "$(echo "${results[$n]}" | median)"

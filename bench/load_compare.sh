@@ -55,33 +55,8 @@ start_portd web "$server_cpu"
 targets=("portd http://127.0.0.1:$port/hello")
 
 if command -v nginx >/dev/null; then
-  nport=$(free_port)
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<EOF_NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:$nport;
-    location /hello { return 200 "hello, world\n"; }
-  }
-}
-EOF_NGINX
-  bench_spawn taskset -c "$server_cpu" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$nport/hello" >/dev/null && break
-    sleep 0.05
-  done
-  targets+=("nginx http://127.0.0.1:$nport/hello")
+  start_nginx "$server_cpu"
+  targets+=("nginx http://127.0.0.1:$nginx_port/hello")
 fi
 
 run() { # TOOL URL -> requests/s
@@ -121,7 +96,6 @@ for target in "${targets[@]}"; do
     done
   done
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 for target in "${targets[@]}"; do
   name=${target%% *}
   mine=$(echo "${results[$name,portd-load]}" | median)

@@ -31,13 +31,8 @@ bench_init load_resp_compare "$build_dir"
 command -v redis-server >/dev/null || die "redis-server is not installed (.ci/setup)"
 command -v redis-benchmark >/dev/null || die "redis-benchmark is not installed (.ci/setup)"
 
-port=$(free_port)
-bench_spawn taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --save '' \
-  --appendonly no --dir "$work"
-for _ in $(seq 100); do
-  redis-cli -p "$port" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
+start_redis "$server_cpu"
+port=$redis_port
 [[ $(ss -ltnH "sport = :$port" | wc -l) -eq 1 ]] || die "another process shares port $port"
 
 rate_benchmark() { # TEST P N -> requests/s
@@ -50,7 +45,6 @@ rate_load() { # TEST P N -> requests/s
     -c "$connections" -p "$2" --batch -n "$3" -q --json "$work/r.json" >/dev/null
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f" % r["achieved_rate"])' "$work/r.json"
 }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "load_resp_compare: $(date -u +%Y-%m-%dT%H:%M:%SZ), redis-server $(redis-server --version | grep -o 'v=[0-9.]*'), server on CPU $server_cpu, generators on CPU $client_cpu, $connections connections, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-4s %-4s %14s %16s %7s\n' "-P" test "portd load/s" "redis-bench/s" ratio

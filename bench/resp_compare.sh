@@ -33,14 +33,7 @@ start_portd resp "$server_cpu"
 portd_port=$port
 portd_pid=${bench_pids[-1]}
 
-redis_port=$(free_port)
-bench_spawn taskset -c "$server_cpu" redis-server --port "$redis_port" --bind 127.0.0.1 \
-  --save '' --appendonly no --io-threads 1 --logfile "$work/redis.log"
-redis_pid=${bench_pids[-1]}
-for _ in $(seq 100); do
-  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
+start_redis "$server_cpu"
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -75,7 +68,6 @@ for round in $(seq "$rounds"); do
   echo "round $round of $rounds done" >&2
 done
 
-median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 printf '%-4s %-11s %12s %12s %7s %14s %14s\n' "-P" test "portd req/s" "redis req/s" ratio \
   "portd us/req" "redis us/req"
 for pipeline in 1 16; do
