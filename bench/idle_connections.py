@@ -18,6 +18,8 @@ parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--count", type=int, default=9000)
 parser.add_argument("--ready", required=True)
 parser.add_argument("--path", default="/hello")
+parser.add_argument("--mode", choices=["http", "echo"], default="http",
+                    help="http: one GET each; echo: one byte each, echoed back")
 args = parser.parse_args()
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -25,6 +27,8 @@ if soft < args.count + 64:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.count + 64), hard))
 
 request = f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+if args.mode == "echo":
+    request = b"x"
 conns = []
 for _ in range(args.count):
     s = socket.create_connection(("127.0.0.1", args.port))
@@ -49,6 +53,13 @@ while pending:
         if not data:
             sys.exit("idle_connections: the server closed a connection")
         buf = pending[s] + data
+        if args.mode == "echo":
+            if len(buf) >= len(request):
+                sel.unregister(s)
+                del pending[s]
+            else:
+                pending[s] = buf
+            continue
         head, sep, body = buf.partition(b"\r\n\r\n")
         if sep:
             length = 0

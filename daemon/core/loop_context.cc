@@ -20,6 +20,25 @@ LoopContext::~LoopContext() {
 
 thread_local LoopContext* LoopContext::current_ = nullptr;
 
+uv_write_t* LoopContext::acquireWriteRequest() {
+  if (free_write_requests_.empty()) {
+    return new uv_write_t{};
+  }
+  uv_write_t* req = free_write_requests_.back().release();
+  free_write_requests_.pop_back();
+  return req;
+}
+
+void LoopContext::releaseWriteRequest(uv_write_t* req) {
+  // Enough for every connection that waits on a slow peer at once in a busy worker; beyond it
+  // the memory goes back to malloc.
+  constexpr size_t kKeep = 1024;
+  std::unique_ptr<uv_write_t> owned(req);
+  if (free_write_requests_.size() < kKeep) {
+    free_write_requests_.push_back(std::move(owned));
+  }
+}
+
 char* LoopContext::datagramBuffer() {
   if (!datagram_buffer_) {
     datagram_buffer_ = std::make_unique<char[]>(kDatagramSlot * kDatagramSlots);

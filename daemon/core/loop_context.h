@@ -5,6 +5,7 @@
 #include <cassert>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "core/buffer_pool.h"
 #include "core/handle_table.h"
@@ -61,6 +62,19 @@ class LoopContext {
   void connectionOpened() { ++open_connections_; }
   void connectionClosed() { --open_connections_; }
 
+  // uv_write_t requests for connections whose output the kernel did not take at once. Kept in
+  // a bounded free list, so that an idle connection carries none and a busy worker allocates
+  // none in steady state.
+  uv_write_t* acquireWriteRequest();
+  void releaseWriteRequest(uv_write_t* req);
+  // Frees cached requests beyond `keep` (after a burst, with malloc_trim).
+  void trimWriteRequests(size_t keep) {
+    if (free_write_requests_.size() > keep) {
+      free_write_requests_.resize(keep);
+      free_write_requests_.shrink_to_fit();
+    }
+  }
+
   // Reads, accepts and datagram batches done on this loop so far: a worker in latency mode
   // ([server] busy_poll) keeps polling while this moves.
   uint64_t ioEvents() const { return io_events_; }
@@ -81,6 +95,7 @@ class LoopContext {
   uint64_t open_connections_ = 0;
   uint64_t connection_limit_ = UINT64_MAX;
   uint64_t io_events_ = 0;
+  std::vector<std::unique_ptr<uv_write_t>> free_write_requests_;
 
   static thread_local LoopContext* current_;
 };

@@ -19,15 +19,13 @@ namespace {
 // that one large partial message does not pin memory for the life of the connection.
 constexpr size_t kKeepCapacity = 64 * 1024;
 }  // namespace
-Connection::Connection(TcpListener& owner) : owner_(owner), out_(owner.context().writePool()) {
+Connection::Connection(TcpListener& owner)
+    : owner_(owner), ctx_(owner.context()), out_(owner.context().writePool()) {
   uv_loop_t* loop = owner.context().loop();
   // Neither init can fail for a valid loop: they only fill in the structures.
   uv_tcp_init(loop, &tcp_);
-  uv_timer_init(loop, &idle_timer_);
-  open_handles_ = 2;
+  open_handles_ = 1;
   tcp_.data = this;
-  idle_timer_.data = this;
-  write_req_.data = this;
   id_ = owner.context().connections().add(this);
 }
 
@@ -62,10 +60,6 @@ void Connection::start() {
   // TCP_NODELAY came with the socket: Linux copies it from the listening socket
   // (TcpListener::listen), which saves a setsockopt() per connection.
   touch();
-  std::chrono::milliseconds idle = owner_.settings().idle_timeout;
-  if (idle.count() > 0) {
-    uv_timer_start(&idle_timer_, &onIdleTimer, static_cast<uint64_t>(idle.count()), 0);
-  }
   if (ConnectionFaults* f = faultState(); f != nullptr && owner_.faults().accept_delay_ms > 0) {
     // The kernel completed the handshake; the first read waits.
     countFault(FaultKind::kAcceptDelay);
@@ -76,7 +70,10 @@ void Connection::start() {
   updateReading();
 }
 
-void Connection::touch() { last_activity_ms_ = uv_now(tcp_.loop); }
+void Connection::touch() {
+  last_activity_ms_ = uv_now(tcp_.loop);
+  owner_.touched(this);
+}
 
 bool Connection::write(std::string_view data) { return writeImpl(data, false); }
 
@@ -162,7 +159,11 @@ void Connection::startWrite(size_t limit) {
     }
     total += bufs[i].len;
   }
-  int rc = uv_write(&write_req_, stream(), bufs, n, &onWrite);
+  if (write_req_ == nullptr) {
+    write_req_ = ctx_.acquireWriteRequest();
+    write_req_->data = this;
+  }
+  int rc = uv_write(write_req_, stream(), bufs, n, &onWrite);
   if (rc != 0) {
     spdlog::debug("listener \"{}\": write failed: {}", owner_.settings().name, uv_strerror(rc));
     abort();
@@ -173,6 +174,11 @@ void Connection::startWrite(size_t limit) {
 
 void Connection::onWrite(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
+  // The request goes back to the pool whatever happened: a connection being closed gets this
+  // callback (UV_ECANCELED) before its handle's close callback frees it.
+  // By the loop's context, not the listener's: a closing connection may have outlived it.
+  self->ctx_.releaseWriteRequest(req);
+  self->write_req_ = nullptr;
   if (self->closing_) {
     return;  // cancelled by abort(); the listener may already be gone
   }
@@ -349,22 +355,6 @@ void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
 }
 
-void Connection::onIdleTimer(uv_timer_t* t) {
-  auto* self = static_cast<Connection*>(t->data);
-  // The timer is not re-armed on every read or write (that would be a heap operation per
-  // request); activity only stamps the time, and the timer re-arms itself for what is left.
-  uint64_t timeout = static_cast<uint64_t>(self->owner_.settings().idle_timeout.count());
-  uint64_t idle = uv_now(t->loop) - self->last_activity_ms_;
-  if (idle < timeout) {
-    uv_timer_start(t, &onIdleTimer, timeout - idle, 0);
-    return;
-  }
-  ++self->owner_.stats().idle_timeouts;
-  spdlog::debug("listener \"{}\": closing connection idle for {} ms", self->owner_.settings().name,
-                idle);
-  self->abort();
-}
-
 void Connection::close() {
   if (closing_ || close_after_flush_) {
     return;
@@ -409,7 +399,6 @@ void Connection::finish() {
     // The number this connection gave back is the first chance to refill the reserve.
     reserve->refillReserve();
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(&idle_timer_), &onHandleClosed);
 }
 
 // ---- [listener.faults]

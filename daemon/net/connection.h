@@ -100,7 +100,6 @@ class Connection {
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onWrite(uv_write_t* req, int status);
-  static void onIdleTimer(uv_timer_t* t);
   static void onRedeliver(void* id);
   // Calls onData() with `data`, then keeps what the handler asked to keep.
   void deliver(std::string_view data);
@@ -124,9 +123,11 @@ class Connection {
   void countFault(FaultKind kind);
 
   TcpListener& owner_;
+  core::LoopContext& ctx_;  // the listener's, which a closing connection may outlive
   uv_tcp_t tcp_;
-  uv_timer_t idle_timer_;
-  uv_write_t write_req_;
+  // Only while a uv_write() is pending (the kernel did not take everything at once): from the
+  // worker's pool, so that an idle connection does not carry one.
+  uv_write_t* write_req_ = nullptr;
   OutputQueue out_;
   size_t in_flight_ = 0;  // bytes handed to the pending uv_write()
   uint64_t last_activity_ms_ = 0;
@@ -153,6 +154,10 @@ class Connection {
   // The listener's list of open connections (for drain and shutdown).
   Connection* prev_ = nullptr;
   Connection* next_ = nullptr;
+  // The listener's list by last activity, most recent first, for the idle timeout (one timer
+  // per listener rather than one per connection); linked only when the listener has one.
+  Connection* newer_ = nullptr;
+  Connection* older_ = nullptr;
 };
 
 }  // namespace portd::net

@@ -8,7 +8,7 @@ namespace portd::net {
 void OutputQueue::append(std::string_view data) {
   const size_t block_size = pool_.blockSize();
   while (!data.empty()) {
-    if (blocks_.empty() || !blocks_.back().owned || blocks_.back().end == block_size) {
+    if (blocks_.size() == head_ || !blocks_.back().owned || blocks_.back().end == block_size) {
       blocks_.push_back(Block{pool_.acquire(), 0, 0, true});
     }
     Block& b = blocks_.back();
@@ -30,7 +30,8 @@ void OutputQueue::appendReferenced(std::string_view data) {
 
 unsigned OutputQueue::peek(uv_buf_t* bufs, unsigned max) const {
   unsigned n = 0;
-  for (auto it = blocks_.begin(); it != blocks_.end() && n < max; ++it, ++n) {
+  for (auto it = blocks_.begin() + static_cast<std::ptrdiff_t>(head_);
+       it != blocks_.end() && n < max; ++it, ++n) {
     bufs[n] = uv_buf_init(it->data + it->begin, static_cast<unsigned>(it->end - it->begin));
   }
   return n;
@@ -39,7 +40,7 @@ unsigned OutputQueue::peek(uv_buf_t* bufs, unsigned max) const {
 void OutputQueue::consume(size_t n) {
   size_ -= n;
   while (n > 0) {
-    Block& b = blocks_.front();
+    Block& b = blocks_[head_];
     size_t take = std::min(n, b.end - b.begin);
     b.begin += take;
     n -= take;
@@ -47,18 +48,36 @@ void OutputQueue::consume(size_t n) {
       if (b.owned) {
         pool_.release(b.data);
       }
-      blocks_.pop_front();
+      ++head_;
     }
+  }
+  if (head_ == blocks_.size()) {
+    // Drained. A small vector is kept for the next time the peer falls behind (no allocation
+    // per slow write); a large one, left by a burst, goes back to malloc.
+    head_ = 0;
+    if (blocks_.capacity() > 16) {
+      std::vector<Block>().swap(blocks_);
+    } else {
+      blocks_.clear();
+    }
+  } else if (head_ >= 8 && head_ * 2 >= blocks_.size()) {
+    // A queue that never drains (a long stream to a slow reader) drops its front now and then,
+    // so that it does not grow by a block per block sent.
+    blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 
 void OutputQueue::clear() {
-  for (Block& b : blocks_) {
-    if (b.owned) {
-      pool_.release(b.data);
+  for (size_t i = head_; i < blocks_.size(); ++i) {
+    if (blocks_[i].owned) {
+      pool_.release(blocks_[i].data);
     }
   }
-  blocks_.clear();
+  // The storage goes too: queues are used only while a peer reads slower than it is written to,
+  // and an idle connection should cost nothing for it.
+  std::vector<Block>().swap(blocks_);
+  head_ = 0;
   size_ = 0;
 }
 

@@ -3,8 +3,8 @@
 #include <uv.h>
 
 #include <cstddef>
-#include <deque>
 #include <string_view>
+#include <vector>
 
 #include "core/buffer_pool.h"
 
@@ -43,7 +43,10 @@ class OutputQueue {
     bool owned;  // from the pool (and returned to it), or referenced
   };
   core::BufferPool& pool_;
-  std::deque<Block> blocks_;
+  // A vector read from head_ rather than a std::deque: an empty deque already holds a 512-byte
+  // node and its map, which every idle connection would carry. An empty vector holds nothing.
+  std::vector<Block> blocks_;
+  size_t head_ = 0;
   size_t size_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 
@@ -22,8 +23,14 @@ TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
       handler_config_(std::move(handler)),
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
       handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})),
+      idle_timeout_ms_(static_cast<uint64_t>(std::max<int64_t>(settings_.idle_timeout.count(), 0))),
       faults_(settings_.faults),
       faults_on_(faults_.any()) {
+  if (idle_timeout_ms_ != 0) {
+    uv_timer_init(ctx_.loop(), idle_timer_.get());
+    idle_timer_->data = this;
+    uv_unref(idle_timer_.handle());
+  }
   if (settings_.max_connections_per_ip > 0) {
     peers_ = std::make_unique<PeerCounts>();
   }
@@ -269,6 +276,54 @@ void TcpListener::admit(int fd, const sockaddr* peer) {
   c->start();
 }
 
+void TcpListener::idleUnlink(Connection* c) {
+  if (c->newer_ != nullptr) {
+    c->newer_->older_ = c->older_;
+  } else if (newest_ == c) {
+    newest_ = c->older_;
+  } else {
+    return;  // not in the list
+  }
+  if (c->older_ != nullptr) {
+    c->older_->newer_ = c->newer_;
+  } else {
+    oldest_ = c->newer_;
+  }
+  c->newer_ = c->older_ = nullptr;
+}
+
+void TcpListener::idleLinkFront(Connection* c) {
+  c->older_ = newest_;
+  c->newer_ = nullptr;
+  if (newest_ != nullptr) {
+    newest_->newer_ = c;
+  } else {
+    oldest_ = c;
+  }
+  newest_ = c;
+  if (!uv_is_active(idle_timer_.handle())) {
+    uv_timer_start(idle_timer_.get(), &onIdleTimer, idle_timeout_ms_, 0);
+  }
+}
+
+void TcpListener::onIdleTimer(uv_timer_t* t) {
+  auto* self = static_cast<TcpListener*>(t->data);
+  if (self == nullptr) {
+    return;
+  }
+  const uint64_t now = uv_now(t->loop);
+  while (Connection* c = self->oldest_) {
+    const uint64_t idle = now - c->last_activity_ms_;
+    if (idle < self->idle_timeout_ms_) {
+      uv_timer_start(t, &onIdleTimer, self->idle_timeout_ms_ - idle, 0);
+      return;
+    }
+    ++self->stats_->idle_timeouts;
+    spdlog::debug("listener \"{}\": closing connection idle for {} ms", self->settings_.name, idle);
+    c->abort();  // unlinks it from both lists
+  }
+}
+
 void TcpListener::unlink(Connection* c) {
   if (c->prev_ != nullptr) {
     c->prev_->next_ = c->next_;
@@ -276,6 +331,9 @@ void TcpListener::unlink(Connection* c) {
     head_ = c->next_;
   } else {
     return;  // never linked (rejected or failed accept)
+  }
+  if (idle_timeout_ms_ != 0) {
+    idleUnlink(c);
   }
   if (c->next_ != nullptr) {
     c->next_->prev_ = c->prev_;

@@ -102,6 +102,16 @@ class TcpListener {
   bool acceptWithReserve();
   void refillReserve();
   void unlink(Connection* c);
+  // Activity on `c` (a read or a write): it moves to the front of the idle list.
+  void touched(Connection* c) {
+    if (idle_timeout_ms_ != 0 && newest_ != c && !c->closing_) {
+      idleUnlink(c);
+      idleLinkFront(c);
+    }
+  }
+  void idleUnlink(Connection* c);
+  void idleLinkFront(Connection* c);
+  static void onIdleTimer(uv_timer_t* t);
 
   core::LoopContext& ctx_;
   const ListenerSettings settings_;
@@ -117,6 +127,14 @@ class TcpListener {
   core::UvHandle<uv_timer_t> resume_timer_;
   Connection* head_ = nullptr;
   size_t count_ = 0;
+  // The idle timeout: connections by last activity (newest_ first, oldest_ last) and one timer,
+  // armed for when the oldest would time out. Activity only moves a connection to the front;
+  // the timer is not re-armed per read or write, it re-arms itself for what is left when it
+  // fires early. Unreferenced: open connections keep the loop alive, not the timer.
+  const uint64_t idle_timeout_ms_;
+  Connection* newest_ = nullptr;
+  Connection* oldest_ = nullptr;
+  core::UvHandle<uv_timer_t> idle_timer_;
   core::RateLimit accept_error_log_;
   core::RateLimit reject_log_;
   std::function<void()> on_drained_;

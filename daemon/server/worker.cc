@@ -219,6 +219,9 @@ void Worker::onHeartbeat() {
       ctx_->writePool().trim(16);
       ctx_->writePool().takeFreedBytes();
     }
+    // Write requests too: kept ones were allocated among the burst's blocks and would pin a
+    // page each.
+    ctx_->trimWriteRequests(16);
     ::malloc_trim(0);
     last_trim_ms_ = now;
     released_bytes_ = 0;
