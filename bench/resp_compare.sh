@@ -7,6 +7,7 @@
 #
 #   bench/resp_compare.sh [BUILD_DIR] [ROUNDS]      # defaults: build 3
 #   REQUESTS_P1=300000 REQUESTS_P16=3000000 bench/resp_compare.sh
+#   BUSY_POLL=50us bench/resp_compare.sh             # portd in latency mode ([server] busy_poll)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -23,6 +24,7 @@ command -v redis-benchmark >/dev/null || die "redis-benchmark is not installed (
 cat >"$work/portd.toml" <<TOML
 [server]
 workers = 1
+busy_poll = "${BUSY_POLL:-0s}"
 [[listener]]
 name = "resp"
 protocol = "tcp"
