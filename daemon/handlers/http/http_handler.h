@@ -2,10 +2,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/precise_timers.h"
 #include "handlers/handler.h"
 #include "handlers/http/date_cache.h"
+#include "handlers/http/idle_list.h"
 #include "handlers/http/knobs.h"
 #include "handlers/http/stats.h"
 #include "handlers/http/xorshift.h"
@@ -13,6 +15,7 @@
 namespace portd::handlers::http {
 
 class HttpConfig;
+class Session;
 
 // The http handler of one listener on one worker: what that worker's sessions share. The
 // output buffer, the Date line, the random generator and the scratch space of /echo queries are
@@ -21,6 +24,7 @@ class HttpHandler final : public Handler {
  public:
   // `shared`: the listener's request counters on this worker, which the metrics read.
   HttpHandler(const HttpConfig& config, uint64_t seed, net::RequestStats& shared);
+  ~HttpHandler() override;
 
   void onOpen(net::Connection& conn) override;
   void onData(net::Connection& conn, std::string_view data) override;
@@ -50,6 +54,9 @@ class HttpHandler final : public Handler {
   std::string& errorScratch() { return error_scratch_; }
   // The timers of delayed responses (/echo?delay=), to the microsecond.
   core::PreciseTimers& delays() { return delays_; }
+  // `s` is between requests with nothing held (Session::parkable()): its connection goes to the
+  // keep-alive list and the session back to the pool.
+  void park(Session& s);
 
  private:
   static constexpr size_t kInitialCapacity = 16 * 1024;
@@ -65,6 +72,15 @@ class HttpHandler final : public Handler {
   std::string knob_scratch_;
   std::string error_scratch_;
   core::PreciseTimers delays_;
+
+  // A connection's handler data is its Session while a request is in progress, and a node of
+  // one of these lists, tagged in its low bit, between requests.
+  Session* takeSession(net::Connection& conn);
+  static void onIdleTimeout(void* self, net::Connection& conn);
+  IdleList fresh_;      // accepted, no byte yet: min(header_timeout, keepalive_timeout)
+  IdleList keepalive_;  // between requests: keepalive_timeout
+  // Sessions between connections, so that a connection going busy again allocates nothing.
+  std::vector<Session*> pool_;
 };
 
 }  // namespace portd::handlers::http

@@ -65,6 +65,19 @@ RequestParser::RequestParser(const HttpLimits& limits) : limits_(limits) {
   parser_.data = this;
 }
 
+void RequestParser::reset() {
+  llhttp_init(&parser_, HTTP_REQUEST, &settings());
+  parser_.data = this;
+  event_ = Event::kNone;
+  began_ = false;
+  failed_ = 0;
+  in_head_ = false;
+  feed_begin_ = feed_end_ = nullptr;
+  feed_count_ = 0;
+  tail_[0] = tail_[1] = 0;
+  // The per-message state is reset by beginMessage() when the next request begins.
+}
+
 ParseStep RequestParser::parse(std::string_view data) {
   const char* const begin = data.data();
   const char* const end = begin + data.size();

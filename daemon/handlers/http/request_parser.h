@@ -85,6 +85,8 @@ struct ParsedRequest {
 class RequestParser {
  public:
   explicit RequestParser(const HttpLimits& limits);
+  // As new, for another connection (a pooled session's); buffers keep their capacity.
+  void reset();
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
 

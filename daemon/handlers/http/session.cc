@@ -19,7 +19,25 @@ Session::Session(HttpHandler& handler, net::Connection& conn)
   deadline_timer_.data = this;
   delay_.owner = this;
   open_handles_ = 1;
-  enterIdle(/*first=*/true);
+}
+
+void Session::attach(net::Connection& conn) {
+  conn_ = &conn;
+  phase_ = Phase::kIdle;
+  idle_timeout_ms_ = 0;
+  parser_.reset();
+}
+
+bool Session::parkable() const {
+  return conn_ != nullptr && phase_ == Phase::kIdle && pending_.empty() && !handler_.draining() &&
+         !conn_->isClosing();
+}
+
+void Session::park() {
+  uv_timer_stop(&deadline_timer_);
+  armed_ = false;
+  idle_timeout_ms_ = 0;
+  conn_ = nullptr;
 }
 
 void Session::detach() {
@@ -191,10 +209,10 @@ void Session::beginHead() {
   target_ = Target::kNotFound;
   start_ns_ = uv_hrtime();
   const uint64_t timeout = handler_.config().limits().header_timeout_ms;
-  if (timeout > 0) {
-    head_deadline_ms_ = now() + timeout;
-    armDeadline(head_deadline_ms_);
-  }
+  // Armed by settle() only if the head is still incomplete when the read has been handled:
+  // most heads arrive whole, and a timer started and stopped per request would cost more than
+  // reading the head.
+  head_deadline_ms_ = timeout > 0 ? now() + timeout : 0;
 }
 
 // ---- requests
@@ -357,6 +375,7 @@ void Session::onDelayDone(core::PreciseTimers::Timer* t) {
     // calls onWritable() when it drains.
     self->conn_->resumeReading();
   }
+  self->settle(self->handler_);
 }
 
 void Session::fail(int status) {
@@ -393,9 +412,23 @@ void Session::enterIdle(bool first) {
   }
   if (timeout > 0) {
     idle_since_ms_ = now();
-    armDeadline(idle_since_ms_ + timeout);
   }
   idle_timeout_ms_ = timeout;
+  // Not armed here: at the end of the event the session is usually parked and the handler's
+  // IdleList runs the timeout; settle() arms it for a session that stays (a timer started and
+  // stopped per request would cost more than the rest of the keep-alive bookkeeping).
+}
+
+void Session::settle(HttpHandler& handler) {
+  if (parkable()) {
+    handler.park(*this);
+  } else if (conn_ == nullptr) {
+    return;
+  } else if (phase_ == Phase::kIdle && idle_timeout_ms_ > 0) {
+    armDeadline(idle_since_ms_ + idle_timeout_ms_);
+  } else if (phase_ == Phase::kHead && head_deadline_ms_ != 0) {
+    armDeadline(head_deadline_ms_);
+  }
 }
 
 void Session::armDeadline(uint64_t due_ms) {

@@ -41,13 +41,28 @@ struct Route;
 // rendered at all: it is written by reference to one shared, read-only block as the connection
 // takes it (Phase::kStreaming), so it costs no copy however large it is.
 //
-// Lifetime: created by HttpHandler::onOpen(); detach() (from onClose()) closes the timers, and
-// the session deletes itself in their close callbacks, never in the middle of a callback.
+// Lifetime: made (or taken from the handler's pool) when a connection between requests sends
+// its first byte, and given back to the pool once it is between requests again with nothing
+// held (parkable()): an idle keep-alive connection holds no session, only a node of the
+// handler's IdleList, which runs the idle timeouts meanwhile. detach() (from onClose(), or for
+// a pooled session when the handler goes) closes the timers, and the session deletes itself in
+// their close callbacks, never in the middle of a callback.
 class Session {
  public:
   Session(HttpHandler& handler, net::Connection& conn);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+
+  // A pooled session takes up `conn`, whose first bytes are about to arrive.
+  void attach(net::Connection& conn);
+  // Between requests, nothing kept back, nothing owed, not draining: the connection can do
+  // without its session until it sends again.
+  bool parkable() const;
+  // Leaves the connection (stops the timers); the session goes back to the pool.
+  void park();
+  // At the end of an event: parks the session if it can, else arms the idle timeout it is in.
+  void settle(HttpHandler& handler);
+  net::Connection* connection() const { return conn_; }
 
   void onData(std::string_view data);
   // The connection's queued output fell to half the limit: serves the requests kept back.
