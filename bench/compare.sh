@@ -33,6 +33,7 @@ usage: $0 [options]
   --server-cpu N        CPU of the servers (default: 1)
   --client-cpu N        CPU of the clients (default: 0)
   --no-install          do not apt-get install what is missing
+  --busy-poll D         run portd in latency mode ([server] busy_poll = D, e.g. 50us)
 EOF_USAGE
 }
 
@@ -49,6 +50,7 @@ server_cpu=1
 client_cpu=0
 install=1
 quick=""
+busy_poll=0s
 # Cachegrind's two runs, in seconds of client time: their difference is what is divided.
 cg_short=3
 cg_long=9
@@ -66,6 +68,7 @@ while [[ $# -gt 0 ]]; do
     --server-cpu) server_cpu=$2; shift 2 ;;
     --client-cpu) client_cpu=$2; shift 2 ;;
     --no-install) install=""; shift ;;
+    --busy-poll) busy_poll=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -118,6 +121,7 @@ portd_config() { # KIND
   cat >"$work/portd.toml" <<EOF_TOML
 [server]
 workers = 1
+busy_poll = "$busy_poll"
 [[listener]]
 name = "main"
 protocol = "$protocol"
@@ -380,7 +384,8 @@ row resp-p16 redis portd-resp higher redis_run 16
 # ---- The table, in Markdown on stdout, and in JSON when asked.
 echo "portd $("$portd" --version 2>/dev/null | awk '{ print $2 }'), $started, $(nproc) CPUs," \
   "load average $load_before at the start; servers on CPU $server_cpu, clients on CPU" \
-  "$client_cpu; $pairs pair(s) of $duration s runs${quick:+ (--quick)}"
+  "$client_cpu; $pairs pair(s) of $duration s runs${quick:+ (--quick)}" \
+  "$([[ $busy_poll == 0s ]] || echo "; portd with busy_poll = $busy_poll")"
 echo
 [[ $syscall_counter == perf ]] ||
   echo "System calls counted with strace -c, perf being unable to attach here: a server slowed down by strace reads more requests at a time, so batched rows show fewer calls than they make at full speed."
