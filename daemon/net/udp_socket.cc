@@ -78,6 +78,13 @@ int UdpSocket::open(int fd) {
     for (size_t i = 0; i < kBatch; ++i) {
       riovs_[i] =
           iovec{base + i * core::LoopContext::kDatagramSlot, core::LoopContext::kDatagramSlot};
+      // Set up once: recvmmsg() writes back only msg_namelen, msg_flags and msg_len of the
+      // entries it fills, and receiveBatch() restores the lengths of those.
+      rmsgs_[i].msg_hdr = msghdr{};
+      rmsgs_[i].msg_hdr.msg_name = &rpeers_[i];
+      rmsgs_[i].msg_hdr.msg_namelen = sizeof rpeers_[i];
+      rmsgs_[i].msg_hdr.msg_iov = &riovs_[i];
+      rmsgs_[i].msg_hdr.msg_iovlen = 1;
     }
     rc = uv_poll_start(poll_.get(), UV_READABLE, &onReadable);
   }
@@ -127,13 +134,6 @@ void UdpSocket::onReadable(uv_poll_t* poll, int status, int /*events*/) {
 }
 
 size_t UdpSocket::receiveBatch() {
-  for (size_t i = 0; i < kBatch; ++i) {
-    rmsgs_[i].msg_hdr = msghdr{};
-    rmsgs_[i].msg_hdr.msg_name = &rpeers_[i];
-    rmsgs_[i].msg_hdr.msg_namelen = sizeof rpeers_[i];
-    rmsgs_[i].msg_hdr.msg_iov = &riovs_[i];
-    rmsgs_[i].msg_hdr.msg_iovlen = 1;
-  }
   int n;
   do {
     n = ::recvmmsg(fd_, rmsgs_, kBatch, 0, nullptr);
@@ -162,6 +162,9 @@ size_t UdpSocket::receiveBatch() {
   }
   in_batch_ = false;
   flush();
+  for (int i = 0; i < n; ++i) {
+    rmsgs_[i].msg_hdr.msg_namelen = sizeof rpeers_[i];
+  }
   return static_cast<size_t>(n);
 }
 
