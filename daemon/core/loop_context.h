@@ -9,6 +9,7 @@
 
 #include "core/buffer_pool.h"
 #include "core/handle_table.h"
+#include "core/io_poller.h"
 #include "core/timer_pool.h"
 
 namespace portd::net {
@@ -31,8 +32,10 @@ class LoopContext {
   static constexpr size_t kDatagramSlot = 64 * 1024;
   static constexpr size_t kDatagramSlots = 20;
 
-  // Makes itself the calling thread's current context (see current()).
-  LoopContext(uv_loop_t* loop, int worker_id);
+  // Makes itself the calling thread's current context (see current()). A worker, which runs
+  // its loop through poller().run(), asks for IoPoller::Mode::kDriving; anything that runs
+  // the loop with uv_run() keeps the default.
+  LoopContext(uv_loop_t* loop, int worker_id, IoPoller::Mode mode = IoPoller::Mode::kNested);
   ~LoopContext();
   LoopContext(const LoopContext&) = delete;
   LoopContext& operator=(const LoopContext&) = delete;
@@ -62,23 +65,8 @@ class LoopContext {
   void connectionOpened() { ++open_connections_; }
   void connectionClosed() { --open_connections_; }
 
-  // uv_write_t requests for connections whose output the kernel did not take at once. Kept in
-  // a bounded free list, so that an idle connection carries none and a busy worker allocates
-  // none in steady state.
-  uv_write_t* acquireWriteRequest();
-  void releaseWriteRequest(uv_write_t* req);
-  // Frees cached requests beyond `keep` (after a burst, with malloc_trim).
-  void trimWriteRequests(size_t keep) {
-    if (free_write_requests_.size() > keep) {
-      free_write_requests_.resize(keep);
-      free_write_requests_.shrink_to_fit();
-    }
-  }
-
-  // Reads, accepts and datagram batches done on this loop so far: a worker in latency mode
-  // ([server] busy_poll) keeps polling while this moves.
-  uint64_t ioEvents() const { return io_events_; }
-  void noteIo() { ++io_events_; }
+  // The epoll set of this loop's sockets (connections, listeners, datagram sockets).
+  IoPoller& poller() { return poller_; }
 
   bool onLoopThread() const { return std::this_thread::get_id() == thread_; }
 
@@ -94,8 +82,9 @@ class LoopContext {
   TimerPool timers_;
   uint64_t open_connections_ = 0;
   uint64_t connection_limit_ = UINT64_MAX;
-  uint64_t io_events_ = 0;
-  std::vector<std::unique_ptr<uv_write_t>> free_write_requests_;
+  // Last: destroyed first, it frees the objects whose release it still holds back (deferred),
+  // and they give their buffers back to the pools above.
+  IoPoller poller_;
 
   static thread_local LoopContext* current_;
 };

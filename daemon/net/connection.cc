@@ -3,11 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 
 #include "core/loop_context.h"
-#include "core/sanitizer.h"
 #include "net/tcp_listener.h"
 
 namespace portd::net {
@@ -18,16 +19,19 @@ namespace {
 // Kept input larger than this is given back to the allocator once it has been consumed, so
 // that one large partial message does not pin memory for the life of the connection.
 constexpr size_t kKeepCapacity = 64 * 1024;
+// Full buffers read from one connection per event before the others of the batch get a turn.
+constexpr int kReadRounds = 4;
+// Output buffers handed to one writev().
+constexpr unsigned kWriteIov = 16;
 }  // namespace
-Connection::Connection(TcpListener& owner)
-    : owner_(owner), ctx_(owner.context()), out_(owner.context().writePool()) {
-  uv_loop_t* loop = owner.context().loop();
-  // Neither init can fail for a valid loop: they only fill in the structures.
-  uv_tcp_init(loop, &tcp_);
-  open_handles_ = 1;
-  tcp_.data = this;
+
+Connection::Connection(TcpListener& owner, int fd)
+    : owner_(owner), ctx_(owner.context()), fd_(fd), out_(owner.context().writePool()) {
+  on_io = &onIo;
   id_ = owner.context().connections().add(this);
 }
+
+void Connection::destroy(void* self) { delete static_cast<Connection*>(self); }
 
 core::LoopContext& Connection::context() const { return owner_.context(); }
 Handler& Connection::handler() const { return owner_.handler(); }
@@ -39,21 +43,19 @@ Address Connection::peerAddress() const {
 }
 
 size_t Connection::unreadInput() const {
-  uv_os_fd_t fd = -1;
   int n = 0;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0 ||
-      ::ioctl(fd, FIONREAD, &n) != 0 || n < 0) {
+  if (fd_ < 0 || ::ioctl(fd_, FIONREAD, &n) != 0 || n < 0) {
     return 0;
   }
   return static_cast<size_t>(n);
 }
 
 int Connection::peerName(sockaddr_storage* out) const {
-  int len = sizeof *out;
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(out), &len) != 0) {
+  socklen_t len = sizeof *out;
+  if (fd_ < 0 || ::getpeername(fd_, reinterpret_cast<sockaddr*>(out), &len) != 0) {
     return 0;
   }
-  return len;
+  return static_cast<int>(len);
 }
 
 void Connection::start() {
@@ -67,11 +69,38 @@ void Connection::start() {
   }
   opened_ = true;
   owner_.handler().onOpen(*this);
+  if (closing_) {
+    return;
+  }
   updateReading();
+  // On a listening socket with TCP_DEFER_ACCEPT the kernel queues a connection only once its
+  // first data arrived: read it now, before the socket is registered, as nginx does with
+  // `deferred`. A request answered with "Connection: close" then costs accept4, read, write
+  // and close, with no epoll_ctl() at all. Without it the data usually arrive a little after
+  // the accept, and reading first would mostly cost an EAGAIN.
+  readable_ = owner_.expectsInput();
+  if (readable_ && reading_) {
+    readSome();
+    if (closing_) {
+      return;
+    }
+  }
+  // Registered once for input. Output is added (waitWritable) only the first time the kernel
+  // refuses a write, which most connections never see: a new socket is writable at once, and
+  // asking for EPOLLOUT here would wake the loop for that alone. Input that arrived since the
+  // read is reported at once.
+  const uint32_t events = EPOLLIN | EPOLLRDHUP | EPOLLET | (watching_output_ ? EPOLLOUT : 0u);
+  io_token_ = ctx_.poller().add(fd_, events, this);
+  if (io_token_ == 0) {
+    spdlog::debug("listener \"{}\": epoll_ctl failed: {}", owner_.settings().name,
+                  std::strerror(errno));
+    ++owner_.stats().accept_errors;
+    abort();
+  }
 }
 
 void Connection::touch() {
-  last_activity_ms_ = uv_now(tcp_.loop);
+  last_activity_ms_ = uv_now(ctx_.loop());
   owner_.touched(this);
 }
 
@@ -105,9 +134,11 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
     paced = f->write.enabled();
   }
   if (out_.empty() && !paced) {
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-    int n = uv_try_write(stream(), &buf, 1);
-    if (n == static_cast<int>(data.size())) {
+    ssize_t n;
+    do {
+      n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(data.size())) {
       owner_.stats().bytes_out += data.size();
       touch();
       if (f != nullptr && f->reset_on_flush) {
@@ -116,8 +147,9 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
       }
       return true;
     }
-    if (n < 0 && n != UV_EAGAIN) {
-      spdlog::debug("listener \"{}\": write failed: {}", owner_.settings().name, uv_strerror(n));
+    if (n < 0 && errno != EAGAIN) {
+      spdlog::debug("listener \"{}\": write failed: {}", owner_.settings().name,
+                    std::strerror(errno));
       abort();
       return false;
     }
@@ -126,20 +158,18 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
       touch();
       data.remove_prefix(static_cast<size_t>(n));
     }
+    waitWritable();
+    if (closing_) {
+      return false;
+    }
   }
   if (referenced) {
     out_.appendReferenced(data);
   } else {
     out_.append(data);
   }
-  if (in_flight_ == 0) {
-    if (paced) {
-      if (!f->pacing) {
-        pump();
-      }
-    } else {
-      startWrite();
-    }
+  if (paced && !f->pacing) {
+    pump();
   }
   if (!paused_by_backpressure_ && out_.size() > owner_.settings().write_buffer_limit) {
     paused_by_backpressure_ = true;
@@ -148,78 +178,108 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   return !closing_;
 }
 
-void Connection::startWrite(size_t limit) {
-  uv_buf_t bufs[4];
-  unsigned n = out_.peek(bufs, 4);
-  size_t total = 0;
-  for (unsigned i = 0; i < n; ++i) {
-    if (total + bufs[i].len >= limit) {
-      bufs[i].len = limit - total;
-      n = i + 1;
+bool Connection::flush(size_t limit) {
+  while (!out_.empty() && limit > 0 && !write_blocked_) {
+    iovec iov[kWriteIov];
+    unsigned n = out_.peek(iov, kWriteIov);
+    size_t total = 0;
+    for (unsigned i = 0; i < n; ++i) {
+      if (total + iov[i].iov_len >= limit) {
+        iov[i].iov_len = limit - total;
+        n = i + 1;
+      }
+      total += iov[i].iov_len;
     }
-    total += bufs[i].len;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    const ssize_t w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN) {
+        waitWritable();
+        break;
+      }
+      spdlog::debug("listener \"{}\": write failed: {}", owner_.settings().name,
+                    std::strerror(errno));
+      abort();
+      return false;
+    }
+    out_.consume(static_cast<size_t>(w));
+    owner_.stats().bytes_out += static_cast<size_t>(w);
+    limit -= static_cast<size_t>(w);
+    touch();
+    if (static_cast<size_t>(w) < total) {
+      waitWritable();
+    }
   }
-  if (write_req_ == nullptr) {
-    write_req_ = ctx_.acquireWriteRequest();
-    write_req_->data = this;
-  }
-  int rc = uv_write(write_req_, stream(), bufs, n, &onWrite);
-  if (rc != 0) {
-    spdlog::debug("listener \"{}\": write failed: {}", owner_.settings().name, uv_strerror(rc));
-    abort();
-    return;
-  }
-  in_flight_ = total;
+  return !closing_;
 }
 
-void Connection::onWrite(uv_write_t* req, int status) {
-  auto* self = static_cast<Connection*>(req->data);
-  // The request goes back to the pool whatever happened: a connection being closed gets this
-  // callback (UV_ECANCELED) before its handle's close callback frees it.
-  // By the loop's context, not the listener's: a closing connection may have outlived it.
-  self->ctx_.releaseWriteRequest(req);
-  self->write_req_ = nullptr;
-  if (self->closing_) {
-    return;  // cancelled by abort(); the listener may already be gone
-  }
-  size_t written = self->in_flight_;
-  self->in_flight_ = 0;
-  if (status != 0) {
-    if (status != UV_ECANCELED) {
-      spdlog::debug("listener \"{}\": write failed: {}", self->owner_.settings().name,
-                    uv_strerror(status));
+void Connection::waitWritable() {
+  write_blocked_ = true;
+  if (!watching_output_) {
+    // Once per connection: edge-triggered, it can stay. The change reports the socket's state
+    // at once, so room that appeared since the write is not missed.
+    watching_output_ = true;
+    if (io_token_ != 0 &&  // else start() registers it with EPOLLOUT
+        ctx_.poller().modify(fd_, io_token_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+      spdlog::debug("listener \"{}\": epoll_ctl failed: {}", owner_.settings().name,
+                    std::strerror(errno));
+      abort();
     }
-    self->abort();
-    return;
   }
-  self->out_.consume(written);
-  self->owner_.stats().bytes_out += written;
-  self->touch();
-  ConnectionFaults* f = self->faultState();
-  if (!self->out_.empty()) {
+}
+
+void Connection::afterOutput() {
+  if (out_.empty()) {
+    if (faults_ && faults_->reset_on_flush) {
+      resetNow();
+      return;
+    }
+    if (close_after_flush_) {
+      abort();
+      return;
+    }
+  }
+  if ((paused_by_backpressure_ || wants_writable_) &&
+      out_.size() <= owner_.settings().write_buffer_limit / 2) {
+    paused_by_backpressure_ = false;
+    wants_writable_ = false;
+    owner_.handler().onWritable(*this);
+    if (closing_) {
+      return;
+    }
+    updateReading();
+    // Requests already read and kept would otherwise wait for bytes the peer may never send.
+    redeliverKept();
+  }
+}
+
+void Connection::onIo(core::IoWatch* w, uint32_t events) {
+  auto* self = static_cast<Connection*>(w);
+  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0 && self->write_blocked_) {
+    self->write_blocked_ = false;
+    ConnectionFaults* f = self->faultState();
     if (f != nullptr && f->write.enabled()) {
       self->pump();
-    } else {
-      self->startWrite();
+    } else if (self->flush()) {
+      self->afterOutput();
     }
-  } else if (f != nullptr && f->reset_on_flush) {
-    self->resetNow();
-    return;
-  } else if (self->close_after_flush_) {
-    self->abort();
-    return;
-  }
-  if ((self->paused_by_backpressure_ || self->wants_writable_) &&
-      self->out_.size() <= self->owner_.settings().write_buffer_limit / 2) {
-    self->paused_by_backpressure_ = false;
-    self->wants_writable_ = false;
-    self->owner_.handler().onWritable(*self);
     if (self->closing_) {
       return;
     }
-    self->updateReading();
-    // Requests already read and kept would otherwise wait for bytes the peer may never send.
-    self->redeliverKept();
+  }
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
+    self->readable_ = true;
+    if ((events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
+      self->peer_hup_ = true;
+    }
+    if (self->reading_) {
+      self->readSome();
+    }
   }
 }
 
@@ -278,18 +338,12 @@ void Connection::updateReading() {
   if (want == reading_) {
     return;
   }
-  if (want) {
-    int rc = uv_read_start(stream(), &onAlloc, &onRead);
-    if (rc != 0) {
-      spdlog::debug("listener \"{}\": read start failed: {}", owner_.settings().name,
-                    uv_strerror(rc));
-      abort();
-      return;
-    }
-  } else {
-    uv_read_stop(stream());
-  }
   reading_ = want;
+  // Edge-triggered: input that arrived while reading was off brings no new event. Not read
+  // here, since this may run inside a handler's callback, which must not be re-entered.
+  if (want && readable_) {
+    scheduleRead();
+  }
 }
 
 void Connection::pauseReading() {
@@ -309,49 +363,82 @@ void Connection::resumeReading() {
   }
 }
 
-void Connection::onAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(h->data);
-  core::BufferPool& pool = self->context().readPool();
-  size_t size = pool.blockSize();
-  // read_rate: no read larger than a burst, so that the rate holds over short spans too.
-  if (self->faults_ && self->faults_->read.enabled()) {
-    size = std::min<size_t>(size, self->faults_->read.burst());
+void Connection::readSome() {
+  core::BufferPool& pool = ctx_.readPool();
+  for (int round = 0; round < kReadRounds; ++round) {
+    size_t size = pool.blockSize();
+    // read_rate: no read larger than a burst, so that the rate holds over short spans too.
+    if (faults_ && faults_->read.enabled()) {
+      size = std::min<size_t>(size, faults_->read.burst());
+    }
+    // The buffer goes straight back to the pool: handlers copy what they keep, so the next
+    // read (on any connection of this worker) reuses the same block.
+    char* buf = pool.acquire();
+    const ssize_t n = ::read(fd_, buf, size);
+    if (n > 0) {
+      owner_.stats().bytes_in += static_cast<uint64_t>(n);
+      touch();
+      std::string_view data(buf, static_cast<size_t>(n));
+      if ((faults_ || owner_.faultsOn()) && !applyReadFaults(data)) {
+        // Held back for a delay (kept with the input), or the connection was reset.
+      } else if (input_.empty()) {
+        deliver(data);
+      } else {
+        // What the handler kept last time comes first: one contiguous message to parse.
+        input_.append(data);
+        deliver(input_);
+      }
+      pool.release(buf);
+      if (faults_ && faults_->reset_due && !closing_) {
+        resetNow();
+      }
+      if (closing_ || !reading_) {
+        return;  // readable_ stays set: what is left is read if reading resumes
+      }
+      // A short read emptied the socket (new input brings a new event), unless the peer has
+      // shut its side: then read on to the end of the stream, which brings no event.
+      if (static_cast<size_t>(n) < size && !peer_hup_) {
+        readable_ = false;
+        return;
+      }
+      continue;
+    }
+    pool.release(buf);
+    if (n == 0) {
+      readable_ = false;
+      peer_closed_ = true;
+      updateReading();
+      owner_.handler().onPeerClosed(*this);
+      return;
+    }
+    if (errno == EAGAIN) {
+      readable_ = false;
+      return;
+    }
+    if (errno != EINTR) {
+      spdlog::debug("listener \"{}\": read failed: {}", owner_.settings().name,
+                    std::strerror(errno));
+      abort();
+      return;
+    }
   }
-  *buf = uv_buf_init(pool.acquire(), static_cast<unsigned>(size));
+  scheduleRead();
 }
 
-void Connection::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(s->data);
-  if (nread > 0) {
-    self->owner_.stats().bytes_in += static_cast<uint64_t>(nread);
-    self->owner_.context().noteIo();
-    self->touch();
-    std::string_view data(buf->base, static_cast<size_t>(nread));
-    if ((self->faults_ || self->owner_.faultsOn()) && !self->applyReadFaults(data)) {
-      // Held back for a delay (kept with the input), or the connection was reset.
-    } else if (self->input_.empty()) {
-      self->deliver(data);
-    } else {
-      // What the handler kept last time comes first: one contiguous message to parse.
-      self->input_.append(data);
-      self->deliver(self->input_);
-    }
-    if (self->faults_ && self->faults_->reset_due && !self->closing_) {
-      self->resetNow();
-    }
-  } else if (nread == UV_EOF) {
-    self->peer_closed_ = true;
-    self->updateReading();
-    self->owner_.handler().onPeerClosed(*self);
-  } else if (nread < 0) {
-    spdlog::debug("listener \"{}\": read failed: {}", self->owner_.settings().name,
-                  uv_strerror(static_cast<int>(nread)));
-    self->abort();
+void Connection::scheduleRead() {
+  if (!read_scheduled_) {
+    read_scheduled_ = true;
+    ctx_.poller().defer(&onScheduledRead, reinterpret_cast<void*>(id_));
   }
-  // The buffer goes straight back to the pool: handlers copy what they keep, so the next read
-  // (on any connection of this worker) reuses the same block.
-  if (buf->base != nullptr) {
-    self->context().readPool().release(buf->base);
+}
+
+void Connection::onScheduledRead(void* id) {
+  core::LoopContext* ctx = core::LoopContext::current();
+  if (Connection* self = ctx ? ctx->connections().get(reinterpret_cast<uint64_t>(id)) : nullptr) {
+    self->read_scheduled_ = false;
+    if (self->reading_ && self->readable_) {
+      self->readSome();
+    }
   }
 }
 
@@ -382,19 +469,22 @@ void Connection::finish() {
   }
   // The id goes stale now: a handler that kept it gets PORTD_ECLOSED, never a freed object.
   context().connections().remove(id_);
-  // Queued blocks go back to the pool now; a pending uv_write() is cancelled by uv_close() and
-  // its callback only sees closing_.
+  // Queued blocks go back to the pool now.
   out_.clear();
-  in_flight_ = 0;
   // From here on the listener may be on its way out (it was the last connection of a draining
   // listener): it is freed from a posted task, never inside unlink(), but nothing below relies
   // on more than that one call.
   TcpListener* reserve = owner_.reserve_wanted_ ? &owner_ : nullptr;
   owner_.unlink(this);
-  uv_os_fd_t fd = -1;
-  uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd);
-  core::noteClosedByLibuv(fd);  // before: another thread may get the number right after
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &onHandleClosed);  // closes fd now
+  // close() takes the socket out of the epoll set: no EPOLL_CTL_DEL. Should a copy of the
+  // descriptor live on elsewhere, the registration does too, but its token is dead.
+  ctx_.poller().remove(io_token_);
+  io_token_ = 0;
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  ctx_.poller().defer(&destroy, this);
   if (reserve != nullptr) {
     // The number this connection gave back is the first chance to refill the reserve.
     reserve->refillReserve();
@@ -467,9 +557,9 @@ void Connection::pauseForFault(uint64_t ms) {
   ConnectionFaults* f = faults_.get();
   // libuv's clock is the loop's, cached in whole milliseconds: refreshed and rounded up, so
   // that a fault's delay is never shorter than asked (it may be up to 1 ms longer).
-  uv_update_time(tcp_.loop);
+  uv_update_time(ctx_.loop());
   ms += 1;
-  const uint64_t at = uv_now(tcp_.loop) + ms;
+  const uint64_t at = uv_now(ctx_.loop()) + ms;
   if (paused_by_fault_ && f->resume_at_ms >= at) {
     return;  // already paused for longer
   }
@@ -498,26 +588,31 @@ void Connection::onFaultResume(void* id) {
 
 void Connection::pump() {
   ConnectionFaults* f = faultState();
-  if (in_flight_ != 0 || out_.empty() || closing_) {
-    return;
+  while (!write_blocked_ && !out_.empty() && !closing_) {
+    if (f == nullptr || !f->write.enabled()) {
+      if (flush()) {
+        afterOutput();
+      }
+      return;
+    }
+    const uint64_t now = uv_hrtime();
+    const uint64_t n = f->write.available(now);
+    if (n == 0) {
+      countFault(FaultKind::kWriteThrottle);
+      f->pacing = true;
+      const uint64_t wait = f->write.waitNs(std::min<uint64_t>(out_.size(), f->write.burst()));
+      context().timers().start(std::max<uint64_t>((wait + 999999) / 1000000, 1), &onPace,
+                               reinterpret_cast<void*>(id_), nullptr);
+      return;
+    }
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(n, out_.size()));
+    f->write.take(chunk);
+    if (!flush(chunk)) {
+      return;
+    }
+    afterOutput();
+    f = faultState();
   }
-  if (f == nullptr || !f->write.enabled()) {
-    startWrite();
-    return;
-  }
-  const uint64_t now = uv_hrtime();
-  const uint64_t n = f->write.available(now);
-  if (n == 0) {
-    countFault(FaultKind::kWriteThrottle);
-    f->pacing = true;
-    const uint64_t wait = f->write.waitNs(std::min<uint64_t>(out_.size(), f->write.burst()));
-    context().timers().start(std::max<uint64_t>((wait + 999999) / 1000000, 1), &onPace,
-                             reinterpret_cast<void*>(id_), nullptr);
-    return;
-  }
-  const size_t chunk = static_cast<size_t>(std::min<uint64_t>(n, out_.size()));
-  f->write.take(chunk);
-  startWrite(chunk);
 }
 
 void Connection::onPace(void* id) {
@@ -533,23 +628,15 @@ void Connection::onPace(void* id) {
 }
 
 void Connection::resetNow() {
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
+  if (fd_ >= 0) {
     // Linger on, for zero seconds: close() sends RST instead of FIN.
     linger l{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
   }
   countFault(FaultKind::kReset);
   abort();
 }
 
 void Connection::countFault(FaultKind kind) { ++owner_.stats().faults[static_cast<size_t>(kind)]; }
-
-void Connection::onHandleClosed(uv_handle_t* h) {
-  auto* self = static_cast<Connection*>(h->data);
-  if (--self->open_handles_ == 0) {
-    delete self;
-  }
-}
 
 }  // namespace portd::net

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/io_poller.h"
 #include "net/address.h"
 #include "net/faults.h"
 #include "net/output_queue.h"
@@ -23,7 +24,7 @@ class TcpListener;
 // One accepted TCP connection. Created and destroyed by its TcpListener, on the listener's
 // loop; every method must be called on that loop's thread.
 //
-// Output: write() first tries uv_try_write() and queues only what the kernel did not take.
+// Output: write() first sends directly and queues only what the kernel did not take.
 // Backpressure: while more than the listener's write_buffer_limit is queued, reading stops, so
 // that a peer that sends but never reads cannot make the daemon buffer without bound; reading
 // resumes once the queue is down to half the limit, and the handler hears onWritable().
@@ -32,9 +33,16 @@ class TcpListener;
 // holds it and hands it over again, followed by new bytes, so handlers need no buffer of their
 // own for a partial message.
 //
-// Lifetime: the object is freed in the close callbacks of its libuv handles, never in the
-// middle of a callback, so it is safe to close a connection from inside onData().
-class Connection {
+// I/O: the socket is in its loop's IoPoller (core/io_poller.h), edge-triggered, registered
+// once: accept4, epoll_ctl ADD, then only reads, writes and close, as nginx does (output is
+// added to the registration only if the kernel ever refuses a write). Edge-triggered means an event
+// comes only when something new happens, so the connection remembers whether the socket may still
+// hold input (readable_) or is waiting for room to write (write_blocked_).
+//
+// Lifetime: the object is freed after the callback that closed it has returned (a deferred
+// call of the poller), never in the middle of one, so it is safe to close a connection from
+// inside onData().
+class Connection : private core::IoWatch {
  public:
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -84,27 +92,37 @@ class Connection {
  private:
   friend class TcpListener;
 
-  explicit Connection(TcpListener& owner);
+  Connection(TcpListener& owner, int fd);
   ~Connection() = default;
 
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
   // Starts reading and tells the handler; called once the socket is accepted.
   void start();
   void updateReading();
   bool writeImpl(std::string_view data, bool referenced);
-  // Hands up to `limit` queued bytes to one uv_write().
-  void startWrite(size_t limit = SIZE_MAX);
+  // Writes up to `limit` queued bytes until the kernel takes no more. False once the
+  // connection was aborted (a write failed).
+  bool flush(size_t limit = SIZE_MAX);
+  // The kernel took no more output: EPOLLOUT says when there is room again.
+  void waitWritable();
+  // After queued output left: finishes a close or a reset that waited for it, and resumes
+  // reading (and tells the handler) once the queue is down to half the limit.
+  void afterOutput();
   void touch();
   void finish();
 
-  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
-  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
-  static void onWrite(uv_write_t* req, int status);
+  static void onIo(core::IoWatch* w, uint32_t events);
+  // Reads while the socket has input and reading is wanted; at most a few full buffers, then
+  // the rest waits for the end of this batch (deferred), so one fast sender cannot starve
+  // the other connections of its worker.
+  void readSome();
+  // Reads later (deferred): for input that edge-triggered polling will not announce again.
+  void scheduleRead();
+  static void onScheduledRead(void* id);
   static void onRedeliver(void* id);
+  static void destroy(void* self);
   // Calls onData() with `data`, then keeps what the handler asked to keep.
   void deliver(std::string_view data);
   void redeliverKept();
-  static void onHandleClosed(uv_handle_t* h);
 
   // [listener.faults] (net/faults.h). The state, made or remade when the listener's faults
   // change; null when it injects none.
@@ -124,12 +142,9 @@ class Connection {
 
   TcpListener& owner_;
   core::LoopContext& ctx_;  // the listener's, which a closing connection may outlive
-  uv_tcp_t tcp_;
-  // Only while a uv_write() is pending (the kernel did not take everything at once): from the
-  // worker's pool, so that an idle connection does not carry one.
-  uv_write_t* write_req_ = nullptr;
+  int fd_;
+  uint64_t io_token_ = 0;  // its registration in the poller
   OutputQueue out_;
-  size_t in_flight_ = 0;  // bytes handed to the pending uv_write()
   uint64_t last_activity_ms_ = 0;
   uint64_t id_ = 0;
   void* handler_data_ = nullptr;
@@ -141,9 +156,13 @@ class Connection {
   bool in_on_data_ = false;
   bool wants_writable_ = false;
   uint32_t peer_slot_ = UINT32_MAX;  // in the listener's PeerCounts, when it counts peers
-  int open_handles_ = 0;
-  bool opened_ = false;  // the handler saw onOpen()
+  bool opened_ = false;              // the handler saw onOpen()
   bool reading_ = false;
+  bool readable_ = false;         // the socket may hold input not read yet
+  bool peer_hup_ = false;         // the peer shut its side: read to the end
+  bool read_scheduled_ = false;   // scheduleRead() is pending
+  bool write_blocked_ = false;    // the kernel took no more; waiting for EPOLLOUT
+  bool watching_output_ = false;  // EPOLLOUT is in the registration
   bool paused_by_handler_ = false;
   bool paused_by_backpressure_ = false;
   bool paused_by_fault_ = false;

@@ -28,11 +28,11 @@ void OutputQueue::appendReferenced(std::string_view data) {
   size_ += data.size();
 }
 
-unsigned OutputQueue::peek(uv_buf_t* bufs, unsigned max) const {
+unsigned OutputQueue::peek(iovec* bufs, unsigned max) const {
   unsigned n = 0;
   for (auto it = blocks_.begin() + static_cast<std::ptrdiff_t>(head_);
        it != blocks_.end() && n < max; ++it, ++n) {
-    bufs[n] = uv_buf_init(it->data + it->begin, static_cast<unsigned>(it->end - it->begin));
+    bufs[n] = iovec{it->data + it->begin, it->end - it->begin};
   }
   return n;
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <uv.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <string_view>
@@ -11,7 +11,7 @@
 namespace portd::net {
 
 // Bytes accepted for a connection but not yet taken by the kernel, kept in blocks from the
-// worker's write pool. Only output that uv_try_write() could not send lands here.
+// worker's write pool. Only output the kernel did not take at once lands here.
 class OutputQueue {
  public:
   explicit OutputQueue(core::BufferPool& pool) : pool_(pool) {}
@@ -24,10 +24,9 @@ class OutputQueue {
   // read-only storage shared by every connection, such as generated filler). A large body so
   // costs a few bytes of bookkeeping per connection instead of its size.
   void appendReferenced(std::string_view data);
-  // Fills at most `max` buffers with the oldest queued bytes; returns how many were filled.
-  // libuv copies a uv_write() buffer array of more than four entries to the heap, so callers
-  // pass four.
-  unsigned peek(uv_buf_t* bufs, unsigned max) const;
+  // Fills at most `max` buffers with the oldest queued bytes (for one writev()); returns how
+  // many were filled.
+  unsigned peek(iovec* bufs, unsigned max) const;
   // Drops the oldest `n` bytes (they were written).
   void consume(size_t n);
   void clear();

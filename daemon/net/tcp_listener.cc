@@ -26,6 +26,7 @@ TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
       idle_timeout_ms_(static_cast<uint64_t>(std::max<int64_t>(settings_.idle_timeout.count(), 0))),
       faults_(settings_.faults),
       faults_on_(faults_.any()) {
+  on_io = &onReadable;
   if (idle_timeout_ms_ != 0) {
     uv_timer_init(ctx_.loop(), idle_timer_.get());
     idle_timer_->data = this;
@@ -92,32 +93,44 @@ int TcpListener::listen(int fd, int backlog) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   int rc = backlog == kListening || ::listen(fd, backlog) == 0 ? 0 : -errno;
   if (rc == 0) {
-    rc = uv_poll_init_socket(ctx_.loop(), poll_.get(), fd);
-  }
-  if (rc == 0) {
-    poll_->data = this;
-    rc = uv_poll_start(poll_.get(), UV_READABLE, &onReadable);
+    // Read once: a reload that changes it keeps the socket, so this may be stale until the
+    // listener is replaced, which costs no more than one read or one wake-up per connection.
+    int defer = 0;
+    socklen_t len = sizeof defer;
+    expects_input_ =
+        ::getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, &len) == 0 && defer > 0;
+    fd_ = fd;
+    rc = watch() ? 0 : -errno;
   }
   if (rc == 0) {
     rc = uv_timer_init(ctx_.loop(), resume_timer_.get());
     resume_timer_->data = this;
   }
   if (rc != 0) {
-    poll_.reset();
+    ctx_.poller().remove(io_token_, fd);
+    io_token_ = 0;
     resume_timer_.reset();
     ::close(fd);
+    fd_ = -1;
     return rc;
   }
-  fd_ = fd;
   return 0;
+}
+
+bool TcpListener::watch() {
+  // Level-triggered: one accept per readiness, and a backlog is taken one per loop turn.
+  io_token_ = ctx_.poller().add(fd_, EPOLLIN, this);
+  return io_token_ != 0;
 }
 
 void TcpListener::stopAccepting() {
   if (fd_ < 0) {
     return;
   }
-  // The poll handle stops watching at once; only then may the descriptor be closed.
-  poll_.reset();
+  // Out of the epoll set explicitly: the socket may be shared (a systemd socket, or the
+  // server's own, which every worker has a copy of), and close() alone would not remove it.
+  ctx_.poller().remove(io_token_, fd_);
+  io_token_ = 0;
   resume_timer_.reset();
   ::close(fd_);
   fd_ = -1;
@@ -153,15 +166,8 @@ void TcpListener::abortAll() {
   }
 }
 
-void TcpListener::onReadable(uv_poll_t* poll, int status, int /*events*/) {
-  auto* self = static_cast<TcpListener*>(poll->data);
-  if (self == nullptr) {
-    return;
-  }
-  if (status < 0) {
-    self->pauseAccepting(status);
-    return;
-  }
+void TcpListener::onReadable(core::IoWatch* w, uint32_t /*events*/) {
+  auto* self = static_cast<TcpListener*>(w);
   // One connection per readiness, as nginx does without multi_accept: accepting until EAGAIN
   // costs a second, empty accept4() per connection whenever they arrive one at a time, which
   // is the common case. epoll is level-triggered, so a backlog is taken one per loop turn, in
@@ -178,7 +184,6 @@ bool TcpListener::acceptOne() {
     int fd = ::accept4(fd_, peers_ ? reinterpret_cast<sockaddr*>(&peer) : nullptr,
                        peers_ ? &len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      ctx_.noteIo();
       admit(fd, reinterpret_cast<sockaddr*>(&peer));
       return true;
     }
@@ -210,26 +215,23 @@ void TcpListener::pauseAccepting(int error) {
         "({} more failures since the last report)",
         settings_.name, ctx_.workerId(), uv_strerror(error), kPauseMs, suppressed);
   }
-  uv_poll_stop(poll_.get());
+  ctx_.poller().remove(io_token_, fd_);
+  io_token_ = 0;
   uv_timer_start(
       resume_timer_.get(),
       [](uv_timer_t* t) {
-        if (auto* self = static_cast<TcpListener*>(t->data); self && self->fd_ >= 0) {
-          uv_poll_start(self->poll_.get(), UV_READABLE, &onReadable);
+        if (auto* self = static_cast<TcpListener*>(t->data);
+            self && self->fd_ >= 0 && self->io_token_ == 0 && !self->watch()) {
+          self->pauseAccepting(-errno);
         }
       },
       kPauseMs, 0);
 }
 
 void TcpListener::admit(int fd, const sockaddr* peer) {
-  auto* c = new Connection(*this);
-  int rc = uv_tcp_open(&c->tcp_, fd);
-  if (rc != 0) {
-    ::close(fd);
-    ++stats_->accept_errors;
-    c->abort();
-    return;
-  }
+  // accept4() made the socket non-blocking and Linux copied TCP_NODELAY from the listening
+  // socket: nothing more to set.
+  auto* c = new Connection(*this, fd);
   ++stats_->accepted;
   // Closing at once tells the client "no" instead of leaving it in the backlog until it times
   // out; the kernel keeps spreading new connections over every worker either way.

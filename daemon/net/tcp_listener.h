@@ -19,14 +19,14 @@ namespace portd::net {
 // One TCP listener on one worker: its own SO_REUSEPORT socket, its own handler instance and
 // the connections it accepted. Loop thread only.
 //
-// The listening socket is watched with a uv_poll_t and accepted with accept4() here rather than
-// with uv_listen(): libuv's accept loop calls back and retries at once on a persistent error
-// (ENOMEM, or EMFILE once its reserve descriptor is gone), which spins the loop. Owning the loop
-// lets a failing listener pause for a moment, as nginx does, and resume by itself.
+// The listening socket is watched in the loop's IoPoller and accepted with accept4() here
+// rather than with uv_listen(): libuv's accept loop calls back and retries at once on a persistent
+// error (ENOMEM, or EMFILE once its reserve descriptor is gone), which spins the loop. Owning the
+// loop lets a failing listener pause for a moment, as nginx does, and resume by itself.
 //
 // It outlives its listening socket: stopAccepting() closes the socket, while the connections
 // (which use the handler and the settings) go on until they end or abortAll() is called.
-class TcpListener {
+class TcpListener : private core::IoWatch {
  public:
   // Makes the handler instance from `handler`, which the listener keeps: connections keep the
   // settings and handler they started with even if the daemon moves on to a newer
@@ -91,10 +91,14 @@ class TcpListener {
   const HandlerConfig* handlerConfig() const { return handler_config_.get(); }
   void holdHandlerConfig(std::shared_ptr<const HandlerConfig> same);
   ListenerStats& stats() { return *stats_; }
+  // The listening socket has TCP_DEFER_ACCEPT: an accepted connection has input waiting.
+  bool expectsInput() const { return expects_input_; }
 
  private:
   friend class Connection;
-  static void onReadable(uv_poll_t* poll, int status, int events);
+  static void onReadable(core::IoWatch* w, uint32_t events);
+  // Watches the listening socket (again); false when the poller refused it.
+  bool watch();
   // Accepts one connection; false when there was none to take (or accepting failed).
   bool acceptOne();
   void admit(int fd, const sockaddr* peer);
@@ -123,7 +127,8 @@ class TcpListener {
   // Per peer address, when max_connections_per_ip is set; allocated once, with the listener.
   std::unique_ptr<PeerCounts> peers_;
   bool reserve_wanted_ = false;
-  core::UvHandle<uv_poll_t> poll_;
+  bool expects_input_ = false;
+  uint64_t io_token_ = 0;  // the listening socket's registration in the poller, while accepting
   core::UvHandle<uv_timer_t> resume_timer_;
   Connection* head_ = nullptr;
   size_t count_ = 0;

@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/sanitizer.h"
-
 namespace portd::net {
 
 namespace {
@@ -36,6 +34,7 @@ UdpSocket::UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
       handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})),
       filter_(settings_.blocked_source_ports),
       limiter_(settings_.reply_rate, settings_.reply_burst) {
+  on_io = &onReadable;
   id_ = ctx_.datagramSockets().add(this);
   setFaults(settings_.faults);
 }
@@ -64,9 +63,10 @@ void UdpSocket::holdHandlerConfig(std::shared_ptr<const HandlerConfig> same) {
 
 int UdpSocket::open(int fd) {
   PORTD_ASSERT_LOOP_THREAD(ctx_);
-  int rc = uv_poll_init_socket(ctx_.loop(), poll_.get(), fd);
+  // Level-triggered: what a bounded number of batches left behind wakes the loop again.
+  io_token_ = ctx_.poller().add(fd, EPOLLIN, this);
+  int rc = io_token_ != 0 ? 0 : -errno;
   if (rc == 0) {
-    poll_->data = this;
     fd_ = fd;
     // Where the socket is bound (port 0 is resolved by now), for telling our own datagrams.
     sockaddr_storage local{};
@@ -86,10 +86,8 @@ int UdpSocket::open(int fd) {
       rmsgs_[i].msg_hdr.msg_iov = &riovs_[i];
       rmsgs_[i].msg_hdr.msg_iovlen = 1;
     }
-    rc = uv_poll_start(poll_.get(), UV_READABLE, &onReadable);
   }
   if (rc != 0) {
-    poll_.reset();
     fd_ = -1;
     ::close(fd);
   }
@@ -101,28 +99,23 @@ void UdpSocket::stop() {
     ctx_.datagramSockets().remove(id_);
     id_ = 0;
   }
-  if (!poll_) {
+  if (fd_ < 0) {
     return;
   }
   // Delayed datagrams and a held reply die with the socket, as they would in the network.
   ctx_.timers().cancelAll(this);
   holding_ = false;
   flush();
-  // The poll handle stops watching at once; only then may the descriptor be closed.
-  poll_.reset();
+  // Out of the epoll set explicitly: the socket may be shared (a systemd socket), and close()
+  // alone would not remove it.
+  ctx_.poller().remove(io_token_, fd_);
+  io_token_ = 0;
   ::close(fd_);
   fd_ = -1;
 }
 
-void UdpSocket::onReadable(uv_poll_t* poll, int status, int /*events*/) {
-  auto* self = static_cast<UdpSocket*>(poll->data);
-  if (self == nullptr) {
-    return;
-  }
-  if (status < 0) {
-    spdlog::debug("listener \"{}\": receive failed: {}", self->settings_.name, uv_strerror(status));
-    return;
-  }
+void UdpSocket::onReadable(core::IoWatch* w, uint32_t /*events*/) {
+  auto* self = static_cast<UdpSocket*>(w);
   // A full batch may have left more behind; a short one emptied the queue. A bounded number of
   // batches per wake-up keeps one busy socket from starving the rest of the loop (the poll is
   // level-triggered, so what is left wakes the loop again).
@@ -149,7 +142,6 @@ size_t UdpSocket::receiveBatch() {
   }
   // Replies made while the batch is handed out wait for its end, then leave in one sendmmsg():
   // they may point into the receive buffer, which the next batch overwrites.
-  ctx_.noteIo();
   in_batch_ = true;
   for (int i = 0; i < n && fd_ >= 0; ++i) {
     const msghdr& h = rmsgs_[i].msg_hdr;

@@ -16,8 +16,8 @@
 namespace portd::net {
 
 // One UDP listener on one worker: its own SO_REUSEPORT socket, read with recvmmsg (up to 20
-// datagrams per system call into the worker's datagram buffer). The socket is watched with a
-// uv_poll_t and read here rather than by uv_udp_t, because libuv reads again until EAGAIN: at
+// datagrams per system call into the worker's datagram buffer). The socket is watched in the
+// loop's IoPoller and read here rather than by uv_udp_t, because libuv reads again until EAGAIN: at
 // one datagram in flight that is a second, empty recvmmsg per datagram. Here a batch that
 // comes back short means the queue was empty, and the next one waits for the next readiness.
 // Replies made while a batch is being handed out are collected and leave together in one
@@ -27,7 +27,7 @@ namespace portd::net {
 // dropped before the handler sees them (SourceFilter), and replies beyond the listener's
 // reply_rate to one source are not sent (ReplyLimiter), whatever the handler: a UDP server
 // that answers anything must not be made to answer itself, or another such server, forever.
-class UdpSocket {
+class UdpSocket : private core::IoWatch {
  public:
   // `stats`: as for TcpListener.
   UdpSocket(core::LoopContext& ctx, ListenerSettings settings,
@@ -41,7 +41,7 @@ class UdpSocket {
   int open(int fd);
   void stop();
   // Between a successful open() and stop().
-  bool receiving() const { return static_cast<bool>(poll_); }
+  bool receiving() const { return fd_ >= 0; }
 
   // Sends `data` to `peer`. Data that lies in the datagram being handled is not copied;
   // anything else is copied into this socket's send buffer. Datagrams the kernel will not take
@@ -65,7 +65,7 @@ class UdpSocket {
   void holdHandlerConfig(std::shared_ptr<const HandlerConfig> same);
 
  private:
-  static void onReadable(uv_poll_t* poll, int status, int events);
+  static void onReadable(core::IoWatch* w, uint32_t events);
   // One recvmmsg() and its datagrams handed out; returns how many arrived (0 when none).
   size_t receiveBatch();
   void deliver(const sockaddr* peer, std::string_view data);
@@ -87,7 +87,7 @@ class UdpSocket {
   std::shared_ptr<const HandlerConfig> handler_config_;
   std::shared_ptr<ListenerStats> stats_;  // before handler_: the instance may register counters
   std::unique_ptr<Handler> handler_;
-  core::UvHandle<uv_poll_t> poll_;
+  uint64_t io_token_ = 0;  // the socket's registration in the poller
   int fd_ = -1;
   uint64_t id_ = 0;
   bool in_batch_ = false;

@@ -125,7 +125,7 @@ void Worker::run() {
     started_.set_value(rc);
     return;
   }
-  ctx_ = std::make_unique<core::LoopContext>(&loop_, id_);
+  ctx_ = std::make_unique<core::LoopContext>(&loop_, id_, core::IoPoller::Mode::kDriving);
   mailbox_ = std::make_unique<core::Mailbox>(&loop_);
   uv_timer_init(&loop_, heartbeat_.get());
   heartbeat_->data = this;
@@ -154,6 +154,7 @@ void Worker::run() {
   udp_.clear();
   retired_.clear();
   mailbox_->close();
+  ctx_->poller().runDeferred();  // frees the connections just closed
   uv_run(&loop_, UV_RUN_DEFAULT);
   int closed = uv_loop_close(&loop_);
   if (closed != 0) {
@@ -166,35 +167,12 @@ void Worker::run() {
 }
 
 void Worker::runLoop() {
-  for (;;) {
-    if (busy_poll_ns_ == 0) {
-      // Returns early only when apply() turns latency mode on (uv_stop); 0 = nothing is left.
-      if (uv_run(&loop_, UV_RUN_DEFAULT) == 0) {
-        return;
-      }
-      continue;
-    }
-    // Latency mode: poll without sleeping (epoll_wait with a zero timeout) for busy_poll after
-    // the last I/O, then block as usual. A request that arrives meanwhile is picked up without
-    // the cost of waking a sleeping thread, at the price of a CPU kept busy.
-    uint64_t seen = ctx_->ioEvents();
-    uint64_t deadline = uv_hrtime() + busy_poll_ns_;
-    while (busy_poll_ns_ != 0) {
-      if (uv_run(&loop_, UV_RUN_NOWAIT) == 0) {
-        return;
-      }
-      const uint64_t now = uv_hrtime();
-      if (ctx_->ioEvents() != seen) {
-        seen = ctx_->ioEvents();
-        deadline = now + busy_poll_ns_;
-      } else if (now >= deadline) {
-        break;
-      }
-    }
-    if (uv_run(&loop_, UV_RUN_ONCE) == 0) {
-      return;
-    }
-  }
+  // Blocks in the poller's epoll_wait, which watches the sockets and libuv's own descriptor;
+  // libuv runs when it has something to do (core/io_poller.h). Latency mode ([server]
+  // busy_poll): polls without sleeping for busy_poll after the last event, then blocks as
+  // usual. A request that arrives meanwhile is picked up without the cost of waking a
+  // sleeping thread, at the price of a CPU kept busy.
+  ctx_->poller().run(&busy_poll_ns_);
 }
 
 void Worker::onHeartbeat() {
@@ -219,9 +197,6 @@ void Worker::onHeartbeat() {
       ctx_->writePool().trim(16);
       ctx_->writePool().takeFreedBytes();
     }
-    // Write requests too: kept ones were allocated among the burst's blocks and would pin a
-    // page each.
-    ctx_->trimWriteRequests(16);
     ::malloc_trim(0);
     last_trim_ms_ = now;
     released_bytes_ = 0;
@@ -234,9 +209,6 @@ int Worker::apply(Assignment& a) {
   ctx_->setConnectionLimit(a.connection_limit);
   const uint64_t busy_poll_ns =
       static_cast<uint64_t>(std::chrono::nanoseconds(config.server.busy_poll).count());
-  if (busy_poll_ns != 0 && busy_poll_ns_ == 0) {
-    uv_stop(&loop_);  // leave the blocking uv_run() for runLoop()'s polling one
-  }
   busy_poll_ns_ = busy_poll_ns;
   int first_error = 0;
   for (size_t i = 0; i < config.listeners.size(); ++i) {

@@ -50,13 +50,13 @@ TEST(OutputQueue, KeepsOrderAcrossBlocks) {
 
   std::string out;
   while (!q.empty()) {
-    uv_buf_t bufs[4];
+    iovec bufs[4];
     unsigned n = q.peek(bufs, 4);
     ASSERT_GT(n, 0u);
     ASSERT_LE(n, 4u);
     // Consume only part of what was offered, as a short write would.
-    size_t take = std::min<size_t>(bufs[0].len, 7);
-    out.append(bufs[0].base, take);
+    size_t take = std::min<size_t>(bufs[0].iov_len, 7);
+    out.append(static_cast<const char*>(bufs[0].iov_base), take);
     q.consume(take);
   }
   EXPECT_EQ(out, data);
@@ -86,17 +86,17 @@ TEST(OutputQueue, ReferencedBytesAreNotCopiedNorReturnedToThePool) {
   EXPECT_EQ(q.size(), 5u + 40 + 5 + 40);
   EXPECT_EQ(pool.outstanding(), 2u) << "one block for each run of copied bytes";
 
-  uv_buf_t bufs[4];
+  iovec bufs[4];
   ASSERT_EQ(q.peek(bufs, 4), 4u);
-  EXPECT_EQ(bufs[1].base, kShared.data()) << "sent from the shared bytes themselves";
-  EXPECT_EQ(bufs[3].base, kShared.data());
+  EXPECT_EQ(bufs[1].iov_base, kShared.data()) << "sent from the shared bytes themselves";
+  EXPECT_EQ(bufs[3].iov_base, kShared.data());
 
   std::string out;
   while (!q.empty()) {
     unsigned n = q.peek(bufs, 4);
     ASSERT_GT(n, 0u);
-    const size_t take = std::min<size_t>(bufs[0].len, 9);
-    out.append(bufs[0].base, take);
+    const size_t take = std::min<size_t>(bufs[0].iov_len, 9);
+    out.append(static_cast<const char*>(bufs[0].iov_base), take);
     q.consume(take);
   }
   EXPECT_EQ(out, "head:" + kShared + ":tail" + kShared);

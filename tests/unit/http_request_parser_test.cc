@@ -235,6 +235,23 @@ TEST(HttpRequestParserTest, ChunkExtensionsAreAcceptedAndDropped) {
   }
 }
 
+// reset() is how a pooled session's parser starts on its next connection: a connection that
+// ended in the middle of a chunk-size line must not leave that line's state to the next one,
+// whose request would then be read as a chunk size.
+TEST(HttpRequestParserTest, ResetForgetsAChunkSizeLineInProgress) {
+  RequestParser parser{HttpLimits{}};
+  Outcome first;
+  feed(parser, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ;a", &first);
+  ASSERT_EQ(first.error, 0);
+  ASSERT_EQ(first.heads, 1);
+  parser.reset();
+  Outcome next;
+  feed(parser, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", &next);
+  EXPECT_EQ(next.error, 0);
+  ASSERT_EQ(next.requests.size(), 1u) << next;
+  EXPECT_EQ(next.requests[0].target, "/next");
+}
+
 TEST(HttpRequestParserTest, HostMayBeANameAnAddressOrALiteralWithAPort) {
   for (const char* host :
        {"portd", "example.com:8080", "127.0.0.1", "[::1]:80", "a-b_c~d%41", ""}) {

@@ -123,6 +123,7 @@ class HttpSessionTest : public LoopTest {
     // The destructor alone would leave the listening descriptor open.
     listener_->stopAccepting();
     listener_.reset();
+    ctx_.reset();  // its poller's libuv handles close with it
     LoopTest::TearDown();
   }
 

@@ -32,6 +32,10 @@ uint64_t freshTimeout(const HttpLimits& limits) {
 
 // Enough for the sessions of a burst of requests on this worker; beyond it they are freed.
 constexpr size_t kPoolSize = 256;
+// Sessions of closed connections are pooled only up to this many: a connection per request
+// takes one and gives it back within the same read, so a few are enough, while after a burst
+// of peers that left, each pooled session would pin a page of the burst's memory.
+constexpr size_t kClosedPoolSize = 16;
 
 }  // namespace
 
@@ -127,7 +131,14 @@ void HttpHandler::onClose(net::Connection& conn) {
     IdleList::Node* n = idleNode(d);
     n->list->remove(n);
   } else if (auto* session = static_cast<Session*>(d)) {
-    session->detach();
+    // Safe while the session's own callback is on the stack: it sees conn_ gone and phase
+    // kClosing, as after detach(), and the pool hands it out only from a later onData().
+    session->recycle();
+    if (pool_.size() < kClosedPoolSize) {
+      pool_.push_back(session);
+    } else {
+      session->detach();
+    }
   }
 }
 

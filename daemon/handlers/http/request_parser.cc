@@ -75,6 +75,11 @@ void RequestParser::reset() {
   feed_begin_ = feed_end_ = nullptr;
   feed_count_ = 0;
   tail_[0] = tail_[1] = 0;
+  // A refusal in the middle of a chunk-size line leaves it set, and parse() reads the line
+  // before llhttp does: it must not carry over to the next connection's first request.
+  chunk_line_ = ChunkLine::kOff;
+  chunk_digits_ = chunk_space_ = false;
+  chunk_ext_bytes_ = 0;
   // The per-message state is reset by beginMessage() when the next request begins.
 }
 

@@ -40,6 +40,30 @@ void Session::park() {
   conn_ = nullptr;
 }
 
+void Session::recycle() {
+  // Buffers a request left larger than this go back to malloc rather than into the pool: a
+  // burst of peers that sent much and left must not stay pinned in pooled sessions.
+  constexpr size_t kKeepCapacity = 1024;
+  uv_timer_stop(&deadline_timer_);
+  armed_ = false;
+  handler_.delays().stop(&delay_);
+  conn_ = nullptr;
+  phase_ = Phase::kClosing;
+  idle_timeout_ms_ = 0;
+  head_deadline_ms_ = 0;
+  body_left_ = 0;
+  pending_.clear();
+  delayed_.clear();
+  delayed_body_ = 0;
+  delayed_close_ = false;
+  if (pending_.capacity() > kKeepCapacity) {
+    std::string().swap(pending_);
+  }
+  if (delayed_.capacity() > kKeepCapacity) {
+    std::string().swap(delayed_);
+  }
+}
+
 void Session::detach() {
   conn_ = nullptr;
   phase_ = Phase::kClosing;

@@ -67,6 +67,10 @@ class Session {
   void onData(std::string_view data);
   // The connection's queued output fell to half the limit: serves the requests kept back.
   void onWritable();
+  // Its connection closed: stops the deadline and a pending delay and forgets the request in
+  // progress, so that the pool can hand it to another connection (attach) instead of closing
+  // its timer, which would cost the loop a turn of libuv for each closed connection.
+  void recycle();
   void detach();
   // The daemon is draining: close now if no request is in progress, else after its response.
   void drain();
