@@ -8,7 +8,10 @@
 //  - the requests read, the heads accepted and the refusal are the same wherever the input is
 //    split (RequestParser's contract), with the one exception it documents: blank lines before
 //    a request line count against the head size limit only when they arrive with its first
-//    byte, so a 431 on the whole input may come later, or not at all, on split input.
+//    byte, so a 431 on the whole input may come later, or not at all, on split input;
+//  - heads of the plainest form, which the parser reads without llhttp (simple_head.h), read
+//    exactly as llhttp reads them: the whole input gives the same outcome, exactly, with that
+//    shortcut turned off.
 // Each piece is a heap copy of its own, so that AddressSanitizer catches a look back past the
 // start of a piece.
 
@@ -140,8 +143,10 @@ void feed(RequestParser& parser, const HttpLimits& limits, std::string_view piec
   }
 }
 
-Outcome parsePieces(const std::vector<std::string>& pieces, const HttpLimits& limits) {
+Outcome parsePieces(const std::vector<std::string>& pieces, const HttpLimits& limits,
+                    bool simple_heads = true) {
   RequestParser parser(limits);
+  parser.readSimpleHeads(simple_heads);
   Outcome out;
   for (const std::string& piece : pieces) {
     feed(parser, limits, piece, &out);
@@ -173,6 +178,9 @@ void checkSameOutcome(const Outcome& whole, const Outcome& split, const char* ho
 void run(std::string_view input, const HttpLimits& limits) {
   const Outcome whole = parsePieces({std::string(input)}, limits);
   check(whole.began >= static_cast<int>(whole.requests.size()), "a request ended unbegun");
+  if (!(parsePieces({std::string(input)}, limits, false) == whole)) {
+    fail("a simple head read differently without llhttp");
+  }
   if (input.size() >= 2) {
     // A position that depends on every byte, so that the fuzzer moves it by changing the input
     // and a saved input always splits at the same place (FNV-1a).

@@ -72,6 +72,8 @@ void RequestParser::reset() {
   began_ = false;
   failed_ = 0;
   in_head_ = false;
+  at_boundary_ = true;
+  simple_pending_ = false;
   feed_begin_ = feed_end_ = nullptr;
   feed_count_ = 0;
   tail_[0] = tail_[1] = 0;
@@ -94,6 +96,23 @@ ParseStep RequestParser::parse(std::string_view data) {
     return step;
   }
   began_ = false;
+  if (simple_pending_) {
+    simple_pending_ = false;
+    at_boundary_ = keep_alive_;
+    step.event = ParseEvent::kRequest;
+    return step;
+  }
+  // Most requests are plain GETs whose head arrives whole: read without llhttp, they cost a
+  // table lookup a byte instead of llhttp's state machine and a dozen callbacks.
+  SimpleHead simple;
+  if (at_boundary_ && simple_heads_ && readSimpleHead(data, limits_, &simple)) {
+    takeSimpleHead(simple);
+    keepTail(begin, begin + simple.size);
+    step.event = ParseEvent::kHead;
+    step.used = simple.size;
+    step.began = true;
+    return step;
+  }
   const char* p = begin;
   for (;;) {
     // llhttp gets the input up to `limit`: all of it, unless a chunk-size line has whitespace
@@ -153,6 +172,9 @@ ParseStep RequestParser::parse(std::string_view data) {
           p = end;
         } else {
           step.event = ParseEvent::kRequest;
+          // After "Connection: close" llhttp refuses what follows; after an upgrade it stops
+          // first. Both stay its business.
+          at_boundary_ = keep_alive_ && parser_.upgrade == 0;
         }
       }
       break;
@@ -375,6 +397,7 @@ int RequestParser::onMessageBegin(llhttp_t* p) {
 void RequestParser::beginMessage() {
   began_ = true;
   in_head_ = true;
+  at_boundary_ = false;
   url_.clear();
   headers_.clear();
   body_.clear();
@@ -396,6 +419,19 @@ void RequestParser::beginMessage() {
   expect_continue_ = false;
   expect_other_ = false;
   continue_due_ = false;
+}
+
+void RequestParser::takeSimpleHead(const SimpleHead& head) {
+  beginMessage();
+  in_head_ = false;
+  url_.assign(head.target);
+  headers_.assign(head.headers);
+  head_bytes_ = head.size;
+  method_ = head.head_method ? HTTP_HEAD : HTTP_GET;
+  method_known_ = true;
+  http_minor_ = 1;
+  keep_alive_ = true;  // HTTP/1.1 without a Connection field
+  simple_pending_ = true;
 }
 
 int RequestParser::onUrl(llhttp_t* p, const char* at, size_t len) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "handlers/http/http_config.h"
+#include "handlers/http/simple_head.h"
 
 namespace portd::handlers::http {
 
@@ -117,6 +118,10 @@ class RequestParser {
   // no body: its method is known once its head has ended with CRLF within the size limit.
   bool isHeadRequest() const { return method_known_ && method_ == HTTP_HEAD; }
 
+  // Whether heads of the plainest form (simple_head.h) are read without llhttp (the default).
+  // Either way every request reads the same; tests and the fuzzer compare the two.
+  void readSimpleHeads(bool on) { simple_heads_ = on; }
+
  private:
   enum class Event { kNone, kHeadersDone, kChunkDone, kMessageDone };
   enum class Field { kOther, kHost, kExpect, kTransferEncoding };
@@ -136,6 +141,8 @@ class RequestParser {
   };
 
   void beginMessage();
+  // Takes a head read by readSimpleHead() as llhttp and headersDone() would have left it.
+  void takeSimpleHead(const SimpleHead& head);
   // The checks once the head is complete, at `at` in the input that began at `begin`. Returns
   // the status to refuse the request with, or 0.
   int headersDone(const char* at, const char* begin);
@@ -180,6 +187,12 @@ class RequestParser {
   bool began_ = false;  // onMessageBegin() ran during the current parse()
   int failed_ = 0;      // the status of the refusal, once there is one
   bool in_head_ = false;
+  // llhttp is between requests and expects another (the last one kept the connection open and
+  // asked for no upgrade): a head of the plainest form may be read without it.
+  bool at_boundary_ = true;
+  bool simple_heads_ = true;
+  // A simple head was read: the next parse() completes its request, which has no body.
+  bool simple_pending_ = false;
 
   // The input being parsed: one llhttp_execute() call's range.
   const char* feed_begin_ = nullptr;

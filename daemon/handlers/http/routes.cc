@@ -59,7 +59,14 @@ Target splitTarget(std::string_view target) {
       return t;
     }
   }
-  size_t end = rest.find_first_of("?#");
+  // A loop rather than find_first_of(), which calls memchr() on "?#" for every byte.
+  size_t end = 0;
+  while (end < rest.size() && rest[end] != '?' && rest[end] != '#') {
+    ++end;
+  }
+  if (end == rest.size()) {
+    end = std::string_view::npos;
+  }
   t.path = rest.substr(0, end);
   if (end != std::string_view::npos && rest[end] == '?') {
     std::string_view query = rest.substr(end + 1);
