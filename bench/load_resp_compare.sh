@@ -7,6 +7,7 @@
 #
 #   bench/load_resp_compare.sh                  # SET and GET, -c 50, -P 16 and 1, 2M/300k requests, 3 rounds
 #   bench/load_resp_compare.sh --rounds 5 --connections 50
+#   bench/load_resp_compare.sh --busy-poll      # portd load polls without sleeping (docs/load.md)
 
 set -euo pipefail
 
@@ -16,12 +17,14 @@ rounds=3
 connections=50
 server_cpu=0
 client_cpu=1
+busy_poll=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
-    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    --busy-poll) busy_poll=(--busy-poll); shift ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "usage: see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -42,11 +45,11 @@ rate_benchmark() { # TEST P N -> requests/s
 rate_load() { # TEST P N -> requests/s
   local test=${1,,}
   taskset -c "$client_cpu" "$portd" load "resp://127.0.0.1:$port" --mix "$test=1" --keys 1 \
-    -c "$connections" -p "$2" --batch -n "$3" -q --json "$work/r.json" >/dev/null
+    -c "$connections" -p "$2" --batch "${busy_poll[@]}" -n "$3" -q --json "$work/r.json" >/dev/null
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f" % r["achieved_rate"])' "$work/r.json"
 }
 
-echo "load_resp_compare: $(date -u +%Y-%m-%dT%H:%M:%SZ), redis-server $(redis-server --version | grep -o 'v=[0-9.]*'), server on CPU $server_cpu, generators on CPU $client_cpu, $connections connections, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load_resp_compare: $(date -u +%Y-%m-%dT%H:%M:%SZ), redis-server $(redis-server --version | grep -o 'v=[0-9.]*'), server on CPU $server_cpu, generators on CPU $client_cpu, $connections connections${busy_poll:+, portd load --busy-poll}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-4s %-4s %14s %16s %7s\n' "-P" test "portd load/s" "redis-bench/s" ratio
 for spec in "16 2000000" "1 300000"; do
   read -r pipeline requests <<<"$spec"

@@ -179,6 +179,9 @@ int main(int argc, char** argv) {
   load_cmd->add_flag("--batch", load_cmd_line.batch,
                      "Closed model: send a connection's -p requests together once all the "
                      "previous ones are answered (redis-benchmark's -P), not one per answer");
+  load_cmd->add_flag("--busy-poll", load_cmd_line.busy_poll,
+                     "Poll without sleeping: each thread keeps a CPU busy, and a target on the "
+                     "same host is spared waking it for every answer");
   load_cmd->add_option("--format", load_cmd_line.format,
                        "tcp/udp: portd (default) or sockperf, to load `sockperf server`");
   load_cmd->add_option("--mix", load_cmd_line.mix,

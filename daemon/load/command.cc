@@ -151,6 +151,7 @@ int runLoadCommand(const LoadCommand& cmd) {
     return usage("--batch is for the closed model (the open model sends on its schedule)");
   }
   o.batch = cmd.batch;
+  o.busy_poll = cmd.busy_poll;
   if (o.connections > 0 && o.connections < o.threads) {
     return usage("--connections must be at least --threads (each thread needs one)");
   }

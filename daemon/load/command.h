@@ -16,6 +16,7 @@ struct LoadCommand {
   int connections = 0;
   int pipeline = 1;
   bool batch = false;  // closed model: refill a connection's pipeline only once it is drained
+  bool busy_poll = false;
   int threads = 1;
   uint64_t requests = 0;
   std::string timeout = "10s";

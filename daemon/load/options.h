@@ -24,6 +24,10 @@ struct LoadOptions {
   // Closed model, stream targets: a connection's next `pipeline` requests go only once all the
   // previous ones are answered (redis-benchmark's -P), rather than one as each is answered.
   bool batch = false;
+  // Each thread polls without sleeping instead of blocking in epoll_wait: its CPU stays busy,
+  // and the target's answers never have to wake a sleeping thread, a cost the kernel charges
+  // to the target's CPU on loopback.
+  bool busy_poll = false;
   int threads = 1;
   double timeout_s = 10;  // per request and per connect
 

@@ -169,7 +169,12 @@ void LoadWorker::run() {
       }
     }
   }
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  if (options_.busy_poll) {
+    while (uv_run(&loop_, UV_RUN_NOWAIT) != 0) {
+    }
+  } else {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
   uv_loop_close(&loop_);
   ::close(tick_fd_);
   shared_.finished.fetch_add(1);

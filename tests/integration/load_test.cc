@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -702,6 +703,40 @@ TEST_F(LoadTest, FewerRequestsThanThreads) {
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(counter(j, "sent"), 1u);
   EXPECT_EQ(counter(j, "completed"), 1u);
+}
+
+// --busy-poll: the same answers, with the generator's thread polling instead of sleeping. That
+// shows in its voluntary context switches (a thread gives up its CPU only when it blocks): one
+// or more per request at 200/s for a thread that sleeps between them, next to none for one
+// that polls, whatever else the machine is running.
+TEST_F(LoadTest, BusyPollNeverSleepsAndAnswersTheSame) {
+  auto childSwitches = [] {
+    rusage ru{};
+    ::getrusage(RUSAGE_CHILDREN, &ru);
+    return ru.ru_nvcsw;
+  };
+  for (bool busy : {false, true}) {
+    SCOPED_TRACE(busy ? "--busy-poll" : "blocking");
+    TempFile out("", ".json");
+    std::vector<std::string> args = {"load", url("tcp", echo_), "--rate",   "200", "-d",
+                                     "1s",   "--json",          out.path(), "-q"};
+    if (busy) {
+      args.push_back("--busy-poll");
+    }
+    const long before = childSwitches();
+    CommandResult r = runPortd(args, 15s);
+    const long switches = childSwitches() - before;
+    ASSERT_EQ(r.status, ExitStatus::exited(0)) << r.err;
+    const json j = parseResult(readFile(out.path()));
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(nonZeroErrors(j), "");
+    EXPECT_EQ(counter(j, "completed"), 200u);
+    if (busy) {
+      EXPECT_LT(switches, 50) << "voluntary context switches of a run that polls";
+    } else {
+      EXPECT_GT(switches, 150) << "voluntary context switches of a run that sleeps";
+    }
+  }
 }
 
 TEST_F(LoadTest, TcpEchoPipelinedWithoutErrors) {
