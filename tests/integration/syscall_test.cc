@@ -120,7 +120,7 @@ TEST(SyscallTest, OneAcceptPerConnection) {
   Daemon d;
   ASSERT_TRUE(d.start(config("tcp")));
   const Endpoint echo = d.listener("echo");
-  SyscallCounter strace(d.pid(), "accept4,ioctl,setsockopt");
+  SyscallCounter strace(d.pid(), "accept4,ioctl,setsockopt,epoll_ctl");
   ASSERT_TRUE(strace.waitAttached());
   constexpr int kConnections = 50;
   for (int i = 0; i < kConnections; ++i) {
@@ -137,7 +137,59 @@ TEST(SyscallTest, OneAcceptPerConnection) {
   EXPECT_NEAR(static_cast<double>(calls["accept4"]), kConnections, 2);
   // TCP_NODELAY comes from the listening socket: no setsockopt per connection.
   EXPECT_EQ(calls["setsockopt"], 0u);
+  // accept4 made the socket non-blocking: no ioctl(FIONBIO) again (libuv's uv_tcp_open made
+  // one per connection).
+  EXPECT_EQ(calls["ioctl"], 0u);
+  // One epoll_ctl per connection, its registration: none to add EPOLLOUT (the answers fit) and
+  // none to remove it before close (libuv made an EPOLL_CTL_DEL per connection).
+  EXPECT_LE(calls["epoll_ctl"], static_cast<uint64_t>(kConnections) + 2);
   EXPECT_TRUE(d.stop());
+}
+
+// A request per connection ("Connection: close"), as ab or wrk -H "Connection: close" make
+// them: with defer_accept the kernel queues a connection once its request is there, and the
+// worker reads it right after accept4, before any epoll_ctl; the connection closes after its
+// answer without ever being registered. Without defer_accept each connection is registered
+// once (and the read waits for its readiness).
+TEST(SyscallTest, DeferAcceptServesARequestWithoutRegisteringTheConnection) {
+  for (const bool deferred : {false, true}) {
+    SCOPED_TRACE(deferred ? "defer_accept" : "default");
+    Daemon d;
+    ASSERT_TRUE(d.start(std::string(R"toml(
+[server]
+workers = 1
+shutdown_timeout = "5s"
+
+[[listener]]
+name = "web"
+protocol = "tcp"
+handler = "http"
+address = "127.0.0.1:0"
+)toml") + (deferred ? "defer_accept = \"1s\"\n" : "")));
+    const Endpoint web = d.listener("web");
+    SyscallCounter strace(d.pid(), "accept4,epoll_ctl,read,ioctl");
+    ASSERT_TRUE(strace.waitAttached());
+    constexpr int kConnections = 30;
+    for (int i = 0; i < kConnections; ++i) {
+      Fd c = connectTcp(web);
+      ASSERT_TRUE(c.valid());
+      ASSERT_TRUE(sendAll(c.get(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      // Read to the end: the daemon closes after its answer.
+      const std::string answer = readExactly(c.get(), 1 << 20);
+      ASSERT_TRUE(answer.starts_with("HTTP/1.1 ")) << answer;
+    }
+    auto calls = strace.finish();
+    EXPECT_NEAR(static_cast<double>(calls["accept4"]), kConnections, 2);
+    EXPECT_EQ(calls["ioctl"], 0u);
+    if (deferred) {
+      EXPECT_LE(calls["epoll_ctl"], 2u);
+      // One read per request: it was there at accept.
+      EXPECT_NEAR(static_cast<double>(calls["read"]), kConnections, 2);
+    } else {
+      EXPECT_NEAR(static_cast<double>(calls["epoll_ctl"]), kConnections, 2);
+    }
+    EXPECT_TRUE(d.stop());
+  }
 }
 
 TEST(SyscallTest, AcceptedConnectionsHaveNoDelay) {
