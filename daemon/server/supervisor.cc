@@ -553,6 +553,9 @@ void Supervisor::closeHandles() {
   closeAdmin();
   if (admin_ctx_) {
     admin_ctx_->timers().close();
+    // Frees the admin connections closed above (the poller defers that) and closes the
+    // poller's libuv handles, whose close callbacks the final uv_run() runs.
+    admin_ctx_.reset();
   }
   sigterm_.reset();
   sigint_.reset();

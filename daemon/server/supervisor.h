@@ -88,8 +88,8 @@ class Supervisor {
   SocketSet sockets_;
   uv_loop_t loop_{};
   bool loop_ok_ = false;
-  // The admin listener and what it needs on the main loop; admin_ctx_ outlives the final
-  // uv_run(), in which the admin connections are freed.
+  // The admin listener and what it needs on the main loop; admin_ctx_ goes in closeHandles(),
+  // before the final uv_run(), which runs the close callbacks of its poller's handles.
   std::unique_ptr<core::LoopContext> admin_ctx_;
   net::Address admin_requested_;  // as configured
   net::Address admin_address_;    // as bound
