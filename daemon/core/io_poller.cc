@@ -135,6 +135,9 @@ void IoPoller::run(const uint64_t* busy_poll_ns) {
       }
     }
     const int n = ::epoll_wait(epfd_, batch_, kBatch, timeout);
+    // The wait may have slept: what the callbacks stamp with uv_now() (a connection's last
+    // activity, a deadline) must be the time of the event, as libuv's own loop has it.
+    uv_update_time(loop_);
     if (n > 0) {
       // libuv first when it is ready: what it delivers (a new configuration from the mailbox,
       // a signal) comes before the sockets' events of the same moment, as it would have come
@@ -157,7 +160,6 @@ void IoPoller::run(const uint64_t* busy_poll_ns) {
     }
     runDeferred();
     if (!run_libuv) {
-      uv_update_time(loop_);
       run_libuv = libuvDue();
     }
     if (run_libuv) {

@@ -1,0 +1,176 @@
+// core::IoPoller on real descriptors (socket pairs) and a real libuv loop: the two ways it runs,
+// the tokens that make a late event harmless, deferred calls, and the loop's clock.
+
+#include "core/io_poller.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "loop_fixture.h"
+
+using namespace portd::core;
+
+namespace {
+
+struct Pair {
+  int a = -1;
+  int b = -1;
+  Pair() {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    a = fds[0];
+    b = fds[1];
+  }
+  ~Pair() {
+    if (a >= 0) {
+      ::close(a);
+    }
+    if (b >= 0) {
+      ::close(b);
+    }
+  }
+};
+
+// Reads what is there and counts the calls; optionally stops watching and closes, as a
+// connection that ends does.
+struct Reader : IoWatch {
+  IoPoller* poller = nullptr;
+  uint64_t token = 0;
+  int fd = -1;
+  int calls = 0;
+  uint64_t loop_now_ms = 0;  // uv_now() seen by the last call
+  uv_loop_t* loop = nullptr;
+  bool close_on_read = false;
+
+  Reader() {
+    on_io = [](IoWatch* w, uint32_t) {
+      auto* self = static_cast<Reader*>(w);
+      ++self->calls;
+      self->loop_now_ms = uv_now(self->loop);
+      char buf[64];
+      while (::read(self->fd, buf, sizeof buf) > 0) {
+      }
+      if (self->close_on_read) {
+        self->poller->remove(self->token);
+        ::close(self->fd);
+        self->fd = -1;
+      }
+    };
+  }
+};
+
+class IoPollerTest : public LoopTest {};
+
+TEST_F(IoPollerTest, NestedModeDeliversThroughUvRun) {
+  Pair p;
+  {
+    IoPoller poller(loop(), IoPoller::Mode::kNested);
+    Reader r;
+    r.poller = &poller;
+    r.fd = p.a;
+    r.loop = loop();
+    r.token = poller.add(p.a, EPOLLIN, &r);
+    ASSERT_NE(r.token, 0u);
+    EXPECT_EQ(poller.watched(), 1u);
+    ASSERT_EQ(::write(p.b, "x", 1), 1);
+    ASSERT_TRUE(runUntil([&] { return r.calls == 1; }));
+    poller.remove(r.token, p.a);
+    EXPECT_EQ(poller.watched(), 0u);
+  }
+}
+
+// An event that comes for a registration already removed is dropped, even when the descriptor
+// lives on in a duplicate (so that close() did not take it out of the epoll set): the token is
+// dead, and nothing is called.
+TEST_F(IoPollerTest, AnEventForARemovedRegistrationIsDropped) {
+  Pair p;
+  IoPoller poller(loop(), IoPoller::Mode::kNested);
+  Reader r;
+  r.poller = &poller;
+  r.fd = ::dup(p.a);
+  r.loop = loop();
+  r.token = poller.add(r.fd, EPOLLIN | EPOLLET, &r);
+  ASSERT_NE(r.token, 0u);
+  const int copy = p.a;  // the same open file, still open: its registration stays in the set
+  poller.remove(r.token);
+  ::close(r.fd);
+  r.fd = copy;
+  Reader other;  // takes the freed slot: a late event must not reach it either
+  other.poller = &poller;
+  other.fd = p.b;
+  other.loop = loop();
+  other.token = poller.add(p.b, EPOLLIN, &other);
+  ASSERT_NE(other.token, r.token);
+  ASSERT_EQ(::write(p.b, "x", 1), 1);
+  for (int i = 0; i < 20; ++i) {
+    uv_run(loop(), UV_RUN_NOWAIT);
+  }
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_EQ(other.calls, 0);
+  poller.remove(other.token, p.b);
+}
+
+TEST_F(IoPollerTest, DeferredCallsRunAfterTheBatchInOrder) {
+  Pair p;
+  IoPoller poller(loop(), IoPoller::Mode::kNested);
+  std::vector<int> order;
+  struct Deferring : IoWatch {
+    IoPoller* poller;
+    std::vector<int>* order;
+    int fd;
+  } w;
+  w.poller = &poller;
+  w.order = &order;
+  w.fd = p.a;
+  w.on_io = [](IoWatch* iw, uint32_t) {
+    auto* self = static_cast<Deferring*>(iw);
+    char buf[8];
+    while (::read(self->fd, buf, sizeof buf) > 0) {
+    }
+    self->order->push_back(1);
+    self->poller->defer([](void* o) { static_cast<std::vector<int>*>(o)->push_back(3); },
+                        self->order);
+    self->order->push_back(2);
+  };
+  const uint64_t token = poller.add(p.a, EPOLLIN, &w);
+  ASSERT_EQ(::write(p.b, "x", 1), 1);
+  ASSERT_TRUE(runUntil([&] { return order.size() == 3; }));
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  poller.remove(token, p.a);
+}
+
+// A worker's loop: run() blocks in the poller's own epoll_wait and returns once nothing is
+// left. The loop's clock is the time of the event, not of before the wait: a connection
+// stamps its last activity with uv_now(), and a stale clock would end idle timeouts early.
+TEST_F(IoPollerTest, DrivingModeSeesTheTimeOfTheEventAndEndsWhenNothingIsLeft) {
+  Pair p;
+  IoPoller poller(loop(), IoPoller::Mode::kDriving);
+  Reader r;
+  r.poller = &poller;
+  r.fd = p.a;
+  r.loop = loop();
+  r.close_on_read = true;
+  r.token = poller.add(p.a, EPOLLIN, &r);
+  ASSERT_NE(r.token, 0u);
+  p.a = -1;  // the reader closes it
+  std::atomic<uint64_t> written_ms{0};
+  std::thread writer([&] {
+    // The subject is a wait that sleeps: the poller must block for a while first.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    written_ms = uv_hrtime() / 1000000;
+    EXPECT_EQ(::write(p.b, "x", 1), 1);
+  });
+  const uint64_t busy_poll = 0;
+  poller.run(&busy_poll);  // returns after the reader removed the only registration
+  writer.join();
+  EXPECT_EQ(r.calls, 1);
+  // uv_now() is the loop's clock in whole milliseconds, from a coarse clock that may lag a few.
+  EXPECT_GE(r.loop_now_ms + 10, written_ms.load()) << "a clock of before the wait is ~100 ms behind";
+}
+
+}  // namespace
