@@ -125,15 +125,16 @@ short_total=$(<"$work/total-$requests.txt")
 long_total=$(<"$work/total-$((requests * 4)).txt")
 awk -F'\t' -v n="$((requests * 3))" -v top="$top" -v short="$work/run-$requests.txt" \
   -v total="$((long_total - short_total))" '
-  # By the file of the code first, then by its namespace, for code inlined from a header
-  # (/usr/include/c++/...:portd::handlers::http::appendCanned is std::string inlined there),
+  # By the file of the code first, then by its namespace, for code inlined from a system header
+  # (/usr/include/c++/...:portd::handlers::http::appendCanned is std::string inlined there,
+  # /usr/lib/gcc/.../emmintrin.h:portd::handlers::http::... SSE2 intrinsics),
   # then by the shared object.
   function part(obj, fn) {
     if (fn ~ /daemon\/handlers\/http\//) return "http handler"
     if (fn ~ /llhttp/ || obj ~ /llhttp/) return "llhttp"
     if (fn ~ /daemon\/(net|core|server)\// || obj ~ /libuv/ || fn ~ /:uv_/) return "net, libuv"
-    if (fn ~ /^\/usr\/include\/[^:]*:portd::handlers::http::/) return "http handler"
-    if (fn ~ /^\/usr\/include\/[^:]*:portd::(net|core|server)::/) return "net, libuv"
+    if (fn ~ /^\/usr\/[^:]*:portd::handlers::http::/) return "http handler"
+    if (fn ~ /^\/usr\/[^:]*:portd::(net|core|server)::/) return "net, libuv"
     if (obj ~ /\/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^\/]*)\.so/) return "libc"
     if (fn ~ /^\/usr\/include\/c\+\+\/[^:]*:std::/) return "libc"
     return "other"
