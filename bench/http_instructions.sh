@@ -6,13 +6,17 @@
 # callgrind rather than cachegrind (the same instruction count, plus the shared object of each
 # function). portd is started fresh for two runs, of N and 4N requests; the difference of the
 # counts, divided by the 3N requests between them, is the figure, so that start-up and shutdown
-# cancel. The same difference is split by where the instructions are:
+# cancel. The counts are callgrind's totals (its "summary:" line), so the figure is the one
+# bench/compare.sh gets from cachegrind. The same difference is split by where the code is (its
+# source file; for code inlined from a system header, the namespace of the function it is
+# inlined into), and the parts add up to the total:
 #
-#   http handler  daemon/handlers/http/ (the sessions, the parser's checks, the responses)
-#   llhttp        llhttp's generated parser
-#   net, libuv    daemon/net/, daemon/core/, daemon/server/ and libuv: the loop and the I/O
-#   libc          libc, libstdc++ and the dynamic loader (system call wrappers, memcpy, ...)
-#   other         the rest of portd (handler glue, spdlog, ...)
+#   http handler    daemon/handlers/http/ (the sessions, the parser's checks, the responses)
+#   llhttp          llhttp's generated parser
+#   net, libuv      daemon/net/, daemon/core/, daemon/server/ and libuv: the loop and the I/O
+#   libc            libc, libstdc++ (std::string's members too) and the dynamic loader
+#   other           the rest of portd (handler glue, spdlog, ...)
+#   not attributed  what callgrind_annotate's listing leaves out: 0 unless it changes
 #
 # Kernel work is not in it. Every process started is stopped by its pid.
 #
@@ -87,10 +91,26 @@ run() { # N
   grep -q "^requests: $n total, $n started, $n done, $n succeeded" "$work/h2load.out" ||
     die "not every request succeeded: $(grep ^requests: "$work/h2load.out")"
   bench_stop "$portd_pid"
-  # callgrind_annotate lists "COUNT (PERCENT)  FILE:FUNCTION [OBJECT]" for every function.
-  callgrind_annotate --threshold=100 "$work/callgrind.$n" |
-    sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \(.*\) \[\(.*\)\]$/\1\t\3\t\2/p' | tr -d , \
-    >"$work/run-$n.txt"
+  # The run's total is callgrind's own "summary:" line, the figure cachegrind gives too.
+  sed -n 's/^summary: \([0-9]*\)$/\1/p' "$work/callgrind.$n" >"$work/total-$n.txt"
+  [[ -s $work/total-$n.txt ]] || die "no summary line in callgrind's output"
+  # callgrind_annotate lists "COUNT (PERCENT)  FILE:FUNCTION [OBJECT]" for every function, but
+  # leaves the object out for code inlined from another file (an "fi=" line in callgrind's
+  # output: std::string's members, field_syntax.cc's checks inlined into the parser): those
+  # lines are kept too, with "-" for the object, so that the functions add up to the total.
+  callgrind_annotate --threshold=100 --auto=no "$work/callgrind.$n" | tr -d , |
+    awk '/^-+$/ { next }
+      /file:function$/ { listing = 1; next }
+      listing && match($0, /^ *[0-9]+ \([ 0-9.]+%\)  /) {
+        count = $1
+        rest = substr($0, RLENGTH + 1)
+        obj = "-"
+        if (match(rest, / \[\/[^]]*\]$/)) {
+          obj = substr(rest, RSTART + 2, RLENGTH - 3)
+          rest = substr(rest, 1, RSTART - 1)
+        }
+        printf "%s\t%s\t%s\n", count, obj, rest
+      }' >"$work/run-$n.txt"
   [[ -s $work/run-$n.txt ]] || die "nothing read from callgrind's output"
   [[ -z $keep ]] || { mkdir -p "$keep" && cp "$work/callgrind.$n" "$keep/"; }
 }
@@ -98,28 +118,42 @@ run() { # N
 run "$requests"
 run $((requests * 4))
 
-# The difference of the two runs by function, then by part, per request.
-awk -F'\t' -v n="$((requests * 3))" -v top="$top" -v short="$work/run-$requests.txt" '
+# The difference of the two runs by function, then by part, per request. The total is the
+# difference of the summary lines; the parts add up to it, and what the listing leaves out (it
+# should be nothing) is printed as "not attributed".
+short_total=$(<"$work/total-$requests.txt")
+long_total=$(<"$work/total-$((requests * 4)).txt")
+awk -F'\t' -v n="$((requests * 3))" -v top="$top" -v short="$work/run-$requests.txt" \
+  -v total="$((long_total - short_total))" '
+  # By the file of the code first, then by its namespace, for code inlined from a system header
+  # (/usr/include/c++/...:portd::handlers::http::appendCanned is std::string inlined there,
+  # /usr/lib/gcc/.../emmintrin.h:portd::handlers::http::... SSE2 intrinsics),
+  # then by the shared object.
   function part(obj, fn) {
     if (fn ~ /daemon\/handlers\/http\//) return "http handler"
     if (fn ~ /llhttp/ || obj ~ /llhttp/) return "llhttp"
     if (fn ~ /daemon\/(net|core|server)\// || obj ~ /libuv/ || fn ~ /:uv_/) return "net, libuv"
+    if (fn ~ /^\/usr\/[^:]*:portd::handlers::http::/) return "http handler"
+    if (fn ~ /^\/usr\/[^:]*:portd::(net|core|server)::/) return "net, libuv"
     if (obj ~ /\/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^\/]*)\.so/) return "libc"
+    if (fn ~ /^\/usr\/include\/c\+\+\/[^:]*:std::/) return "libc"
     return "other"
   }
   FILENAME == short { ir[$2 "\t" $3] -= $1; next }
   { ir[$2 "\t" $3] += $1 }
   END {
+    listed = 0
     for (k in ir) {
       split(k, f, "\t")
       p = part(f[1], f[2])
       by_part[p] += ir[k]
-      total += ir[k]
+      listed += ir[k]
     }
     printf "instructions per request: %.0f\n", total / n
     parts[1] = "http handler"; parts[2] = "llhttp"; parts[3] = "net, libuv"
     parts[4] = "libc"; parts[5] = "other"
-    for (i = 1; i <= 5; ++i) printf "  %-13s %6.0f\n", parts[i], by_part[parts[i]] / n
+    for (i = 1; i <= 5; ++i) printf "  %-15s %6.0f\n", parts[i], by_part[parts[i]] / n
+    printf "  %-15s %6.0f\n", "not attributed", (total - listed) / n
     if (top > 0) {
       print "functions:"
       cmd = "sort -t \"\t\" -k1,1 -g -r | head -n " top

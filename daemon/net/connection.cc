@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -23,6 +24,15 @@ constexpr size_t kKeepCapacity = 64 * 1024;
 constexpr int kReadRounds = 4;
 // Output buffers handed to one writev().
 constexpr unsigned kWriteIov = 16;
+
+// read() and send() without glibc's wrappers, which are cancellation points: in a process with
+// threads each call switches asynchronous cancellation on and off around the system call, about
+// 30 instructions a call (callgrind: 58 of a keep-alive request's). portd never cancels a
+// thread. syscall() sets errno as the wrappers do.
+ssize_t readSocket(int fd, char* buf, size_t size) { return ::syscall(SYS_read, fd, buf, size); }
+ssize_t sendSocket(int fd, const char* data, size_t size) {
+  return ::syscall(SYS_sendto, fd, data, size, MSG_NOSIGNAL, nullptr, 0);
+}
 }  // namespace
 
 Connection::Connection(TcpListener& owner, int fd)
@@ -136,7 +146,7 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   if (out_.empty() && !paced) {
     ssize_t n;
     do {
-      n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      n = sendSocket(fd_, data.data(), data.size());
     } while (n < 0 && errno == EINTR);
     if (n == static_cast<ssize_t>(data.size())) {
       owner_.stats().bytes_out += data.size();
@@ -374,7 +384,7 @@ void Connection::readSome() {
     // The buffer goes straight back to the pool: handlers copy what they keep, so the next
     // read (on any connection of this worker) reuses the same block.
     char* buf = pool.acquire();
-    const ssize_t n = ::read(fd_, buf, size);
+    const ssize_t n = readSocket(fd_, buf, size);
     if (n > 0) {
       owner_.stats().bytes_in += static_cast<uint64_t>(n);
       touch();

@@ -11,7 +11,8 @@
 //    byte, so a 431 on the whole input may come later, or not at all, on split input;
 //  - heads of the plainest form, which the parser reads without llhttp (simple_head.h), read
 //    exactly as llhttp reads them: the whole input gives the same outcome, exactly, with that
-//    shortcut turned off.
+//    shortcut turned off, and where such a head tells where its target's path ends,
+//    splitTarget() agrees.
 // Each piece is a heap copy of its own, so that AddressSanitizer catches a look back past the
 // start of a piece.
 
@@ -25,12 +26,15 @@
 #include <vector>
 
 #include "handlers/http/request_parser.h"
+#include "handlers/http/routes.h"
 
 using portd::handlers::http::HttpLimits;
 using portd::handlers::http::ParsedRequest;
 using portd::handlers::http::ParseEvent;
 using portd::handlers::http::ParseStep;
 using portd::handlers::http::RequestParser;
+using portd::handlers::http::splitTarget;
+using portd::handlers::http::Target;
 
 namespace {
 
@@ -81,6 +85,13 @@ void checkRequest(const ParsedRequest& r, const HttpLimits& limits, bool complet
         "kept header fields larger than the limits allow");
   check(r.http_minor == 0 || r.http_minor == 1, "a version other than HTTP/1.0 or 1.1 accepted");
   check(r.body.size() <= limits.max_body_bytes, "body larger than max_body_bytes");
+  if (r.path_size != std::string_view::npos) {
+    // Where the parser found the query, splitTarget() finds it too.
+    const Target known = splitTarget(r.target, r.path_size);
+    const Target found = splitTarget(r.target);
+    check(known.path == found.path && known.query == found.query,
+          "the parser split the target where splitTarget() does not");
+  }
   if (!complete) {
     check(r.body.empty(), "a body before the head was accepted");
   }

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "handlers/http/field_syntax.h"
 #include "handlers/http/request_parser.h"
 #include "handlers/http/simple_head.h"
 
@@ -23,6 +25,7 @@ TEST(HttpSimpleHeadTest, ReadsWhatLoadGeneratorsAndBrowsersSend) {
   EXPECT_EQ(head.size, h2load.size());
   EXPECT_FALSE(head.head_method);
   EXPECT_EQ(head.target, "/hello");
+  EXPECT_EQ(head.path_size, 6u);
   EXPECT_EQ(head.headers, "Host: 127.0.0.1:35711\r\nuser-agent: h2load nghttp2/1.52.0\r\n");
 
   for (std::string_view ok : {
@@ -34,6 +37,12 @@ TEST(HttpSimpleHeadTest, ReadsWhatLoadGeneratorsAndBrowsersSend) {
   }
   ASSERT_TRUE(readSimpleHead("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", HttpLimits{}, &head));
   EXPECT_TRUE(head.head_method);
+  // Where the path ends: at the first '?', which a query may hold again.
+  ASSERT_TRUE(readSimpleHead("GET /a/b?c=d?e HTTP/1.1\r\nHost: x\r\n\r\n", HttpLimits{}, &head));
+  EXPECT_EQ(head.target, "/a/b?c=d?e");
+  EXPECT_EQ(head.path_size, 4u);
+  ASSERT_TRUE(readSimpleHead("GET /? HTTP/1.1\r\nHost: x\r\n\r\n", HttpLimits{}, &head));
+  EXPECT_EQ(head.path_size, 1u);
 }
 
 TEST(HttpSimpleHeadTest, LeavesEverythingElseToLlhttp) {
@@ -92,6 +101,46 @@ TEST(HttpSimpleHeadTest, StaysWithinTheLimits) {
   limits.max_header_bytes = head.size();
   limits.max_headers = 2;
   EXPECT_FALSE(readSimpleHead(head, limits, &h));
+}
+
+// The target, field names and the Host value are read sixteen bytes a step where SSE2 is
+// there, the last step ending at the end of the input: every byte value, at every position of
+// a step and of the last one, is taken or refused as the rules say.
+TEST(HttpSimpleHeadTest, EveryByteAnywhereInTargetNameAndHost) {
+  const std::string_view target_chars = "-._~!$&'()*+,;=:@/?%";
+  auto inTarget = [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           target_chars.find(c) != std::string_view::npos;
+  };
+  SimpleHead h;
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    for (size_t pad = 0; pad < 40; ++pad) {
+      // The byte in the target, then in a field name, then in the Host value, each at `pad`;
+      // the rest of the head is as short as it can be, so that the byte also falls in the
+      // last step.
+      const std::string a(pad, 'a');
+      const std::string in_target = "GET /" + a + c + "b HTTP/1.1\r\nHost: x\r\n\r\n";
+      EXPECT_EQ(readSimpleHead(in_target, HttpLimits{}, &h), inTarget(c)) << b << " " << pad;
+      const std::string name = "X" + a + c + "b";
+      const std::string in_name = "GET / HTTP/1.1\r\nHost: x\r\n" + name + ": v\r\n\r\n";
+      EXPECT_EQ(readSimpleHead(in_name, HttpLimits{}, &h), isToken(name)) << b << " " << pad;
+      const std::string host = a + c + "b";
+      const std::string in_host = "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+      EXPECT_EQ(readSimpleHead(in_host, HttpLimits{}, &h), isHostValue(host)) << b << " " << pad;
+    }
+  }
+  // Field names are compared a word at a time, ignoring case.
+  EXPECT_TRUE(readSimpleHead("GET / HTTP/1.1\r\nhOsT: x\r\n\r\n", HttpLimits{}, &h));
+  EXPECT_FALSE(readSimpleHead("GET / HTTP/1.1\r\nHost: x\r\nHOST: x\r\n\r\n", HttpLimits{}, &h));
+  EXPECT_FALSE(readSimpleHead("GET / HTTP/1.1\r\nHost: x\r\nTransfer-ENCODING: chunked\r\n\r\n",
+                              HttpLimits{}, &h));
+  EXPECT_FALSE(
+      readSimpleHead("GET / HTTP/1.1\r\nHost: x\r\nconnectioN: close\r\n\r\n", HttpLimits{}, &h));
+  EXPECT_TRUE(
+      readSimpleHead("GET / HTTP/1.1\r\nHost: x\r\nconnectioM: close\r\n\r\n", HttpLimits{}, &h));
+  EXPECT_TRUE(readSimpleHead("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encodinh: c\r\n\r\n",
+                             HttpLimits{}, &h));
 }
 
 // Everything a parser makes of `input` in one piece, as text, to compare.

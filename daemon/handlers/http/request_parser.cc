@@ -66,8 +66,11 @@ RequestParser::RequestParser(const HttpLimits& limits) : limits_(limits) {
 }
 
 void RequestParser::reset() {
-  llhttp_init(&parser_, HTTP_REQUEST, &settings());
-  parser_.data = this;
+  if (llhttp_used_) {
+    llhttp_init(&parser_, HTTP_REQUEST, &settings());
+    parser_.data = this;
+    llhttp_used_ = false;
+  }
   event_ = Event::kNone;
   began_ = false;
   failed_ = 0;
@@ -133,6 +136,7 @@ ParseStep RequestParser::parse(std::string_view data) {
     ++feed_count_;
     count_from_ = p;
     event_ = Event::kNone;
+    llhttp_used_ = true;
     llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<size_t>(limit - p));
     if (failed_ != 0) {
       // A callback refused the request; the rest of the input is ignored.
@@ -400,6 +404,7 @@ void RequestParser::beginMessage() {
   at_boundary_ = false;
   url_.clear();
   headers_.clear();
+  head_in_input_ = false;
   body_.clear();
   keep_body_ = false;
   head_bytes_ = 0;
@@ -424,8 +429,10 @@ void RequestParser::beginMessage() {
 void RequestParser::takeSimpleHead(const SimpleHead& head) {
   beginMessage();
   in_head_ = false;
-  url_.assign(head.target);
-  headers_.assign(head.headers);
+  head_in_input_ = true;
+  input_target_ = head.target;
+  input_path_size_ = head.path_size;
+  input_headers_ = head.headers;
   head_bytes_ = head.size;
   method_ = head.head_method ? HTTP_HEAD : HTTP_GET;
   method_known_ = true;

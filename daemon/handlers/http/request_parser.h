@@ -31,12 +31,18 @@ struct ParseStep {
   int status = 0;  // kError: 400, 413, 417, 431 or 505
 };
 
-// The request being read, as the handler uses it. The views point into the parser's buffers:
-// they stay valid until the next request begins.
+// The request being read, as the handler uses it. The views point into the parser's buffers,
+// or, for a head read whole from one input without llhttp (simple_head.h), into that input, as
+// the head need not be copied then: they stay valid until the next request begins, and no
+// longer than the input given to parse() when the head arrived whole.
 struct ParsedRequest {
   llhttp_method_t method = HTTP_GET;  // llhttp_method_name() spells it
   std::string_view target;            // as sent, query included
-  int http_minor = 1;                 // HTTP/1.x
+  // Bytes of `target` before its query, where the parser found that out on the way (a head
+  // read without llhttp, whose origin-form target has no fragment); npos where splitTarget()
+  // is to find it.
+  size_t path_size = std::string_view::npos;
+  int http_minor = 1;  // HTTP/1.x
   // "Name: value\r\n" lines in the order received, trailing whitespace removed from values.
   // Trailer fields of a chunked body are counted against the head limit but not kept.
   std::string_view headers;
@@ -106,9 +112,10 @@ class RequestParser {
   ParsedRequest request() const {
     ParsedRequest r;
     r.method = static_cast<llhttp_method_t>(method_);
-    r.target = url_;
+    r.target = head_in_input_ ? input_target_ : std::string_view(url_);
+    r.path_size = head_in_input_ ? input_path_size_ : std::string_view::npos;
     r.http_minor = http_minor_;
-    r.headers = headers_;
+    r.headers = head_in_input_ ? input_headers_ : std::string_view(headers_);
     r.body = body_;
     r.keep_alive = keep_alive_;
     r.expect_continue = continue_due_;
@@ -183,6 +190,10 @@ class RequestParser {
 
   const HttpLimits limits_;
   llhttp_t parser_;
+  // llhttp was given input since it was initialized: reset() must initialize it again. A
+  // keep-alive connection whose heads are all simple never uses it, and its pooled session is
+  // reset for every request.
+  bool llhttp_used_ = false;
   Event event_ = Event::kNone;
   bool began_ = false;  // onMessageBegin() ran during the current parse()
   int failed_ = 0;      // the status of the refusal, once there is one
@@ -203,6 +214,12 @@ class RequestParser {
 
   std::string url_;
   std::string headers_;  // "Name: value\r\n" lines
+  // A simple head's target and field lines, in the input it was read from (head_in_input_):
+  // the request is answered before that input goes.
+  bool head_in_input_ = false;
+  std::string_view input_target_;
+  size_t input_path_size_ = 0;
+  std::string_view input_headers_;
   std::string body_;
   bool keep_body_ = false;
   uint64_t head_bytes_ = 0;

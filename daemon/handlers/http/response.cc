@@ -1,6 +1,7 @@
 #include "handlers/http/response.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "handlers/http/status.h"
 
@@ -42,6 +43,12 @@ CannedResponse makeCannedResponse(int status, std::string_view content_type, std
     r.head += h;
     r.head += "\r\n";
   }
+  if (r.head.size() + kDateLineSize + 2 + r.body.size() <= kPrebuiltLimit) {
+    r.keep_alive = r.head;
+    r.keep_alive.append(kDateLineSize, ' ');  // overwritten by each response
+    appendHeadEnd(r.keep_alive, "", Persistence::kKeepAlive);
+    r.keep_alive += r.body;
+  }
   return r;
 }
 
@@ -62,6 +69,14 @@ void appendHeadEnd(std::string& out, std::string_view date_line, Persistence per
 
 void appendCanned(std::string& out, const CannedResponse& response, std::string_view date_line,
                   Persistence persistence, bool head_only) {
+  if (persistence == Persistence::kKeepAlive && date_line.size() == kDateLineSize &&
+      !response.keep_alive.empty()) {
+    const size_t at = out.size();
+    out.append(response.keep_alive.data(),
+               response.keep_alive.size() - (head_only ? response.body.size() : 0));
+    std::memcpy(out.data() + at + response.head.size(), date_line.data(), kDateLineSize);
+    return;
+  }
   out += response.head;
   appendHeadEnd(out, date_line, persistence);
   if (!head_only) {

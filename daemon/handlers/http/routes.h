@@ -40,5 +40,18 @@ struct Target {
   std::string_view query;  // without the '?'
 };
 Target splitTarget(std::string_view target);
+// The same, when the parser knows where the path of an origin-form target without a fragment
+// ends (ParsedRequest::path_size; npos if it does not).
+inline Target splitTarget(std::string_view target, size_t path_size) {
+  if (path_size == std::string_view::npos) {
+    return splitTarget(target);
+  }
+  Target t;
+  t.path = target.substr(0, path_size);
+  if (path_size < target.size()) {
+    t.query = target.substr(path_size + 1);
+  }
+  return t;
+}
 
 }  // namespace portd::handlers::http

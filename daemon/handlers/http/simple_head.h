@@ -30,6 +30,7 @@ struct SimpleHead {
   size_t size = 0;  // bytes of `in` the head takes, blank line included
   bool head_method = false;
   std::string_view target;
+  size_t path_size = 0;      // of the target before its query ('?'), if any
   std::string_view headers;  // the field lines, each ending in CRLF
 };
 
