@@ -73,6 +73,9 @@ std::string LoopRig::close() {
     return {};
   }
   closed_ = true;
+  // The context's poller has libuv handles of its own (its epoll set in the loop); it goes
+  // with the loop's other owners.
+  ctx_.reset();
   // Owners destroyed just before this call have closed their handles; one turn runs the close
   // callbacks that free them.
   uv_run(&loop_, UV_RUN_NOWAIT);

@@ -170,7 +170,8 @@ TEST_F(IoPollerTest, DrivingModeSeesTheTimeOfTheEventAndEndsWhenNothingIsLeft) {
   writer.join();
   EXPECT_EQ(r.calls, 1);
   // uv_now() is the loop's clock in whole milliseconds, from a coarse clock that may lag a few.
-  EXPECT_GE(r.loop_now_ms + 10, written_ms.load()) << "a clock of before the wait is ~100 ms behind";
+  EXPECT_GE(r.loop_now_ms + 10, written_ms.load())
+      << "a clock of before the wait is ~100 ms behind";
 }
 
 }  // namespace
