@@ -190,7 +190,11 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   if (paced && !f->pacing) {
     pump();
   }
-  if (!paused_by_backpressure_ && out_.size() > owner_.settings().write_buffer_limit) {
+  // At the limit, not only past it: the C ABI refuses a write once the queue is at the limit
+  // (host_api.cc), so a connection that went on reading there would hand its handler input it
+  // can no longer answer. Echo, which answers with one write per read, lost a whole read
+  // block that way when a write left exactly the limit queued.
+  if (!paused_by_backpressure_ && out_.size() >= owner_.settings().write_buffer_limit) {
     paused_by_backpressure_ = true;
     updateReading();
   }

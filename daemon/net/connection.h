@@ -25,7 +25,7 @@ class TcpListener;
 // loop; every method must be called on that loop's thread.
 //
 // Output: write() first sends directly and queues only what the kernel did not take.
-// Backpressure: while more than the listener's write_buffer_limit is queued, reading stops, so
+// Backpressure: once the listener's write_buffer_limit is queued, reading stops, so
 // that a peer that sends but never reads cannot make the daemon buffer without bound; reading
 // resumes once the queue is down to half the limit, and the handler hears onWritable().
 //

@@ -111,3 +111,40 @@ TEST_F(BackpressureTest, ReadBuffersComeFromThePool) {
   ::close(client);
   ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 0; }));
 }
+
+// Reading stops when the queue reaches the limit, not only past it: the C ABI refuses a write
+// once the queue is at the limit, so a handler that answers each read with one write (echo)
+// would have its next read refused and lost. Output that leaves exactly the limit queued must
+// stop reading.
+TEST_F(BackpressureTest, ReadingStopsWhenTheQueueReachesTheLimitExactly) {
+  const size_t kLimit = 64 * 1024;
+  auto cfg = test::oneListener("tcp", "echo", "write_buffer_limit = \"64KiB\"\n");
+  core::LoopContext ctx(loop(), 0);
+  net::Address addr;
+  int fd = test::boundSocket(cfg->listeners[0], &addr);
+  {
+    net::TcpListener listener(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
+    ASSERT_EQ(listener.listen(fd), 0);
+    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int small = 4096;
+    setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    ::connect(client, addr.sockaddr_ptr(), addr.length());
+    ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 1; }));
+    net::Connection* conn = nullptr;
+    listener.forEachConnection([&](net::Connection& c) { conn = &c; });
+    ASSERT_TRUE(conn->isReading());
+    // Fill the kernel's buffers (the client reads nothing) until output starts to queue.
+    const std::string kib(1024, 'x');
+    for (int i = 0; i < 100000 && conn->queuedBytes() == 0; ++i) {
+      ASSERT_TRUE(conn->write(kib));
+    }
+    ASSERT_GT(conn->queuedBytes(), 0u);
+    ASSERT_LT(conn->queuedBytes(), kLimit);
+    ASSERT_TRUE(conn->isReading());
+    ASSERT_TRUE(conn->write(std::string(kLimit - conn->queuedBytes(), 'y')));
+    EXPECT_EQ(conn->queuedBytes(), kLimit);
+    EXPECT_FALSE(conn->isReading()) << "the queue is at the limit";
+    ::close(client);
+    ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 0; }));
+  }
+}
