@@ -34,6 +34,8 @@ usage: $0 [options]
   --client-cpu N        CPU of the clients (default: 0)
   --no-install          do not apt-get install what is missing
   --busy-poll D         run portd in latency mode ([server] busy_poll = D, e.g. 50us)
+  --server-share PCT    give every server PCT% of one CPU (a cgroup quota), so that the
+                        servers, not the clients, set the rates: the work per request decides
 EOF_USAGE
 }
 
@@ -51,6 +53,7 @@ client_cpu=0
 install=1
 quick=""
 busy_poll=0s
+server_share=""
 # Cachegrind's two runs, in seconds of client time: their difference is what is divided.
 cg_short=3
 cg_long=9
@@ -69,10 +72,16 @@ while [[ $# -gt 0 ]]; do
     --client-cpu) client_cpu=$2; shift 2 ;;
     --no-install) install=""; shift ;;
     --busy-poll) busy_poll=$2; shift 2 ;;
+    --server-share) server_share=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
 done
+if [[ -n $server_share ]] && ! [[ $server_share =~ ^[0-9]+$ && $server_share -ge 10 &&
+  $server_share -le 100 ]]; then
+  echo "compare: --server-share takes a whole percentage from 10 to 100" >&2
+  exit 2
+fi
 if [[ -n $quick ]]; then
   pairs=1
   duration=2
@@ -150,6 +159,7 @@ start_side() { # SIDE
       ;;
     *) die "unknown server $1" ;;
   esac
+  [[ -z $server_share ]] || cpu_share "$side_pid" "$server_share"
 }
 
 # ---- The clients. Each takes its options, then PORT and SECONDS, runs pinned to the client
@@ -368,7 +378,7 @@ text=(
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "compare: $started, $(nproc) CPUs, load average $load_before; servers on CPU $server_cpu," \
-  "clients on CPU $client_cpu, $pairs pair(s) of $duration s" >&2
+  "clients on CPU $client_cpu, $pairs pair(s) of $duration s${server_share:+, servers limited to $server_share% of a CPU}" >&2
 
 row http-keepalive nginx portd-http higher h2load_run 1
 row http-pipelined nginx portd-http higher h2load_run 16
@@ -384,8 +394,9 @@ row resp-p16 redis portd-resp higher redis_run 16
 # ---- The table, in Markdown on stdout, and in JSON when asked.
 echo "portd $("$portd" --version 2>/dev/null | awk '{ print $2 }'), $started, $(nproc) CPUs," \
   "load average $load_before at the start; servers on CPU $server_cpu, clients on CPU" \
-  "$client_cpu; $pairs pair(s) of $duration s runs${quick:+ (--quick)}" \
-  "$([[ $busy_poll == 0s ]] || echo "; portd with busy_poll = $busy_poll")"
+  "$client_cpu; $pairs pair(s) of $duration s runs${quick:+ (--quick)}$(
+    [[ $busy_poll == 0s ]] || echo "; portd with busy_poll = $busy_poll")$(
+    [[ -z $server_share ]] || echo "; every server limited to $server_share% of one CPU")"
 echo
 [[ $syscall_counter == perf ]] ||
   echo "System calls counted with strace -c, perf being unable to attach here: a server slowed down by strace reads more requests at a time, so batched rows show fewer calls than they make at full speed."
@@ -395,7 +406,7 @@ echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"
 awk -F'\t' '{ printf "| %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s |\n",
   $2, $3, $5, $6, $7, $4, $8, $9, $10, $11 }' "$work/table.tsv"
 if [[ -n $json ]]; then
-  python3 - "$work/table.tsv" "$json" "$started" "$pairs" "$duration" <<'EOF_PY'
+  python3 - "$work/table.tsv" "$json" "$started" "$pairs" "$duration" "$server_share" <<'EOF_PY'
 import json, sys
 keys = ["id", "workload", "peer", "better", "peer_figure", "portd_figure", "ratio",
         "peer_syscalls_per_request", "portd_syscalls_per_request",
@@ -410,6 +421,7 @@ for line in open(sys.argv[1]):
     f = line.rstrip("\n").split("\t")
     rows.append({k: (v if i < 4 else value(v)) for i, (k, v) in enumerate(zip(keys, f))})
 json.dump({"date": sys.argv[3], "pairs": int(sys.argv[4]), "seconds_per_run": float(sys.argv[5]),
-           "rows": rows}, open(sys.argv[2], "w"), indent=2)
+           "server_cpu_percent": int(sys.argv[6]) if sys.argv[6] else None, "rows": rows},
+          open(sys.argv[2], "w"), indent=2)
 EOF_PY
 fi

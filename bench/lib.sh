@@ -13,6 +13,7 @@
 #   dns_zone                      # $work/example.zone and dnsperf's $work/queries
 #   start_knot CPU, start_nsd CPU # that zone: $knot_port and $knot_pid, $nsd_port and $nsd_pid
 #   start_sockperf PROTO CPU      # sockperf's server: $sockperf_port, $sockperf_pid
+#   cpu_share PID PERCENT         # PID and its descendants get PERCENT of one CPU (cgroup)
 #
 # The start_* functions put the array bench_wrap (empty unless set, e.g. to a valgrind command)
 # between taskset and the server, and wait for the server to answer.
@@ -37,6 +38,7 @@ bench_init() {
   work=$(mktemp -d -t "$bench_name.XXXXXX")
   bench_pids=()
   bench_wrap=()
+  bench_cgroups=()
   trap bench_cleanup EXIT
   trap 'exit 130' INT TERM
 }
@@ -51,7 +53,45 @@ bench_cleanup() {
     kill -TERM "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
+  local g
+  for g in "${bench_cgroups[@]}"; do
+    rmdir "$g" 2>/dev/null || true
+  done
   rm -rf "$work"
+}
+
+# cpu_share PID PERCENT: PID and its descendants (all their threads) share PERCENT of one CPU,
+# enforced by the kernel's CPU bandwidth control (a cgroup of their own with a quota of
+# PERCENT/100 of each 10 ms period; cgroup v2 cpu.max or v1 cpu.cfs_quota_us). A server given
+# a share is the bottleneck of a run whatever the client costs, so two servers given the same
+# share compare by the work they do per request, kernel time included. Needs root; the cgroup
+# is removed at exit.
+cpu_share() {
+  local pid=$1 percent=$2 group p
+  [[ $percent =~ ^[0-9]+$ ]] && ((percent >= 10 && percent <= 100)) ||
+    die "a CPU share is a whole percentage from 10 to 100, not \"$percent\""
+  local period=10000 quota=$((percent * 100))
+  if [[ -e /sys/fs/cgroup/cgroup.controllers ]]; then
+    group=/sys/fs/cgroup/$bench_name-$pid
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
+      echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
+      die "cannot enable the cpu controller of cgroup v2 (root needed)"
+    mkdir -p "$group" 2>/dev/null || die "cannot create $group (root needed)"
+    bench_cgroups+=("$group")
+    echo "$quota $period" >"$group/cpu.max"
+  elif [[ -d /sys/fs/cgroup/cpu ]]; then
+    group=/sys/fs/cgroup/cpu/$bench_name-$pid
+    mkdir -p "$group" 2>/dev/null || die "cannot create $group (root needed)"
+    bench_cgroups+=("$group")
+    echo "$period" >"$group/cpu.cfs_period_us"
+    echo "$quota" >"$group/cpu.cfs_quota_us"
+  else
+    die "no cgroup CPU controller here: --server-share needs one"
+  fi
+  # cgroup.procs moves every thread of a process; threads and children started later inherit.
+  for p in $(pid_tree "$pid" | tr ',' ' '); do
+    echo "$p" >"$group/cgroup.procs" || die "cannot move process $p into $group"
+  done
 }
 
 bench_spawn() {
@@ -138,6 +178,9 @@ error_log $work/nginx/error.log;
 events { worker_connections 16384; }
 http {
   access_log off;
+  # portd serves a keep-alive connection for as long as its client wants; nginx's default ends
+  # one after 1000 requests, which leaves a pipelining client (h2load -m16) hanging.
+  keepalive_requests 1000000000;
   client_body_temp_path $work/nginx;
   proxy_temp_path $work/nginx;
   fastcgi_temp_path $work/nginx;

@@ -8,6 +8,12 @@
 #   bench/resp_compare.sh [BUILD_DIR] [ROUNDS]      # defaults: build 3
 #   REQUESTS_P1=300000 REQUESTS_P16=3000000 bench/resp_compare.sh
 #   BUSY_POLL=50us bench/resp_compare.sh             # portd in latency mode ([server] busy_poll)
+#   SERVER_SHARE=30 bench/resp_compare.sh            # each server held to 30% of one CPU
+#
+# On a machine with few CPUs redis-benchmark's one thread is the bottleneck at these rates, so
+# the rates are what the client manages against each server. SERVER_SHARE gives both servers
+# the same CPU budget (a cgroup quota, bench/lib.sh cpu_share) that makes each of them the
+# bottleneck instead: the rates then compare what each server does with the same CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -36,6 +42,10 @@ portd_port=$port
 portd_pid=${bench_pids[-1]}
 
 start_redis "$server_cpu"
+if [[ -n ${SERVER_SHARE:-} ]]; then
+  cpu_share "$portd_pid" "$SERVER_SHARE"
+  cpu_share "$redis_pid" "$SERVER_SHARE"
+fi
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
