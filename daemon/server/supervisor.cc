@@ -381,9 +381,18 @@ void Supervisor::reload() {
   if (!openAdmin(*next)) {
     spdlog::error("the admin endpoint could not move to its new address; it is off");
   }
+  // "Reloaded" (and READY=1, which ends `systemctl reload`) is said once every worker serves
+  // the new configuration, not when it was handed over: a worker may take a while (a handler
+  // that builds state in create()), and a client that connects once the reload is reported
+  // must meet the new configuration. Workers started below serve it when start() returns.
   unsigned keep = std::min<unsigned>(workers, static_cast<unsigned>(workers_.size()));
+  const uint64_t serial = ++reload_serial_;
+  // One more for this function, released at its end.
+  pending_reloads_.push_back({serial, keep + size_t{1}, std::string()});
   for (unsigned i = 0; i < keep; ++i) {
-    workers_[i]->reconfigure(assignmentFor(i, workers, worker_state_[i]));
+    workers_[i]->reconfigure(assignmentFor(i, workers, worker_state_[i]), [this, serial] {
+      mailbox_->post([this, serial] { onWorkerApplied(serial); });
+    });
   }
   // Fewer workers: the surplus drain; their sockets are served by the others from now on.
   while (workers_.size() > workers) {
@@ -399,13 +408,30 @@ void Supervisor::reload() {
   publishAddresses();
   logPlugins(*next, previous.get());
   logListeners(*next, workers);
-  spdlog::info("configuration reloaded from {}: {} workers, {} listeners, {} unchanged{}",
-               next->source, workers_.size(), next->listeners.size(), kept.size(),
-               started ? "" : " (a new worker could not start)");
   if (!kept.empty()) {
     spdlog::info("unchanged listeners keep their handler instances: {}", fmt::join(kept, ", "));
   }
-  systemd::ready(summary());
+  pending_reloads_.back().message =
+      fmt::format("configuration reloaded from {}: {} workers, {} listeners, {} unchanged{}",
+                  next->source, workers_.size(), next->listeners.size(), kept.size(),
+                  started ? "" : " (a new worker could not start)");
+  onWorkerApplied(serial);
+}
+
+void Supervisor::onWorkerApplied(uint64_t serial) {
+  for (PendingReload& r : pending_reloads_) {
+    if (r.serial == serial && r.waiting > 0) {
+      --r.waiting;
+      break;
+    }
+  }
+  while (!pending_reloads_.empty() && pending_reloads_.front().waiting == 0) {
+    spdlog::info("{}", pending_reloads_.front().message);
+    pending_reloads_.pop_front();
+    if (!shutting_down_) {
+      systemd::ready(summary());
+    }
+  }
 }
 
 void Supervisor::refuseReload(const std::string& why) {

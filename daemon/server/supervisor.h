@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -70,6 +71,7 @@ class Supervisor {
   void stop(const char* why);
   void reload();
   void refuseReload(const std::string& why);
+  void onWorkerApplied(uint64_t reload);
   void rejectUnclaimed(std::map<std::string, std::vector<int>>& passed);
   void logListeners(const config::Config& config, unsigned workers);
   void publishAddresses();
@@ -113,6 +115,16 @@ class Supervisor {
   std::vector<std::unique_ptr<Worker>> retiring_;  // draining after a reload took their place
   size_t exited_ = 0;
   bool shutting_down_ = false;
+  // Reloads handed to the workers and not yet reported, oldest first: the workers that have
+  // yet to say they serve each, and what is logged (and told to systemd) once none is left.
+  // A worker's mailbox runs in order, so reloads finish in the order they were made.
+  struct PendingReload {
+    uint64_t serial;
+    size_t waiting;
+    std::string message;
+  };
+  std::deque<PendingReload> pending_reloads_;
+  uint64_t reload_serial_ = 0;
   bool failed_ = false;
 
   // Shared with other threads.

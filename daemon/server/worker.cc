@@ -86,21 +86,23 @@ bool Worker::post(std::function<void()> fn) {
   return mailbox_ && mailbox_->post(std::move(fn));
 }
 
-void Worker::reconfigure(Assignment assignment) {
+void Worker::reconfigure(Assignment assignment, std::function<void()> applied) {
   auto shared = std::make_shared<Assignment>(std::move(assignment));
-  bool posted = post([this, shared] {
+  bool posted = post([this, shared, applied] {
     if (draining_) {
       closeFds(*shared);
-      return;
+    } else {
+      keepUnchanged(*shared);
+      if (int rc = apply(*shared); rc != 0) {
+        spdlog::error("worker {}: the new configuration could not be applied: {}", id_,
+                      uv_strerror(rc));
+      }
     }
-    keepUnchanged(*shared);
-    if (int rc = apply(*shared); rc != 0) {
-      spdlog::error("worker {}: the new configuration could not be applied: {}", id_,
-                    uv_strerror(rc));
-    }
+    applied();
   });
   if (!posted) {
     closeFds(*shared);
+    applied();
   }
 }
 

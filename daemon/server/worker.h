@@ -56,7 +56,9 @@ class Worker {
   // those started with, until they end. Sockets never close in between, so nothing queued in
   // them is lost. A listener whose handler configuration (the same HandlerConfig object) the
   // new configuration carries over keeps its listener objects, and so its handler instances.
-  void reconfigure(Assignment assignment);
+  // `applied` runs once the worker serves the assignment (on the worker thread), or at once
+  // if the worker has stopped and never will.
+  void reconfigure(Assignment assignment, std::function<void()> applied);
   // Any thread. Stop accepting; the loop ends once the open connections have closed.
   void drain();
   // Any thread. Close every open connection now (the end of a drain that ran out of time).

@@ -10,12 +10,14 @@
 // "counter" (TCP and UDP): state kept in the instance, visible from outside. Each connection
 //          is greeted, and each datagram answered, with "LABEL n=K": the K-th one this instance
 //          served. The instance logs "instance made" when it is created, so that a test can
-//          tell a reload that kept it from one that made it again.
+//          tell a reload that kept it from one that made it again. With `create_delay` its
+//          creation takes that long, as for a handler that loads data before it serves.
 #include <list>
 #include <portd/handler.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace {
 
@@ -116,16 +118,23 @@ struct Picky {
 
 const portd_option_def kCounterOptions[] = {
     {"label", PORTD_OPT_STRING, "\"n\"", "what each answer starts with"},
+    {"create_delay", PORTD_OPT_DURATION, "\"0s\"", "how long making an instance takes"},
 };
 
 struct CounterConfig {
-  explicit CounterConfig(const portd::sdk::Options& o) : label(o.getString("label")) {}
+  explicit CounterConfig(const portd::sdk::Options& o)
+      : label(o.getString("label")), create_delay_ms(o.getDurationMs("create_delay")) {}
   std::string label;
+  uint64_t create_delay_ms;
 };
 
 class Counter {
  public:
-  Counter(Worker w, const CounterConfig& c) : config_(c) { w.log(PORTD_LOG_INFO, "instance made"); }
+  Counter(Worker w, const CounterConfig& c) : config_(c) {
+    // On the worker's thread, which serves nothing else meanwhile.
+    std::this_thread::sleep_for(std::chrono::milliseconds(c.create_delay_ms));
+    w.log(PORTD_LOG_INFO, "instance made");
+  }
 
   void onOpen(Conn c) { c.write(next() + "\n"); }
   void onData(Conn, std::string_view) {}

@@ -85,6 +85,27 @@ TEST(ReloadKeepsInstances, AnUnchangedFileKeepsHandlerState) {
   EXPECT_TRUE(d.stop()) << d.log();
 }
 
+// The reload is reported (and READY=1 told to systemd, which ends `systemctl reload`) only once
+// every worker serves the new configuration. "configuration reloaded" used to be logged as soon
+// as the configuration was handed to the workers: here a second before they had made the new
+// handler instances and served anything with it.
+TEST(ReloadKeepsInstances, TheReloadIsReportedOnceTheWorkersServeIt) {
+  Daemon d;
+  ASSERT_TRUE(d.start(config(2, counter("t", "tcp", "old"))));
+  ASSERT_EQ(greeting(d, "t", 8), "old n=1\n");
+  d.rewriteConfig(config(2, counter("t", "tcp", "new") + "create_delay = \"1s\"\n"));
+  ASSERT_TRUE(d.reload(1));
+  const std::string log = d.log();
+  const size_t reported = log.find("configuration reloaded from");
+  ASSERT_NE(reported, std::string::npos) << log;
+  // Two instances at the start, one per worker, and two made by the reload: all before it.
+  EXPECT_EQ(countOccurrences(log.substr(0, reported), instancesOf("t")), 4u) << log;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(greeting(d, "t", 5), "new n") << d.log();
+  }
+  EXPECT_TRUE(d.stop()) << d.log();
+}
+
 TEST(ReloadKeepsInstances, AChangedListenerStartsAfreshWhileTheOthersKeepTheirState) {
   Daemon d;
   ASSERT_TRUE(d.start(
