@@ -57,12 +57,13 @@ while [[ $# -gt 0 ]]; do
     *) usage >&2; exit 2 ;;
   esac
 done
+
+# shellcheck source=bench/lib.sh
 source "$script_dir/lib.sh"
-[[ $requests =~ ^[0-9]+$ && $requests -ge 1000 ]] || die "--requests: a number of at least 1000"
-for tool in valgrind callgrind_annotate h2load; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install valgrind nghttp2-client)"
-done
 bench_init http_instructions "$build_dir"
+[[ $requests =~ ^[0-9]+$ && $requests -ge 1000 ]] || die "--requests: a number of at least 1000"
+# valgrind (callgrind, callgrind_annotate) and h2load.
+bench_install valgrind nghttp2-client
 
 printf 'hello, world\n' >"$work/body.txt"
 cat >"$work/portd.toml" <<EOF_TOML

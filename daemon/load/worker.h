@@ -114,8 +114,13 @@ class LoadWorker {
   void run();
   bool udp() const { return dgram_codec_ != nullptr; }
   uint64_t now() const { return uv_hrtime(); }
+  // Histograms count whole microseconds, rounded to the nearest.
+  static uint64_t toMicros(uint64_t ns) { return (ns + 500) / 1000; }
 
+  // Opens `c` anew (worker.cc) by the transport's own half (worker_tcp.cc, worker_udp.cc).
   void connect(Conn& c);
+  void connectTcp(Conn& c, const sockaddr* addr);
+  void connectUdp(Conn& c, const sockaddr* addr);
   void closeConn(Conn& c, bool backoff);
   // Counts `c`'s outstanding requests as failed with `kind`, and forgets them.
   void failOutstanding(Conn& c, ErrorKind kind);
@@ -131,6 +136,8 @@ class LoadWorker {
   // Open model: sends what is due; closed model: fills every connection to the pipeline depth.
   void issue();
   void fill(Conn& c);
+  void fillTcp(Conn& c);
+  void fillUdp(Conn& c);
   void flushAll();
   void flush(Conn& c);
   void record(uint64_t intended_ns, uint64_t sent_ns, uint64_t first_byte_ns, uint64_t now_ns);

@@ -14,8 +14,6 @@ namespace {
 // A subscribe (or its challenge) lost on the way is sent again after this long.
 constexpr uint64_t kResubscribeNs = 100'000'000;
 
-uint64_t toMicros(uint64_t ns) { return (ns + 500) / 1000; }
-
 }  // namespace
 
 void LoadWorker::sendControl(Conn& c, uint8_t flags, uint64_t seq, uint64_t now_ns) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/loop_context.h"
@@ -14,82 +16,108 @@
 
 using namespace portd;
 
-class BackpressureTest : public LoopTest {};
+class BackpressureTest : public LoopTest {
+ protected:
+  static constexpr size_t kLimit = 64 * 1024;
+
+  // An echo listener with write_buffer_limit = kLimit and one client connected to it, whose
+  // small receive buffer makes the server's output back up quickly. conn_ is the server's side.
+  void listenWithSmallWindowClient() {
+    cfg_ = test::oneListener("tcp", "echo", "write_buffer_limit = \"64KiB\"\n");
+    ctx_.emplace(loop(), 0);
+    net::Address addr;
+    int fd = test::boundSocket(cfg_->listeners[0], &addr);
+    listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_->listeners[0].settings(1),
+                                                   config::sharedHandler(cfg_, 0));
+    ASSERT_EQ(listener_->listen(fd), 0);
+    client_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int small = 4096;
+    setsockopt(client_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    ::connect(client_, addr.sockaddr_ptr(), addr.length());
+    ASSERT_TRUE(runUntil([&] { return listener_->connectionCount() == 1; }));
+    listener_->forEachConnection([&](net::Connection& c) { conn_ = &c; });
+  }
+
+  // The client closes, the server's side of it goes, and so does the listener.
+  void closeClientAndListener() {
+    ::close(client_);
+    client_ = -1;
+    ASSERT_TRUE(runUntil([&] { return listener_->connectionCount() == 0; }));
+    listener_.reset();
+  }
+
+  // What a failed assertion left open goes before the loop is checked for leaked handles.
+  void TearDown() override {
+    if (client_ >= 0) {
+      ::close(client_);
+    }
+    listener_.reset();
+    ctx_.reset();
+    LoopTest::TearDown();
+  }
+
+  std::shared_ptr<const config::Config> cfg_;
+  std::optional<core::LoopContext> ctx_;
+  std::unique_ptr<net::TcpListener> listener_;
+  int client_ = -1;
+  net::Connection* conn_ = nullptr;
+};
 
 TEST_F(BackpressureTest, StopsReadingWhileThePeerDoesNotRead) {
-  const uint64_t kLimit = 64 * 1024;
-  auto cfg = test::oneListener("tcp", "echo", "write_buffer_limit = \"64KiB\"\n");
-  core::LoopContext ctx(loop(), 0);
-  net::Address addr;
-  int fd = test::boundSocket(cfg->listeners[0], &addr);
-  {
-    net::TcpListener listener(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
-    ASSERT_EQ(listener.listen(fd), 0);
-
-    // A small receive buffer on the client makes the server's output back up quickly.
-    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int small = 4096;
-    setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    ::connect(client, addr.sockaddr_ptr(), addr.length());
-    ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 1; }));
-
-    net::Connection* conn = nullptr;
-    listener.forEachConnection([&](net::Connection& c) { conn = &c; });
-    std::vector<char> chunk(16 * 1024, 'x');
-    size_t sent = 0;
-    auto pump = [&] {
-      ssize_t n = ::send(client, chunk.data(), chunk.size(), MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-      }
-      uv_run(loop(), UV_RUN_NOWAIT);
-    };
-    ASSERT_TRUE(runUntil([&] {
-      pump();
-      return !conn->isReading();
-    })) << "reading never stopped; queued "
-        << conn->queuedBytes();
-
-    // Keep pushing: the kernel buffers fill and the client blocks, but the daemon's queue does
-    // not grow past the limit plus the one read that crossed it.
-    for (int i = 0; i < 200; ++i) {
-      pump();
+  ASSERT_NO_FATAL_FAILURE(listenWithSmallWindowClient());
+  std::vector<char> chunk(16 * 1024, 'x');
+  size_t sent = 0;
+  auto pump = [&] {
+    ssize_t n = ::send(client_, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
     }
-    EXPECT_FALSE(conn->isReading());
-    EXPECT_LE(conn->queuedBytes(), kLimit + core::LoopContext::kReadBlock);
-    EXPECT_LE(ctx.writePool().outstanding() * core::LoopContext::kWriteBlock,
-              kLimit + 2 * core::LoopContext::kReadBlock);
-    EXPECT_GT(sent, kLimit);
+    uv_run(loop(), UV_RUN_NOWAIT);
+  };
+  ASSERT_TRUE(runUntil([&] {
+    pump();
+    return !conn_->isReading();
+  })) << "reading never stopped; queued "
+      << conn_->queuedBytes();
 
-    // The peer starts reading: the queue drains below half the limit and reading resumes.
-    std::vector<char> sink(256 * 1024);
-    size_t received = 0;
-    ASSERT_TRUE(runUntil([&] {
-      ssize_t n = ::recv(client, sink.data(), sink.size(), 0);
-      if (n > 0) {
-        received += static_cast<size_t>(n);
-      }
-      uv_run(loop(), UV_RUN_NOWAIT);
-      return conn->isReading();
-    }));
-    EXPECT_LE(conn->queuedBytes(), kLimit / 2);
-
-    // Everything sent comes back once the client stops sending.
-    ::shutdown(client, SHUT_WR);
-    ASSERT_TRUE(runUntil([&] {
-      ssize_t n = ::recv(client, sink.data(), sink.size(), 0);
-      if (n > 0) {
-        received += static_cast<size_t>(n);
-      }
-      uv_run(loop(), UV_RUN_NOWAIT);
-      return received == sent;
-    })) << "received "
-        << received << " of " << sent;
-    ::close(client);
-    ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 0; }));
+  // Keep pushing: the kernel buffers fill and the client blocks, but the daemon's queue does
+  // not grow past the limit plus the one read that crossed it.
+  for (int i = 0; i < 200; ++i) {
+    pump();
   }
-  EXPECT_EQ(ctx.writePool().outstanding(), 0u);
-  EXPECT_EQ(ctx.readPool().outstanding(), 0u);
+  EXPECT_FALSE(conn_->isReading());
+  EXPECT_LE(conn_->queuedBytes(), kLimit + core::LoopContext::kReadBlock);
+  EXPECT_LE(ctx_->writePool().outstanding() * core::LoopContext::kWriteBlock,
+            kLimit + 2 * core::LoopContext::kReadBlock);
+  EXPECT_GT(sent, kLimit);
+
+  // The peer starts reading: the queue drains below half the limit and reading resumes.
+  std::vector<char> sink(256 * 1024);
+  size_t received = 0;
+  ASSERT_TRUE(runUntil([&] {
+    ssize_t n = ::recv(client_, sink.data(), sink.size(), 0);
+    if (n > 0) {
+      received += static_cast<size_t>(n);
+    }
+    uv_run(loop(), UV_RUN_NOWAIT);
+    return conn_->isReading();
+  }));
+  EXPECT_LE(conn_->queuedBytes(), kLimit / 2);
+
+  // Everything sent comes back once the client stops sending.
+  ::shutdown(client_, SHUT_WR);
+  ASSERT_TRUE(runUntil([&] {
+    ssize_t n = ::recv(client_, sink.data(), sink.size(), 0);
+    if (n > 0) {
+      received += static_cast<size_t>(n);
+    }
+    uv_run(loop(), UV_RUN_NOWAIT);
+    return received == sent;
+  })) << "received "
+      << received << " of " << sent;
+  ASSERT_NO_FATAL_FAILURE(closeClientAndListener());
+  EXPECT_EQ(ctx_->writePool().outstanding(), 0u);
+  EXPECT_EQ(ctx_->readPool().outstanding(), 0u);
 }
 
 TEST_F(BackpressureTest, ReadBuffersComeFromThePool) {
@@ -117,34 +145,18 @@ TEST_F(BackpressureTest, ReadBuffersComeFromThePool) {
 // would have its next read refused and lost. Output that leaves exactly the limit queued must
 // stop reading.
 TEST_F(BackpressureTest, ReadingStopsWhenTheQueueReachesTheLimitExactly) {
-  const size_t kLimit = 64 * 1024;
-  auto cfg = test::oneListener("tcp", "echo", "write_buffer_limit = \"64KiB\"\n");
-  core::LoopContext ctx(loop(), 0);
-  net::Address addr;
-  int fd = test::boundSocket(cfg->listeners[0], &addr);
-  {
-    net::TcpListener listener(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
-    ASSERT_EQ(listener.listen(fd), 0);
-    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int small = 4096;
-    setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    ::connect(client, addr.sockaddr_ptr(), addr.length());
-    ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 1; }));
-    net::Connection* conn = nullptr;
-    listener.forEachConnection([&](net::Connection& c) { conn = &c; });
-    ASSERT_TRUE(conn->isReading());
-    // Fill the kernel's buffers (the client reads nothing) until output starts to queue.
-    const std::string kib(1024, 'x');
-    for (int i = 0; i < 100000 && conn->queuedBytes() == 0; ++i) {
-      ASSERT_TRUE(conn->write(kib));
-    }
-    ASSERT_GT(conn->queuedBytes(), 0u);
-    ASSERT_LT(conn->queuedBytes(), kLimit);
-    ASSERT_TRUE(conn->isReading());
-    ASSERT_TRUE(conn->write(std::string(kLimit - conn->queuedBytes(), 'y')));
-    EXPECT_EQ(conn->queuedBytes(), kLimit);
-    EXPECT_FALSE(conn->isReading()) << "the queue is at the limit";
-    ::close(client);
-    ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 0; }));
+  ASSERT_NO_FATAL_FAILURE(listenWithSmallWindowClient());
+  ASSERT_TRUE(conn_->isReading());
+  // Fill the kernel's buffers (the client reads nothing) until output starts to queue.
+  const std::string kib(1024, 'x');
+  for (int i = 0; i < 100000 && conn_->queuedBytes() == 0; ++i) {
+    ASSERT_TRUE(conn_->write(kib));
   }
+  ASSERT_GT(conn_->queuedBytes(), 0u);
+  ASSERT_LT(conn_->queuedBytes(), kLimit);
+  ASSERT_TRUE(conn_->isReading());
+  ASSERT_TRUE(conn_->write(std::string(kLimit - conn_->queuedBytes(), 'y')));
+  EXPECT_EQ(conn_->queuedBytes(), kLimit);
+  EXPECT_FALSE(conn_->isReading()) << "the queue is at the limit";
+  ASSERT_NO_FATAL_FAILURE(closeClientAndListener());
 }

@@ -64,22 +64,29 @@ struct Reader : IoWatch {
   }
 };
 
-class IoPollerTest : public LoopTest {};
+class IoPollerTest : public LoopTest {
+ protected:
+  // Has `r` read `fd` through `poller` when `events` come.
+  void watch(Reader& r, IoPoller& poller, int fd, uint32_t events) {
+    r.poller = &poller;
+    r.fd = fd;
+    r.loop = loop();
+    r.token = poller.add(fd, events, &r);
+  }
+
+  Pair pair_;  // the tests watch `a` and write to `b`
+};
 
 TEST_F(IoPollerTest, NestedModeDeliversThroughUvRun) {
-  Pair p;
   {
     IoPoller poller(loop(), IoPoller::Mode::kNested);
     Reader r;
-    r.poller = &poller;
-    r.fd = p.a;
-    r.loop = loop();
-    r.token = poller.add(p.a, EPOLLIN, &r);
+    watch(r, poller, pair_.a, EPOLLIN);
     ASSERT_NE(r.token, 0u);
     EXPECT_EQ(poller.watched(), 1u);
-    ASSERT_EQ(::write(p.b, "x", 1), 1);
+    ASSERT_EQ(::write(pair_.b, "x", 1), 1);
     ASSERT_TRUE(runUntil([&] { return r.calls == 1; }));
-    poller.remove(r.token, p.a);
+    poller.remove(r.token, pair_.a);
     EXPECT_EQ(poller.watched(), 0u);
   }
 }
@@ -88,35 +95,27 @@ TEST_F(IoPollerTest, NestedModeDeliversThroughUvRun) {
 // lives on in a duplicate (so that close() did not take it out of the epoll set): the token is
 // dead, and nothing is called.
 TEST_F(IoPollerTest, AnEventForARemovedRegistrationIsDropped) {
-  Pair p;
   IoPoller poller(loop(), IoPoller::Mode::kNested);
   Reader r;
-  r.poller = &poller;
-  r.fd = ::dup(p.a);
-  r.loop = loop();
-  r.token = poller.add(r.fd, EPOLLIN | EPOLLET, &r);
+  watch(r, poller, ::dup(pair_.a), EPOLLIN | EPOLLET);
   ASSERT_NE(r.token, 0u);
-  const int copy = p.a;  // the same open file, still open: its registration stays in the set
+  const int copy = pair_.a;  // the same open file, still open: its registration stays in the set
   poller.remove(r.token);
   ::close(r.fd);
   r.fd = copy;
   Reader other;  // takes the freed slot: a late event must not reach it either
-  other.poller = &poller;
-  other.fd = p.b;
-  other.loop = loop();
-  other.token = poller.add(p.b, EPOLLIN, &other);
+  watch(other, poller, pair_.b, EPOLLIN);
   ASSERT_NE(other.token, r.token);
-  ASSERT_EQ(::write(p.b, "x", 1), 1);
+  ASSERT_EQ(::write(pair_.b, "x", 1), 1);
   for (int i = 0; i < 20; ++i) {
     uv_run(loop(), UV_RUN_NOWAIT);
   }
   EXPECT_EQ(r.calls, 0);
   EXPECT_EQ(other.calls, 0);
-  poller.remove(other.token, p.b);
+  poller.remove(other.token, pair_.b);
 }
 
 TEST_F(IoPollerTest, DeferredCallsRunAfterTheBatchInOrder) {
-  Pair p;
   IoPoller poller(loop(), IoPoller::Mode::kNested);
   std::vector<int> order;
   struct Deferring : IoWatch {
@@ -126,7 +125,7 @@ TEST_F(IoPollerTest, DeferredCallsRunAfterTheBatchInOrder) {
   } w;
   w.poller = &poller;
   w.order = &order;
-  w.fd = p.a;
+  w.fd = pair_.a;
   w.on_io = [](IoWatch* iw, uint32_t) {
     auto* self = static_cast<Deferring*>(iw);
     char buf[8];
@@ -137,33 +136,29 @@ TEST_F(IoPollerTest, DeferredCallsRunAfterTheBatchInOrder) {
                         self->order);
     self->order->push_back(2);
   };
-  const uint64_t token = poller.add(p.a, EPOLLIN, &w);
-  ASSERT_EQ(::write(p.b, "x", 1), 1);
+  const uint64_t token = poller.add(pair_.a, EPOLLIN, &w);
+  ASSERT_EQ(::write(pair_.b, "x", 1), 1);
   ASSERT_TRUE(runUntil([&] { return order.size() == 3; }));
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
-  poller.remove(token, p.a);
+  poller.remove(token, pair_.a);
 }
 
 // A worker's loop: run() blocks in the poller's own epoll_wait and returns once nothing is
 // left. The loop's clock is the time of the event, not of before the wait: a connection
 // stamps its last activity with uv_now(), and a stale clock would end idle timeouts early.
 TEST_F(IoPollerTest, DrivingModeSeesTheTimeOfTheEventAndEndsWhenNothingIsLeft) {
-  Pair p;
   IoPoller poller(loop(), IoPoller::Mode::kDriving);
   Reader r;
-  r.poller = &poller;
-  r.fd = p.a;
-  r.loop = loop();
   r.close_on_read = true;
-  r.token = poller.add(p.a, EPOLLIN, &r);
+  watch(r, poller, pair_.a, EPOLLIN);
   ASSERT_NE(r.token, 0u);
-  p.a = -1;  // the reader closes it
+  pair_.a = -1;  // the reader closes it
   std::atomic<uint64_t> written_ms{0};
   std::thread writer([&] {
     // The subject is a wait that sleeps: the poller must block for a while first.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     written_ms = uv_hrtime() / 1000000;
-    EXPECT_EQ(::write(p.b, "x", 1), 1);
+    EXPECT_EQ(::write(pair_.b, "x", 1), 1);
   });
   const uint64_t busy_poll = 0;
   poller.run(&busy_poll);  // returns after the reader removed the only registration
