@@ -107,6 +107,12 @@ void IoPoller::dispatch(const epoll_event* ev, int n) {
 }
 
 bool IoPoller::libuvDue() const {
+  // A loop with nothing alive (no active, referenced handle or request, nothing closing) is
+  // not run by uv_run() at all: it returns at once without applying its watcher queue, so
+  // counting that queue then would make run() poll with no timeout, forever.
+  if (uv_loop_alive(loop_) == 0) {
+    return false;
+  }
   // uv_*_start() only queues its epoll change on the loop's watcher queue; uv_run() applies
   // it. Until then libuv's descriptor cannot become ready for it, so a non-empty queue means
   // libuv must run. The queue is in the loop's private fields (uv/unix.h), which are part of
@@ -114,7 +120,7 @@ bool IoPoller::libuvDue() const {
   if (loop_->watcher_queue[0] != static_cast<const void*>(&loop_->watcher_queue)) {
     return true;
   }
-  return uv_loop_alive(loop_) != 0 && uv_backend_timeout(loop_) == 0;
+  return uv_backend_timeout(loop_) == 0;
 }
 
 void IoPoller::run(const uint64_t* busy_poll_ns) {

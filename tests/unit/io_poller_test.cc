@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -143,6 +144,13 @@ TEST_F(IoPollerTest, DeferredCallsRunAfterTheBatchInOrder) {
   poller.remove(token, pair_.a);
 }
 
+// CPU time of the calling thread, in milliseconds.
+double threadCpuMs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 // A worker's loop: run() blocks in the poller's own epoll_wait and returns once nothing is
 // left. The loop's clock is the time of the event, not of before the wait: a connection
 // stamps its last activity with uv_now(), and a stale clock would end idle timeouts early.
@@ -161,9 +169,14 @@ TEST_F(IoPollerTest, DrivingModeSeesTheTimeOfTheEventAndEndsWhenNothingIsLeft) {
     EXPECT_EQ(::write(pair_.b, "x", 1), 1);
   });
   const uint64_t busy_poll = 0;
+  const double cpu_before = threadCpuMs();
   poller.run(&busy_poll);  // returns after the reader removed the only registration
+  const double cpu_ms = threadCpuMs() - cpu_before;
   writer.join();
   EXPECT_EQ(r.calls, 1);
+  // This loop has nothing alive, so uv_run() would not apply libuv's watcher queue: counting
+  // that queue as work to do made the poller spin through the 100 ms instead of sleeping.
+  EXPECT_LT(cpu_ms, 50) << "the poller spun instead of sleeping";
   // uv_now() is the loop's clock in whole milliseconds, from a coarse clock that may lag a few.
   EXPECT_GE(r.loop_now_ms + 10, written_ms.load())
       << "a clock of before the wait is ~100 ms behind";
