@@ -73,7 +73,8 @@ struct Outcome {
 };
 
 bool knownStatus(int status) {
-  return status == 400 || status == 413 || status == 417 || status == 431 || status == 505;
+  return status == 400 || status == 405 || status == 413 || status == 417 || status == 431 ||
+         status == 505;
 }
 
 // Checks a request as parse() hands it over after kHead (`complete` false) or kRequest.
@@ -179,10 +180,10 @@ void checkSameOutcome(const Outcome& whole, const Outcome& split, const char* ho
     return;
   }
   std::fprintf(stderr,
-               "fuzz_http_request: %s: whole input: %zu requests, %d heads, error %d; split: "
-               "%zu requests, %d heads, error %d\n",
-               how, whole.requests.size(), whole.heads, whole.error, split.requests.size(),
-               split.heads, split.error);
+               "fuzz_http_request: %s: whole input: %d begun, %zu requests, %d heads, error %d; "
+               "split: %d begun, %zu requests, %d heads, error %d\n",
+               how, whole.began, whole.requests.size(), whole.heads, whole.error, split.began,
+               split.requests.size(), split.heads, split.error);
   fail("split input read differently from whole input");
 }
 

@@ -276,6 +276,25 @@ TEST_F(HttpBasicTest, UpgradeIsIgnoredAndTheConnectionStaysHttp) {
   EXPECT_EQ(r[1].body, "static\n");
 }
 
+// portd is an origin server, not a proxy: a client that takes it for one (curl -p -x) is told
+// 405 at once and the connection closes, rather than waiting for a tunnel.
+TEST_F(HttpBasicTest, ConnectIs405AndTheConnectionCloses) {
+  const std::string proxy = "http://" + web_.toString();
+  CommandResult r = runCurl(
+      {"-sS", "-p", "-x", proxy, "-o", "/dev/null", "-w", "%{http_connect}", "http://a:1/"});
+  // curl: "CONNECT tunnel failed, response 405", exit status 56 (a failure receiving data).
+  EXPECT_EQ(r.status, ExitStatus::exited(56)) << r.err;
+  EXPECT_EQ(r.out, "405") << r.err;
+  Fd c = connect();
+  ASSERT_TRUE(sendAll(c.get(), "CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n" + getRequest("/hello")));
+  ReadToClose closed = readUntilClose(c.get());
+  auto responses = parseResponses(closed.data);
+  ASSERT_EQ(responses.size(), 1u) << closed.data;
+  EXPECT_EQ(responses[0].status, 405);
+  EXPECT_EQ(responses[0].header("Connection"), "close");
+  EXPECT_EQ(closed.how, PeerClose::kEof);
+}
+
 TEST_F(HttpBasicTest, Http2VersionIs505) {
   Fd c = connect();
   ASSERT_TRUE(sendAll(c.get(), "GET /hello HTTP/2.0\r\nHost: x\r\n\r\n"));

@@ -473,6 +473,35 @@ TEST(HttpRequestParserTest, Refused431) {
   EXPECT_EQ(exact.requests.size(), 1u);
 }
 
+// An origin server is not a proxy: CONNECT is refused at the end of its head, as nginx does,
+// before anything after it is read. llhttp reads no body after a CONNECT head (what follows is
+// the tunnel), so a body announced by Content-Length or chunked would otherwise be read as the
+// next request. A chunked one with a malformed extension was read as a chunk-size line when it
+// arrived with the head, and as a request line when it arrived later: the refusal came with one
+// request begun whole, two begun byte by byte.
+TEST(HttpRequestParserTest, Refused405ForConnectBeforeItsBody) {
+  const std::string head = "CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n";
+  const std::vector<std::string> inputs = {
+      head + "Transfer-Encoding: chunked\r\n\r\n1;\r\n",
+      head + "Transfer-Encoding: chunked\r\n\r\n1;a=\x01\r\nx\r\n0\r\n\r\n",
+      head + "Content-Length: 5\r\n\r\nGET /",
+      head + "\r\n",
+      head + "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  };
+  for (const std::string& input : inputs) {
+    SCOPED_TRACE(testing::PrintToString(input));
+    const Outcome whole = parseAll(input);
+    EXPECT_EQ(whole.error, 405);
+    EXPECT_EQ(whole.began, 1);
+    EXPECT_EQ(whole.heads, 0);
+    EXPECT_TRUE(whole.requests.empty());
+    expectSameWhereverSplit(input);
+  }
+  // Framing errors still come first: the request cannot be delimited.
+  expectRefused({{400, "CONNECT a:1 HTTP/1.1\r\n\r\n"},
+                 {400, head + "Transfer-Encoding: gzip, chunked\r\n\r\n"}});
+}
+
 TEST(HttpRequestParserTest, Refused505) {
   expectRefused({{505, "GET / HTTP/2.0\r\nHost: x\r\n\r\n"}});
 }

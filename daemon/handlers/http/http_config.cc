@@ -1,5 +1,7 @@
 #include "handlers/http/http_config.h"
 
+#include <array>
+#include <iterator>
 #include <random>
 
 #include "config/file_reader.h"
@@ -13,7 +15,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int kCannedStatuses[] = {400, 404, 408, 413, 417, 431, 505};
+constexpr int kCannedStatuses[] = {400, 404, 405, 408, 413, 417, 431, 505};
 // A route's body is held in memory once, shared by the workers; a body_file larger than this is
 // more likely a mistake (or a special file such as /dev/zero) than a test payload.
 constexpr uint64_t kMaxBodyFile = 64 << 20;
@@ -93,6 +95,7 @@ HttpConfig::HttpConfig(const Options& options, std::shared_ptr<const DynamicRout
 
   readRoutes(options);
 
+  static_assert(std::size(kCannedStatuses) == std::tuple_size_v<decltype(canned_)>);
   for (size_t i = 0; i < canned_.size(); ++i) {
     int status = kCannedStatuses[i];
     canned_[i] = makeCannedResponse(status, "text/plain", std::string(reasonPhrase(status)) + "\n");

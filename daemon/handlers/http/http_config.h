@@ -60,8 +60,8 @@ class HttpConfig final : public HandlerConfig {
   const EchoSettings& echo() const { return echo_; }
   const RouteTable& routes() const { return routes_; }
   const DynamicRoutes* dynamic() const { return dynamic_.get(); }
-  // The canned response for one of the statuses the handler produces by itself: 400, 404, 408,
-  // 413, 417, 431 and 505. Anything else gives the 400 one.
+  // The canned response for one of the statuses the handler produces by itself: 400, 404, 405,
+  // 408, 413, 417, 431 and 505. Anything else gives the 400 one.
   const CannedResponse& canned(int status) const;
 
  private:
@@ -71,7 +71,7 @@ class HttpConfig final : public HandlerConfig {
   EchoSettings echo_;
   RouteTable routes_;
   std::shared_ptr<const DynamicRoutes> dynamic_;
-  std::array<CannedResponse, 7> canned_;
+  std::array<CannedResponse, 8> canned_;
 };
 
 // The "http" handler: an HTTP/1.1 test target with fixed routes and a Fortio-style echo

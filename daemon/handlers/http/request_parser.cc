@@ -184,8 +184,8 @@ ParseStep RequestParser::parse(std::string_view data) {
       break;
     }
     if (err == HPE_PAUSED_UPGRADE) {
-      // Upgrade and CONNECT are answered like any other request (no 101, no tunnel), so the
-      // bytes that follow are HTTP again.
+      // An upgrade is answered like any other request (no 101), so the bytes that follow are
+      // HTTP again. (CONNECT, llhttp's other upgrade, was refused at its head.)
       llhttp_resume_after_upgrade(&parser_);
       p = stop;
       if (p < end) {
@@ -656,6 +656,15 @@ int RequestParser::headersDone(const char* at, const char* begin) {
   // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
   if (http_minor_ == 0 && (parser_.flags & F_TRANSFER_ENCODING) != 0) {
     return 400;
+  }
+  // An origin server is not a proxy: CONNECT is refused, with 405 as nginx does. llhttp reads
+  // no body after a CONNECT head, since a tunnel would follow it, so the bytes after the head
+  // are not to be read as anything: a body sent anyway (Content-Length, chunked) would otherwise
+  // be read as the next request, and a chunked one as chunk-size lines or a request line
+  // depending on whether it arrived with the head.
+  if (method_ == HTTP_CONNECT) {
+    spdlog::debug("http: CONNECT to an origin server");
+    return 405;
   }
   keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
 

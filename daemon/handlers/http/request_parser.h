@@ -28,7 +28,7 @@ struct ParseStep {
   // A request began in this input: its first byte other than the blank lines a client may send
   // between requests. The caller starts the request's clock and head deadline there.
   bool began = false;
-  int status = 0;  // kError: 400, 413, 417, 431 or 505
+  int status = 0;  // kError: 400, 405, 413, 417, 431 or 505
 };
 
 // The request being read, as the handler uses it. The views point into the parser's buffers,
@@ -78,8 +78,11 @@ struct ParsedRequest {
 //  - a request line without a version (HTTP/0.9): 400 as soon as the line ends, rather than
 //    after the head deadline, since no header section follows such a line;
 //  - an HTTP/2 or later version in the request line, where llhttp lets one through: 505;
-//  - an Expect other than 100-continue: 417.
-// Upgrade and CONNECT requests are read like any other: what follows them is HTTP again.
+//  - an Expect other than 100-continue: 417;
+//  - CONNECT, once its head has passed the checks above: 405, since portd is an origin server
+//    and not a proxy. llhttp reads no body after a CONNECT head (a tunnel would follow it), so
+//    nothing after the head can be read as HTTP either.
+// Upgrade requests are read like any other: what follows them is HTTP again.
 //
 // Chunk extensions are read by the parser itself and never reach llhttp, which gets each size
 // line as "SIZE\r\n": llhttp 8.1 (strict) refuses whitespace before an extension ("5 ;a=b"),

@@ -33,8 +33,9 @@ class RouteTable {
 };
 
 // The parts of a request target (RFC 9112 3.2): the path and the query of an origin-form
-// ("/a?b") or absolute-form ("http://host/a?b") target. For the authority form of CONNECT and
-// the asterisk form of OPTIONS, `path` is the target itself, which matches no route.
+// ("/a?b") or absolute-form ("http://host/a?b") target. For the asterisk form of OPTIONS, and
+// the authority form of CONNECT (which the parser refuses first), `path` is the target itself,
+// which matches no route.
 struct Target {
   std::string_view path;
   std::string_view query;  // without the '?'
