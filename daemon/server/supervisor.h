@@ -71,7 +71,7 @@ class Supervisor {
   void stop(const char* why);
   void reload();
   void refuseReload(const std::string& why);
-  void onWorkerApplied(uint64_t reload);
+  void onWorkerApplied(uint64_t serial);
   void rejectUnclaimed(std::map<std::string, std::vector<int>>& passed);
   void logListeners(const config::Config& config, unsigned workers);
   void publishAddresses();

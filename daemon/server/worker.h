@@ -56,8 +56,8 @@ class Worker {
   // those started with, until they end. Sockets never close in between, so nothing queued in
   // them is lost. A listener whose handler configuration (the same HandlerConfig object) the
   // new configuration carries over keeps its listener objects, and so its handler instances.
-  // `applied` runs once the worker serves the assignment (on the worker thread), or at once
-  // if the worker has stopped and never will.
+  // `applied` runs on the worker thread once the worker serves the assignment, or at once on
+  // the calling thread if the worker has stopped and never will.
   void reconfigure(Assignment assignment, std::function<void()> applied);
   // Any thread. Stop accepting; the loop ends once the open connections have closed.
   void drain();
