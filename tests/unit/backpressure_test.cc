@@ -26,10 +26,8 @@ class BackpressureTest : public LoopTest {
     cfg_ = test::oneListener("tcp", "echo", "write_buffer_limit = \"64KiB\"\n");
     ctx_.emplace(loop(), 0);
     net::Address addr;
-    int fd = test::boundSocket(cfg_->listeners[0], &addr);
-    listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_->listeners[0].settings(1),
-                                                   config::sharedHandler(cfg_, 0));
-    ASSERT_EQ(listener_->listen(fd), 0);
+    listener_ = test::listening(*ctx_, cfg_, &addr);
+    ASSERT_NE(listener_, nullptr);
     client_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int small = 4096;
     setsockopt(client_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -124,9 +122,8 @@ TEST_F(BackpressureTest, ReadBuffersComeFromThePool) {
   auto cfg = test::oneListener("tcp", "echo");
   core::LoopContext ctx(loop(), 0);
   net::Address addr;
-  int fd = test::boundSocket(cfg->listeners[0], &addr);
-  net::TcpListener listener(ctx, cfg->listeners[0].settings(1), config::sharedHandler(cfg, 0));
-  ASSERT_EQ(listener.listen(fd), 0);
+  std::unique_ptr<net::TcpListener> listener = test::listening(ctx, cfg, &addr);
+  ASSERT_NE(listener, nullptr);
   int client = test::nonBlockingClient(SOCK_STREAM, addr);
   char buf[64];
   for (int i = 0; i < 1000; ++i) {
@@ -137,7 +134,7 @@ TEST_F(BackpressureTest, ReadBuffersComeFromThePool) {
   EXPECT_EQ(ctx.readPool().allocations(), 1u);
   EXPECT_EQ(ctx.writePool().allocations(), 0u);
   ::close(client);
-  ASSERT_TRUE(runUntil([&] { return listener.connectionCount() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return listener->connectionCount() == 0; }));
 }
 
 // Reading stops when the queue reaches the limit, not only past it: the C ABI refuses a write

@@ -78,12 +78,8 @@ class HttpSessionTest : public LoopTest {
     LoopTest::SetUp();
     cfg_ = test::oneListener("tcp", "http", listenerText());
     ctx_.emplace(loop(), 0);
-    net::Address addr;
-    int fd = test::boundSocket(cfg_->listeners[0], &addr);
-    listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_->listeners[0].settings(1),
-                                                   config::sharedHandler(cfg_, 0));
-    ASSERT_EQ(listener_->listen(fd), 0);
-    addr_ = addr;
+    listener_ = test::listening(*ctx_, cfg_, &addr_);
+    ASSERT_NE(listener_, nullptr);
     client_ = test::nonBlockingClient(SOCK_STREAM, addr);
     ASSERT_TRUE(runUntil([&] { return listener_->connectionCount() == 1; }));
   }

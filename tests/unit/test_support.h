@@ -10,9 +10,11 @@
 #include <string>
 
 #include "config/loader.h"
+#include "core/loop_context.h"
 #include "handlers/bind.h"
 #include "handlers/builtin/builtin.h"
 #include "net/socket.h"
+#include "net/tcp_listener.h"
 
 namespace portd::test {
 
@@ -35,6 +37,17 @@ inline int boundSocket(const config::ListenerConfig& l, net::Address* bound) {
   int fd = net::openBoundSocket(l.protocol, l.address, &error);
   *bound = net::localAddress(fd);
   return fd;
+}
+
+// A TcpListener on `ctx` serving the configuration's first listener on a socket of its own,
+// listening; its address in *bound. Null if listen() failed.
+inline std::unique_ptr<net::TcpListener> listening(core::LoopContext& ctx,
+                                                   const std::shared_ptr<const config::Config>& cfg,
+                                                   net::Address* bound) {
+  const int fd = boundSocket(cfg->listeners[0], bound);
+  auto listener = std::make_unique<net::TcpListener>(ctx, cfg->listeners[0].settings(1),
+                                                     config::sharedHandler(cfg, 0));
+  return listener->listen(fd) == 0 ? std::move(listener) : nullptr;
 }
 
 inline int nonBlockingClient(int type, const net::Address& to) {
