@@ -34,6 +34,7 @@ usage: $0 [options]
   --client-cpu N        CPU of the clients (default: 0)
   --no-install          do not apt-get install what is missing
   --busy-poll D         run portd in latency mode ([server] busy_poll = D, e.g. 50us)
+  --no-io-uring         run portd with [server] io_uring = false (a send per reply)
   --server-share PCT    give every server PCT% of one CPU (a cgroup quota), so that the
                         servers, not the clients, set the rates: the work per request decides
 EOF_USAGE
@@ -53,6 +54,7 @@ client_cpu=0
 install=1
 quick=""
 busy_poll=0s
+io_uring=true
 server_share=""
 # Cachegrind's two runs, in seconds of client time: their difference is what is divided.
 cg_short=3
@@ -72,6 +74,7 @@ while [[ $# -gt 0 ]]; do
     --client-cpu) client_cpu=$2; shift 2 ;;
     --no-install) install=""; shift ;;
     --busy-poll) busy_poll=$2; shift 2 ;;
+    --no-io-uring) io_uring=false; shift ;;
     --server-share) server_share=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -131,6 +134,7 @@ portd_config() { # KIND
 [server]
 workers = 1
 busy_poll = "$busy_poll"
+io_uring = $io_uring
 [[listener]]
 name = "main"
 protocol = "$protocol"
@@ -396,6 +400,7 @@ echo "portd $("$portd" --version 2>/dev/null | awk '{ print $2 }'), $started, $(
   "load average $load_before at the start; servers on CPU $server_cpu, clients on CPU" \
   "$client_cpu; $pairs pair(s) of $duration s runs${quick:+ (--quick)}$(
     [[ $busy_poll == 0s ]] || echo "; portd with busy_poll = $busy_poll")$(
+    [[ $io_uring == true ]] || echo "; portd with io_uring = false")$(
     [[ -z $server_share ]] || echo "; every server limited to $server_share% of one CPU")"
 echo
 [[ $syscall_counter == perf ]] ||

@@ -28,6 +28,9 @@ struct ServerConfig {
   // Latency mode: after I/O, a worker polls without sleeping for this long before it blocks in
   // epoll_wait again, trading a CPU for the cost of waking up. 0 = off.
   std::chrono::microseconds busy_poll{0};
+  // The replies a worker makes for one wake-up leave in one io_uring_enter instead of a send
+  // each, where the kernel allows io_uring (core/send_batch.h); false = a send each.
+  bool io_uring = true;
 };
 
 enum class LogFormat { kText, kJson };

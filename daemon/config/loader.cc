@@ -126,7 +126,8 @@ class DocumentReader {
   }
 
   void readServer(const toml::table& t, ServerConfig& out) const {
-    toml_.checkKeys(t, "server", {"workers", "shutdown_timeout", "max_connections", "busy_poll"});
+    toml_.checkKeys(t, "server",
+                    {"workers", "shutdown_timeout", "max_connections", "busy_poll", "io_uring"});
     if (auto* n = toml_.get(t, "server", "workers", false)) {
       out.workers = static_cast<unsigned>(toml_.integer(*n, "server.workers", 0, 1024));
     }
@@ -149,6 +150,9 @@ class DocumentReader {
         toml_.fail(n->source(), "server.busy_poll", "at most \"1s\" (e.g. \"50us\")");
       }
       out.busy_poll = *d;
+    }
+    if (auto* n = toml_.get(t, "server", "io_uring", false)) {
+      out.io_uring = toml_.boolean(*n, "server.io_uring");
     }
   }
 

@@ -117,7 +117,8 @@ std::string renderConfigToml(const Config& cfg) {
       {"server", toml::table{{"workers", static_cast<int64_t>(cfg.server.workers)},
                              {"shutdown_timeout", formatDuration(cfg.server.shutdown_timeout)},
                              {"max_connections", static_cast<int64_t>(cfg.server.max_connections)},
-                             {"busy_poll", std::to_string(cfg.server.busy_poll.count()) + "us"}}},
+                             {"busy_poll", std::to_string(cfg.server.busy_poll.count()) + "us"},
+                             {"io_uring", cfg.server.io_uring}}},
       {"log", toml::table{{"level", cfg.log.level},
                           {"format", cfg.log.format == LogFormat::kJson ? "json" : "text"}}},
   };

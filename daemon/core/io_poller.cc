@@ -10,6 +10,7 @@
 namespace portd::core {
 
 IoPoller::IoPoller(uv_loop_t* loop, Mode mode) : loop_(loop), mode_(mode) {
+  sends_.enable(true);
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {
     // Only at start-up, for want of memory or descriptors: nothing could be served.
@@ -62,6 +63,7 @@ uint64_t IoPoller::add(int fd, uint32_t events, IoWatch* watch) {
     return 0;
   }
   ++watched_;
+  ++registrations_;
   updateRef();
   return token;
 }
@@ -97,6 +99,7 @@ void IoPoller::runDeferred() {
 }
 
 void IoPoller::dispatch(const epoll_event* ev, int n) {
+  sends_.begin();
   for (int i = 0; i < n; ++i) {
     // kLibuvToken is never a live token (HandleTable's slots are numbered from 1).
     if (IoWatch* w = watches_.get(ev[i].data.u64)) {
@@ -104,6 +107,9 @@ void IoPoller::dispatch(const epoll_event* ev, int n) {
     }
   }
   events_ += static_cast<uint64_t>(n);
+  // Reads put off to the end of the batch answer in it too.
+  runDeferred();
+  sends_.flush();
 }
 
 bool IoPoller::libuvDue() const {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/handle_table.h"
+#include "core/send_batch.h"
 #include "core/uv_handle.h"
 
 namespace portd::core {
@@ -68,16 +69,23 @@ class IoPoller {
   // change it.
   void run(const uint64_t* busy_poll_ns);
 
+  // The replies of the batch of events being handed out, sent together when it ends (on by
+  // default where the kernel allows io_uring; a worker follows [server] io_uring).
+  SendBatch& sends() { return sends_; }
+
   // Registrations alive: each keeps the loop running, as an active libuv handle would.
   size_t watched() const { return watched_; }
   // Events delivered so far.
   uint64_t events() const { return events_; }
+  // Registrations made so far (successful add() calls).
+  uint64_t registrations() const { return registrations_; }
 
  private:
   static constexpr uint64_t kLibuvToken = UINT64_MAX;
   static constexpr int kBatch = 64;
 
-  // Calls back for `n` events (libuv's own descriptor among them is skipped).
+  // Calls back for `n` events (libuv's own descriptor among them is skipped), runs what they
+  // deferred, then sends what they wrote.
   void dispatch(const epoll_event* ev, int n);
   // Whether libuv must run now: a timer is due, it has pending or closing work, or changes to
   // its epoll set queued by uv_*_start() since it last ran (which only uv_run applies).
@@ -91,12 +99,14 @@ class IoPoller {
   HandleTable<IoWatch> watches_;
   size_t watched_ = 0;
   uint64_t events_ = 0;
+  uint64_t registrations_ = 0;
   struct Deferred {
     void (*fn)(void*);
     void* arg;
   };
   std::vector<Deferred> deferred_;
   std::vector<Deferred> running_;
+  SendBatch sends_;
   epoll_event batch_[kBatch];
   UvHandle<uv_poll_t> nested_;  // kNested: the set, watched by libuv
   UvHandle<uv_check_t> check_;  // kNested: runs what libuv callbacks deferred

@@ -61,6 +61,10 @@ Address Connection::peerAddress() const {
   return peerName(&ss) > 0 ? Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss)) : Address{};
 }
 
+size_t Connection::queuedBytes() const {
+  return out_.size() + (batch_slot_ != 0 ? ctx_.poller().sends().pending(batch_slot_).size() : 0);
+}
+
 size_t Connection::unreadInput() const {
   int n = 0;
   if (fd_ < 0 || ::ioctl(fd_, FIONREAD, &n) != 0 || n < 0) {
@@ -98,12 +102,30 @@ void Connection::start() {
   // and close, with no epoll_ctl() at all. Without it the data usually arrive a little after
   // the accept, and reading first would mostly cost an EAGAIN.
   readable_ = owner_.expectsInput();
-  if (readable_ && reading_) {
-    readSome();
+  if (reading_ && (readable_ || owner_.readFirst())) {
+    // Without TCP_DEFER_ACCEPT, a guess the listener learns from the last first reads: the
+    // request is usually in by the time the accept runs (under load all the more), and then
+    // reading at once saves the wake-up that would announce it, and for an answer that closes
+    // the connection, the registration too. A wrong guess costs one read (EAGAIN).
+    readable_ = true;
+    const bool found = readSome();
+    if (!owner_.expectsInput()) {
+      owner_.firstRead(found);
+    }
     if (closing_) {
       return;
     }
   }
+  started_ = true;
+  if (close_after_flush_ && out_.empty()) {
+    // Answered and closing, the answer waiting in the batch: nothing more is read, so there
+    // is nothing to register for, unless the kernel refuses part of it (waitWritable).
+    return;
+  }
+  watch();
+}
+
+void Connection::watch() {
   // Registered once for input. Output is added (waitWritable) only the first time the kernel
   // refuses a write, which most connections never see: a new socket is writable at once, and
   // asking for EPOLLOUT here would wake the loop for that alone. Input that arrived since the
@@ -152,6 +174,17 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
     }
     paced = f->write.enabled();
   }
+  if (f == nullptr && out_.empty()) {
+    core::SendBatch& batch = ctx_.poller().sends();
+    if (batch_slot_ != 0 ? batch.extend(&batch_slot_, data)
+                         : (batch_slot_ = batch.add(fd_, data, &kBatchReceiver, this)) != 0) {
+      touch();
+      return true;
+    }
+    if (batch_slot_ != 0) {
+      return unbatch(data, referenced);
+    }
+  }
   if (out_.empty() && !paced) {
     ssize_t n;
     do {
@@ -190,6 +223,64 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   if (paced && !f->pacing) {
     pump();
   }
+  return checkBackpressure();
+}
+
+bool Connection::unbatch(std::string_view data, bool referenced) {
+  core::SendBatch& batch = ctx_.poller().sends();
+  out_.append(batch.pending(batch_slot_));
+  batch.cancel(batch_slot_);
+  batch_slot_ = 0;
+  if (referenced) {
+    out_.appendReferenced(data);
+  } else {
+    out_.append(data);
+  }
+  if (!flush()) {
+    return false;
+  }
+  return checkBackpressure();
+}
+
+const core::SendBatch::Receiver Connection::kBatchReceiver = {&onBatchSettled, &onBatchFollow};
+
+void Connection::onBatchSettled(void* owner, ssize_t result, std::string_view unsent) {
+  auto* self = static_cast<Connection*>(owner);
+  self->batch_slot_ = 0;
+  if (result > 0) {
+    self->owner_.stats().bytes_out += static_cast<uint64_t>(result);
+  }
+  // As after a short direct send, the rest is queued (the queue was empty: an entry is made
+  // only then, and nothing was written since). An error leaves it to onBatchFollow to abort.
+  if (!unsent.empty() && (result >= 0 || result == -EAGAIN || result == -EINTR)) {
+    self->out_.append(unsent);
+  }
+}
+
+void Connection::onBatchFollow(void* owner, ssize_t result) {
+  auto* self = static_cast<Connection*>(owner);
+  if (self->closing_) {
+    return;  // closed meanwhile, by another connection's handler
+  }
+  if (result < 0 && result != -EAGAIN && result != -EINTR) {
+    spdlog::debug("listener \"{}\": write failed: {}", self->owner_.settings().name,
+                  std::strerror(static_cast<int>(-result)));
+    self->abort();
+    return;
+  }
+  if (self->out_.empty()) {
+    self->afterOutput();  // a close() that waited for it, a handler waiting for room
+    return;
+  }
+  if (!self->write_blocked_) {
+    self->waitWritable();  // the rest waits for room
+  }
+  if (!self->closing_) {
+    self->checkBackpressure();
+  }
+}
+
+bool Connection::checkBackpressure() {
   // At the limit, not only past it: the C ABI refuses a write once the queue is at the limit
   // (host_api.cc), so a connection that went on reading there would hand its handler input it
   // can no longer answer. Echo, which answers with one write per read, lost a whole read
@@ -247,8 +338,13 @@ void Connection::waitWritable() {
     // Once per connection: edge-triggered, it can stay. The change reports the socket's state
     // at once, so room that appeared since the write is not missed.
     watching_output_ = true;
-    if (io_token_ != 0 &&  // else start() registers it with EPOLLOUT
-        ctx_.poller().modify(fd_, io_token_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+    if (io_token_ == 0) {
+      if (started_) {
+        watch();  // start() left it out: it was closing, its answer in the batch
+      }
+      return;  // else start() registers it with EPOLLOUT
+    }
+    if (ctx_.poller().modify(fd_, io_token_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
       spdlog::debug("listener \"{}\": epoll_ctl failed: {}", owner_.settings().name,
                     std::strerror(errno));
       abort();
@@ -386,7 +482,7 @@ void Connection::resumeReading() {
   }
 }
 
-void Connection::readSome() {
+bool Connection::readSome() {
   core::BufferPool& pool = ctx_.readPool();
   for (int round = 0; round < kReadRounds; ++round) {
     size_t size = pool.blockSize();
@@ -416,13 +512,13 @@ void Connection::readSome() {
         resetNow();
       }
       if (closing_ || !reading_) {
-        return;  // readable_ stays set: what is left is read if reading resumes
+        return true;  // readable_ stays set: what is left is read if reading resumes
       }
       // A short read emptied the socket (new input brings a new event), unless the peer has
       // shut its side: then read on to the end of the stream, which brings no event.
       if (static_cast<size_t>(n) < size && !peer_hup_) {
         readable_ = false;
-        return;
+        return true;
       }
       continue;
     }
@@ -432,20 +528,21 @@ void Connection::readSome() {
       peer_closed_ = true;
       updateReading();
       owner_.handler().onPeerClosed(*this);
-      return;
+      return true;
     }
     if (errno == EAGAIN) {
       readable_ = false;
-      return;
+      return round > 0;
     }
     if (errno != EINTR) {
       spdlog::debug("listener \"{}\": read failed: {}", owner_.settings().name,
                     std::strerror(errno));
       abort();
-      return;
+      return true;
     }
   }
   scheduleRead();
+  return true;
 }
 
 void Connection::scheduleRead() {
@@ -469,7 +566,7 @@ void Connection::close() {
   if (closing_ || close_after_flush_) {
     return;
   }
-  if (out_.empty()) {
+  if (out_.empty() && batch_slot_ == 0) {
     abort();
     return;
   }
@@ -492,8 +589,12 @@ void Connection::finish() {
   }
   // The id goes stale now: a handler that kept it gets PORTD_ECLOSED, never a freed object.
   context().connections().remove(id_);
-  // Queued blocks go back to the pool now.
+  // Queued blocks go back to the pool now; output waiting in the batch is dropped.
   out_.clear();
+  if (batch_slot_ != 0) {
+    ctx_.poller().sends().cancel(batch_slot_);
+    batch_slot_ = 0;
+  }
   // From here on the listener may be on its way out (it was the last connection of a draining
   // listener): it is freed from a posted task, never inside unlink(), but nothing below relies
   // on more than that one call.

@@ -24,10 +24,13 @@ class TcpListener;
 // One accepted TCP connection. Created and destroyed by its TcpListener, on the listener's
 // loop; every method must be called on that loop's thread.
 //
-// Output: write() first sends directly and queues only what the kernel did not take.
-// Backpressure: once the listener's write_buffer_limit is queued, reading stops, so
-// that a peer that sends but never reads cannot make the daemon buffer without bound; reading
-// resumes once the queue is down to half the limit, and the handler hears onWritable().
+// Output: write() sends at once and queues only what the kernel did not take. While its
+// poller hands out a batch of events, a small write goes into the poller's SendBatch instead
+// and leaves with the other replies of the batch in one system call; the result comes back
+// (onBatchSettled, onBatchFollow) as a direct send's would, and what the kernel did not take is
+// queued. Backpressure: once the listener's write_buffer_limit is queued, reading stops, so that a
+// peer that sends but never reads cannot make the daemon buffer without bound; reading resumes once
+// the queue is down to half the limit, and the handler hears onWritable().
 //
 // Input: a handler may keep the tail of what onData() gave it (keepInput); the connection
 // holds it and hands it over again, followed by new bytes, so handlers need no buffer of their
@@ -77,7 +80,7 @@ class Connection : private core::IoWatch {
   uint64_t id() const { return id_; }
   // Bytes the peer sent that the kernel holds and portd has not read yet (FIONREAD).
   size_t unreadInput() const;
-  size_t queuedBytes() const { return out_.size(); }
+  size_t queuedBytes() const;
   bool isReading() const { return reading_; }
   bool isClosing() const { return closing_; }
   Address peerAddress() const;
@@ -97,8 +100,19 @@ class Connection : private core::IoWatch {
 
   // Starts reading and tells the handler; called once the socket is accepted.
   void start();
+  // Puts the socket in the poller (once): input, and output if the kernel refused some.
+  void watch();
   void updateReading();
   bool writeImpl(std::string_view data, bool referenced);
+  // Output waiting in the poller's batch moves to the queue, and the queue is sent now: for a
+  // write the batch cannot take after this connection's first.
+  bool unbatch(std::string_view data, bool referenced);
+  // The batch's result, in its two rounds (core::SendBatch::Receiver).
+  static const core::SendBatch::Receiver kBatchReceiver;
+  static void onBatchSettled(void* self, ssize_t result, std::string_view unsent);
+  static void onBatchFollow(void* self, ssize_t result);
+  // Stops reading once the queue is at the write limit. False once the connection is closing.
+  bool checkBackpressure();
   // Writes up to `limit` queued bytes until the kernel takes no more. False once the
   // connection was aborted (a write failed).
   bool flush(size_t limit = SIZE_MAX);
@@ -113,8 +127,8 @@ class Connection : private core::IoWatch {
   static void onIo(core::IoWatch* w, uint32_t events);
   // Reads while the socket has input and reading is wanted; at most a few full buffers, then
   // the rest waits for the end of this batch (deferred), so one fast sender cannot starve
-  // the other connections of its worker.
-  void readSome();
+  // the other connections of its worker. False when the first read found nothing (EAGAIN).
+  bool readSome();
   // Reads later (deferred): for input that edge-triggered polling will not announce again.
   void scheduleRead();
   static void onScheduledRead(void* id);
@@ -143,7 +157,8 @@ class Connection : private core::IoWatch {
   TcpListener& owner_;
   core::LoopContext& ctx_;  // the listener's, which a closing connection may outlive
   int fd_;
-  uint64_t io_token_ = 0;  // its registration in the poller
+  uint64_t io_token_ = 0;    // its registration in the poller
+  uint32_t batch_slot_ = 0;  // its entry in the poller's SendBatch, while it has one
   OutputQueue out_;
   uint64_t last_activity_ms_ = 0;
   uint64_t id_ = 0;
@@ -157,6 +172,7 @@ class Connection : private core::IoWatch {
   bool wants_writable_ = false;
   uint32_t peer_slot_ = UINT32_MAX;  // in the listener's PeerCounts, when it counts peers
   bool opened_ = false;              // the handler saw onOpen()
+  bool started_ = false;             // start() has run (and registered it, unless closing)
   bool reading_ = false;
   bool readable_ = false;         // the socket may hold input not read yet
   bool peer_hup_ = false;         // the peer shut its side: read to the end

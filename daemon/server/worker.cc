@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "net/tcp_listener.h"
 #include "net/udp_socket.h"
@@ -212,6 +213,15 @@ int Worker::apply(Assignment& a) {
   const uint64_t busy_poll_ns =
       static_cast<uint64_t>(std::chrono::nanoseconds(config.server.busy_poll).count());
   busy_poll_ns_ = busy_poll_ns;
+  // Between batches of events, so a reload switches it cleanly.
+  if (!ctx_->poller().sends().enable(config.server.io_uring) && config.server.io_uring &&
+      !uring_refusal_logged_) {
+    uring_refusal_logged_ = true;
+    spdlog::log(id_ == 0 ? spdlog::level::info : spdlog::level::debug,
+                "worker {}: io_uring refused ({}): each reply is sent with a system call of its "
+                "own",
+                id_, std::strerror(ctx_->poller().sends().error()));
+  }
   int first_error = 0;
   for (size_t i = 0; i < config.listeners.size(); ++i) {
     const config::ListenerConfig& l = config.listeners[i];

@@ -104,6 +104,7 @@ class Worker {
   bool draining_ = false;
   // [server] busy_poll, as set by the configuration last applied; 0 = block in epoll_wait.
   uint64_t busy_poll_ns_ = 0;
+  bool uring_refusal_logged_ = false;
   bool finished_ = false;
 };
 

@@ -37,6 +37,7 @@ const std::vector<DocumentKey>& documentKeys() {
       {"server", "shutdown_timeout"},
       {"server", "max_connections"},
       {"server", "busy_poll"},
+      {"server", "io_uring"},
       {"log", "level"},
       {"log", "format"},
       {"admin", "address"},

@@ -149,8 +149,9 @@ TEST(SyscallTest, OneAcceptPerConnection) {
 // A request per connection ("Connection: close"), as ab or wrk -H "Connection: close" make
 // them: with defer_accept the kernel queues a connection once its request is there, and the
 // worker reads it right after accept4, before any epoll_ctl; the connection closes after its
-// answer without ever being registered. Without defer_accept each connection is registered
-// once (and the read waits for its readiness).
+// answer without ever being registered. Without defer_accept a connection is read first too
+// while most first reads find the request (tests/unit/first_read_test.cc), else registered
+// and read on its readiness: at most one registration per connection either way.
 TEST(SyscallTest, DeferAcceptServesARequestWithoutRegisteringTheConnection) {
   for (const bool deferred : {false, true}) {
     SCOPED_TRACE(deferred ? "defer_accept" : "default");
@@ -186,7 +187,9 @@ address = "127.0.0.1:0"
       // One read per request: it was there at accept.
       EXPECT_NEAR(static_cast<double>(calls["read"]), kConnections, 2);
     } else {
-      EXPECT_NEAR(static_cast<double>(calls["epoll_ctl"]), kConnections, 2);
+      EXPECT_LE(calls["epoll_ctl"], static_cast<uint64_t>(kConnections) + 2);
+      // A first read that finds nothing costs one more read, and stops the guessing.
+      EXPECT_LE(calls["read"], 2u * kConnections + 2);
     }
     EXPECT_TRUE(d.stop());
   }

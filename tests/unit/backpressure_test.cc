@@ -10,53 +10,23 @@
 #include <vector>
 
 #include "core/loop_context.h"
-#include "loop_fixture.h"
-#include "net/tcp_listener.h"
-#include "test_support.h"
+#include "listener_fixture.h"
 
 using namespace portd;
 
-class BackpressureTest : public LoopTest {
+class BackpressureTest : public test::ListenerTest {
  protected:
   static constexpr size_t kLimit = 64 * 1024;
 
   // An echo listener with write_buffer_limit = kLimit and one client connected to it, whose
   // small receive buffer makes the server's output back up quickly. conn_ is the server's side.
   void listenWithSmallWindowClient() {
-    cfg_ = test::oneListener("tcp", "echo", "write_buffer_limit = \"64KiB\"\n");
-    ctx_.emplace(loop(), 0);
-    net::Address addr;
-    listener_ = test::listening(*ctx_, cfg_, &addr);
-    ASSERT_NE(listener_, nullptr);
-    client_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int small = 4096;
-    setsockopt(client_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    ::connect(client_, addr.sockaddr_ptr(), addr.length());
+    ASSERT_NO_FATAL_FAILURE(listen("echo", "write_buffer_limit = \"64KiB\"\n"));
+    client_ = connectClient(4096);
     ASSERT_TRUE(runUntil([&] { return listener_->connectionCount() == 1; }));
     listener_->forEachConnection([&](net::Connection& c) { conn_ = &c; });
   }
 
-  // The client closes, the server's side of it goes, and so does the listener.
-  void closeClientAndListener() {
-    ::close(client_);
-    client_ = -1;
-    ASSERT_TRUE(runUntil([&] { return listener_->connectionCount() == 0; }));
-    listener_.reset();
-  }
-
-  // What a failed assertion left open goes before the loop is checked for leaked handles.
-  void TearDown() override {
-    if (client_ >= 0) {
-      ::close(client_);
-    }
-    listener_.reset();
-    ctx_.reset();
-    LoopTest::TearDown();
-  }
-
-  std::shared_ptr<const config::Config> cfg_;
-  std::optional<core::LoopContext> ctx_;
-  std::unique_ptr<net::TcpListener> listener_;
   int client_ = -1;
   net::Connection* conn_ = nullptr;
 };
@@ -113,7 +83,7 @@ TEST_F(BackpressureTest, StopsReadingWhileThePeerDoesNotRead) {
     return received == sent;
   })) << "received "
       << received << " of " << sent;
-  ASSERT_NO_FATAL_FAILURE(closeClientAndListener());
+  ASSERT_NO_FATAL_FAILURE(closeClientsAndListener());
   EXPECT_EQ(ctx_->writePool().outstanding(), 0u);
   EXPECT_EQ(ctx_->readPool().outstanding(), 0u);
 }
@@ -155,5 +125,5 @@ TEST_F(BackpressureTest, ReadingStopsWhenTheQueueReachesTheLimitExactly) {
   ASSERT_TRUE(conn_->write(std::string(kLimit - conn_->queuedBytes(), 'y')));
   EXPECT_EQ(conn_->queuedBytes(), kLimit);
   EXPECT_FALSE(conn_->isReading()) << "the queue is at the limit";
-  ASSERT_NO_FATAL_FAILURE(closeClientAndListener());
+  ASSERT_NO_FATAL_FAILURE(closeClientsAndListener());
 }
