@@ -1,6 +1,7 @@
 #include "core/send_batch.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -43,6 +44,12 @@ bool SendBatch::enable(bool on) {
       rc = io_uring_queue_init(kMaxEntries, ring.get(), 0);
     }
     if (rc == 0) {
+      // Every entry the ring will carry is the same operation with the same flags: they are
+      // written into every place once, and submit() fills in only the socket, the bytes and
+      // the entry's number.
+      for (unsigned i = 0; i < ring->sq.ring_entries; ++i) {
+        io_uring_prep_send(&ring->sq.sqes[i], -1, nullptr, 0, kSendFlags);
+      }
       ring_ = std::move(ring);
       arena_ = std::make_unique<char[]>(kArenaSize);
     } else {
@@ -51,18 +58,6 @@ bool SendBatch::enable(bool on) {
   }
   enabled_ = on && ring_ != nullptr;
   return enabled_;
-}
-
-uint32_t SendBatch::add(int fd, std::string_view data, const Receiver* receiver, void* owner) {
-  if (!collecting_ || data.size() > kMaxWrite || count_ == kMaxEntries ||
-      data.size() > kArenaSize - used_) {
-    return 0;
-  }
-  std::memcpy(arena_.get() + used_, data.data(), data.size());
-  entries_[count_] = Entry{
-      fd, static_cast<uint32_t>(used_), static_cast<uint32_t>(data.size()), receiver, owner, 0};
-  used_ += data.size();
-  return ++count_;
 }
 
 bool SendBatch::extend(uint32_t* slot, std::string_view data) {
@@ -90,7 +85,8 @@ bool SendBatch::extend(uint32_t* slot, std::string_view data) {
                            static_cast<uint32_t>(old.len + data.size()),
                            old.receiver,
                            old.owner,
-                           0};
+                           0,
+                           old.close_after};
   used_ += old.len + data.size();
   e.receiver = nullptr;
   *slot = ++count_;
@@ -102,40 +98,59 @@ std::string_view SendBatch::pending(uint32_t slot) const {
   return {arena_.get() + e.begin, e.len};
 }
 
-void SendBatch::cancel(uint32_t slot) { entries_[slot - 1].receiver = nullptr; }
+void SendBatch::cancel(uint32_t slot) {
+  Entry& e = entries_[slot - 1];
+  if (e.live()) {
+    --live_;
+  }
+  e.receiver = nullptr;
+  e.close_after = false;
+}
+
+void SendBatch::release(uint32_t slot) {
+  entries_[slot - 1].receiver = nullptr;
+  entries_[slot - 1].close_after = true;
+}
 
 void SendBatch::flush() {
   collecting_ = false;
-  unsigned live = 0;
-  unsigned last = 0;
-  for (unsigned i = 0; i < count_; ++i) {
-    if (entries_[i].receiver != nullptr) {
-      ++live;
-      last = i;
-    }
+  if (live_ == 0) {
+    reset();
+    return;
   }
-  if (live == 1) {
-    Entry& e = entries_[last];
+  if (live_ == 1) {
+    unsigned i = 0;
+    while (!entries_[i].live()) {
+      ++i;
+    }
+    Entry& e = entries_[i];
     ssize_t n;
     do {
       n = ::send(e.fd, arena_.get() + e.begin, e.len, kSendFlags);
     } while (n < 0 && errno == EINTR);
     e.result = n < 0 ? -errno : n;
-  } else if (live > 1) {
-    submit(live);
+  } else {
+    submit(live_);
   }
   // Every sender first takes note of its result (its entry is gone from then on), and only
   // then may act: a handler called for one connection may write to another of the batch, and
   // that one must no longer think its bytes wait here.
+  bool follow = false;
   for (unsigned i = 0; i < count_; ++i) {
-    const Entry& e = entries_[i];
-    if (e.receiver != nullptr) {
+    Entry& e = entries_[i];
+    if (e.close_after) {
+      ::close(e.fd);
+    } else if (e.receiver != nullptr) {
       const size_t took = e.result > 0 ? static_cast<size_t>(e.result) : 0;
-      e.receiver->settle(e.owner, e.result,
-                         std::string_view(arena_.get() + e.begin + took, e.len - took));
+      if (e.receiver->settle(e.owner, e.result,
+                             std::string_view(arena_.get() + e.begin + took, e.len - took))) {
+        follow = true;
+      } else {
+        e.receiver = nullptr;
+      }
     }
   }
-  for (unsigned i = 0; i < count_; ++i) {
+  for (unsigned i = 0; follow && i < count_; ++i) {
     const Entry& e = entries_[i];
     if (e.receiver != nullptr) {
       e.receiver->follow(e.owner, e.result);
@@ -148,12 +163,15 @@ void SendBatch::submit(unsigned live) {
   io_uring* ring = ring_.get();
   for (unsigned i = 0; i < count_; ++i) {
     const Entry& e = entries_[i];
-    if (e.receiver == nullptr) {
+    if (!e.live()) {
       continue;
     }
-    // Never null: the queue has kMaxEntries places and is empty between batches.
+    // Never null: the queue has kMaxEntries places and is empty between batches. The rest of
+    // the entry was written once, by enable().
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
-    io_uring_prep_send(sqe, e.fd, arena_.get() + e.begin, e.len, kSendFlags);
+    sqe->fd = e.fd;
+    sqe->addr = reinterpret_cast<uintptr_t>(arena_.get() + e.begin);
+    sqe->len = e.len;
     sqe->user_data = i;
   }
   ++ring_submits_;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string_view>
 
@@ -35,8 +36,9 @@ class SendBatch {
   // -errno; `unsent` is what it did not take, valid during the call only), then follow(),
   // which may do anything (call a handler, close, write again: that goes straight out). So no
   // sender acts, or makes another act, while some entry of the batch is not yet settled.
+  // settle() returns whether follow() is wanted; most replies, sent whole, need no follow-up.
   struct Receiver {
-    void (*settle)(void* owner, ssize_t result, std::string_view unsent);
+    bool (*settle)(void* owner, ssize_t result, std::string_view unsent);
     void (*follow)(void* owner, ssize_t result);
   };
 
@@ -64,7 +66,19 @@ class SendBatch {
 
   // Copies `data` into the batch for `fd`. Returns the entry's number (never 0), or 0 when it
   // cannot take it: not collecting, too large, or the batch is full (send it directly then).
-  uint32_t add(int fd, std::string_view data, const Receiver* receiver, void* owner);
+  uint32_t add(int fd, std::string_view data, const Receiver* receiver, void* owner) {
+    if (!collecting_ || data.size() > kMaxWrite || count_ == kMaxEntries ||
+        data.size() > kArenaSize - used_) {
+      return 0;
+    }
+    std::memcpy(arena_.get() + used_, data.data(), data.size());
+    entries_[count_] = Entry{
+        fd,   static_cast<uint32_t>(used_), static_cast<uint32_t>(data.size()), receiver, owner, 0,
+        false};
+    used_ += data.size();
+    ++live_;
+    return ++count_;
+  }
   // Appends `data` to entry `*slot` (which may move: *slot is updated). False when it does not
   // fit; the entry is unchanged then.
   bool extend(uint32_t* slot, std::string_view data);
@@ -72,6 +86,10 @@ class SendBatch {
   std::string_view pending(uint32_t slot) const;
   // Drops entry `slot`: nothing is sent and its owner hears nothing.
   void cancel(uint32_t slot);
+  // Its owner is going (the connection was aborted): entry `slot` is still sent, as much as
+  // the kernel takes, then the batch closes `fd`; nobody hears the result. What a direct send
+  // followed by close() would have done.
+  void release(uint32_t slot);
 
   // Ends the collection: sends every entry (one io_uring_enter, or one send() for a single
   // entry), then settles and follows each, in the order the entries were made.
@@ -86,14 +104,17 @@ class SendBatch {
     int fd;
     uint32_t begin;  // in arena_
     uint32_t len;
-    const Receiver* receiver;  // null once cancelled
+    const Receiver* receiver;  // null once cancelled or released
     void* owner;
     ssize_t result;
+    bool close_after;  // released: sent, then the descriptor is closed
+    bool live() const { return receiver != nullptr || close_after; }
   };
   // Sends entries through the ring, filling in their results.
   void submit(unsigned live);
   void reset() {
     count_ = 0;
+    live_ = 0;
     used_ = 0;
   }
 
@@ -103,6 +124,7 @@ class SendBatch {
   bool collecting_ = false;
   int error_ = 0;
   unsigned count_ = 0;  // entries made this batch, cancelled ones included
+  unsigned live_ = 0;   // entries to send: not cancelled (released ones included)
   size_t used_ = 0;     // bytes of arena_ used this batch
   std::array<Entry, kMaxEntries> entries_{};
   std::unique_ptr<char[]> arena_;

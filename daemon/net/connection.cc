@@ -157,7 +157,8 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   if (data.empty()) {
     return true;
   }
-  ConnectionFaults* f = faultState();
+  // faultState() only when faults are or were on: the common case costs no call.
+  ConnectionFaults* f = faults_ || owner_.faultsOn() ? faultState() : nullptr;
   bool paced = false;
   if (f != nullptr) {
     const uint64_t limit = owner_.faults().reset_after_bytes;
@@ -244,17 +245,22 @@ bool Connection::unbatch(std::string_view data, bool referenced) {
 
 const core::SendBatch::Receiver Connection::kBatchReceiver = {&onBatchSettled, &onBatchFollow};
 
-void Connection::onBatchSettled(void* owner, ssize_t result, std::string_view unsent) {
+bool Connection::onBatchSettled(void* owner, ssize_t result, std::string_view unsent) {
   auto* self = static_cast<Connection*>(owner);
   self->batch_slot_ = 0;
   if (result > 0) {
     self->owner_.stats().bytes_out += static_cast<uint64_t>(result);
   }
+  if (unsent.empty()) {
+    // Sent whole: a follow-up only for a close() or a handler that waited for it.
+    return self->close_after_flush_ || self->wants_writable_ || self->paused_by_backpressure_;
+  }
   // As after a short direct send, the rest is queued (the queue was empty: an entry is made
   // only then, and nothing was written since). An error leaves it to onBatchFollow to abort.
-  if (!unsent.empty() && (result >= 0 || result == -EAGAIN || result == -EINTR)) {
+  if (result >= 0 || result == -EAGAIN || result == -EINTR) {
     self->out_.append(unsent);
   }
+  return true;
 }
 
 void Connection::onBatchFollow(void* owner, ssize_t result) {
@@ -589,11 +595,13 @@ void Connection::finish() {
   }
   // The id goes stale now: a handler that kept it gets PORTD_ECLOSED, never a freed object.
   context().connections().remove(id_);
-  // Queued blocks go back to the pool now; output waiting in the batch is dropped.
+  // Queued blocks go back to the pool now. What waits in the batch still leaves, and the batch
+  // closes the socket after it: a direct send would have handed it to the kernel before this.
   out_.clear();
   if (batch_slot_ != 0) {
-    ctx_.poller().sends().cancel(batch_slot_);
+    ctx_.poller().sends().release(batch_slot_);
     batch_slot_ = 0;
+    fd_ = -1;
   }
   // From here on the listener may be on its way out (it was the last connection of a draining
   // listener): it is freed from a posted task, never inside unlink(), but nothing below relies

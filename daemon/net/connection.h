@@ -59,7 +59,8 @@ class Connection : private core::IoWatch {
   bool writeReferenced(std::string_view data);
   // Stops reading, sends what is queued, then closes.
   void close();
-  // Closes now, dropping queued output.
+  // Closes now, dropping queued output. (What it wrote during this batch of events and the
+  // poller's SendBatch holds still leaves first, as it would have had it been sent directly.)
   void abort();
   // After pauseReading() returns, onData() is not called until resumeReading(). Input kept
   // with keepInput() is handed over again soon after resumeReading() (from the loop, not from
@@ -109,7 +110,7 @@ class Connection : private core::IoWatch {
   bool unbatch(std::string_view data, bool referenced);
   // The batch's result, in its two rounds (core::SendBatch::Receiver).
   static const core::SendBatch::Receiver kBatchReceiver;
-  static void onBatchSettled(void* self, ssize_t result, std::string_view unsent);
+  static bool onBatchSettled(void* self, ssize_t result, std::string_view unsent);
   static void onBatchFollow(void* self, ssize_t result);
   // Stops reading once the queue is at the write limit. False once the connection is closing.
   bool checkBackpressure();

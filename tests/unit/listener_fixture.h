@@ -28,8 +28,9 @@ class ListenerTest : public LoopTest {
     if (sndbuf > 0) {
       ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
     }
-    listener_ = std::make_unique<net::TcpListener>(*ctx_, cfg_->listeners[0].settings(1),
-                                                   config::sharedHandler(cfg_, 0));
+    listener_ =
+        std::make_unique<net::TcpListener>(*ctx_, cfg_->listeners[0].settings(1),
+                                           handler_ ? handler_ : config::sharedHandler(cfg_, 0));
     ASSERT_EQ(listener_->listen(fd), 0);
   }
 
@@ -68,6 +69,8 @@ class ListenerTest : public LoopTest {
     LoopTest::TearDown();
   }
 
+  // When set before listen(), the listener's handler instead of the one the configuration names.
+  std::shared_ptr<const net::HandlerConfig> handler_;
   std::shared_ptr<const config::Config> cfg_;
   std::optional<core::LoopContext> ctx_;
   std::unique_ptr<net::TcpListener> listener_;

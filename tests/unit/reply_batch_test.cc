@@ -125,6 +125,42 @@ TEST_F(ReplyBatchTest, WhatTheKernelDoesNotTakeIsQueuedAndArrivesInOrder) {
   EXPECT_GT(batch().ringSends(), 0u);
 }
 
+// Answers, then aborts: what a handler does on a request it refuses outright.
+struct WriteThenAbort : net::Handler, net::HandlerConfig {
+  void onData(net::Connection& conn, std::string_view /*data*/) override {
+    conn.write("refused\n");
+    conn.abort();
+  }
+  std::unique_ptr<net::Handler> createInstance(const net::InstanceContext&) const override {
+    return std::make_unique<WriteThenAbort>();
+  }
+};
+
+TEST_F(ReplyBatchTest, WhatAnAbortedConnectionWroteInTheBatchStillLeaves) {
+  handler_ = std::make_shared<WriteThenAbort>();
+  ASSERT_NO_FATAL_FAILURE(listen("echo"));
+  ASSERT_NO_FATAL_FAILURE(connect(3));
+  for (int fd : clients_) {
+    ASSERT_EQ(::send(fd, "x", 1, 0), 1);
+  }
+  std::vector<std::string> got(clients_.size());
+  std::vector<bool> ended(clients_.size(), false);
+  ASSERT_TRUE(runUntil([&] {
+    size_t done = 0;
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      if (!ended[i] && !readInto(i, got[i])) {
+        ended[i] = true;
+      }
+      done += ended[i] ? 1 : 0;
+    }
+    return done == clients_.size();
+  }));
+  for (const std::string& g : got) {
+    EXPECT_EQ(g, "refused\n");
+  }
+  EXPECT_GT(batch().ringSends(), 0u);
+}
+
 TEST_F(ReplyBatchTest, AConnectionThatClosesAfterItsAnswerSendsItFirst) {
   ASSERT_NO_FATAL_FAILURE(listen("http"));
   constexpr size_t kClients = 4;

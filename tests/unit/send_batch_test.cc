@@ -58,9 +58,10 @@ struct Owner {
   std::vector<Heard>* log;
 };
 
-void settle(void* o, ssize_t result, std::string_view unsent) {
+bool settle(void* o, ssize_t result, std::string_view unsent) {
   auto* owner = static_cast<Owner*>(o);
   owner->log->push_back({owner->name, result, std::string(unsent)});
+  return true;
 }
 
 // Follows come after every settle: the log is complete by the first.
@@ -170,6 +171,23 @@ TEST_F(SendBatchTest, ACancelledEntryIsNeitherSentNorReported) {
   EXPECT_EQ(p1.drain(), "");
   EXPECT_EQ(batch_.ringSubmits(), 0u) << "one entry left: a plain send()";
   EXPECT_EQ(p2.drain(), "sent");
+}
+
+TEST_F(SendBatchTest, AReleasedEntryIsSentThenItsSocketClosedUnreported) {
+  Pair p1, p2;
+  batch_.begin();
+  uint32_t slot = batch_.add(p1.fd[0], "last words", &kRecord, &a_);
+  ASSERT_NE(batch_.add(p2.fd[0], "other", &kRecord, &b_), 0u);
+  batch_.release(slot);
+  const int released = p1.fd[0];
+  p1.fd[0] = -1;  // the batch closes it
+  batch_.flush();
+  ASSERT_EQ(log_.size(), 1u);
+  EXPECT_EQ(log_[0].who, "b");
+  EXPECT_EQ(p1.drain(), "last words");
+  char c;
+  EXPECT_EQ(::recv(p1.fd[1], &c, 1, 0), 0) << "closed after the send";
+  EXPECT_EQ(::fcntl(released, F_GETFD), -1);
 }
 
 TEST_F(SendBatchTest, OnlyWhileCollectingAndWithinItsBounds) {
