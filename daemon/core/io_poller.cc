@@ -10,7 +10,6 @@
 namespace portd::core {
 
 IoPoller::IoPoller(uv_loop_t* loop, Mode mode) : loop_(loop), mode_(mode) {
-  sends_.enable(true);
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {
     // Only at start-up, for want of memory or descriptors: nothing could be served.

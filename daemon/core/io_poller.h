@@ -69,8 +69,8 @@ class IoPoller {
   // change it.
   void run(const uint64_t* busy_poll_ns);
 
-  // The replies of the batch of events being handed out, sent together when it ends (on by
-  // default where the kernel allows io_uring; a worker follows [server] io_uring).
+  // The replies of the batch of events being handed out, sent together when it ends. Off (and
+  // no ring made) until enabled: a worker follows [server] io_uring.
   SendBatch& sends() { return sends_; }
 
   // Registrations alive: each keeps the loop running, as an active libuv handle would.

@@ -44,6 +44,17 @@ bool SendBatch::enable(bool on) {
       rc = io_uring_queue_init(kMaxEntries, ring.get(), 0);
     }
     if (rc == 0) {
+      // IORING_OP_SEND came with Linux 5.6; a ring of an older kernel would answer every send
+      // with -EINVAL.
+      io_uring_probe* probe = io_uring_get_probe_ring(ring.get());
+      const bool sends = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND);
+      io_uring_free_probe(probe);
+      if (!sends) {
+        io_uring_queue_exit(ring.get());
+        rc = -EOPNOTSUPP;
+      }
+    }
+    if (rc == 0) {
       // Every entry the ring will carry is the same operation with the same flags: they are
       // written into every place once, and submit() fills in only the socket, the bytes and
       // the entry's number.
@@ -89,6 +100,7 @@ bool SendBatch::extend(uint32_t* slot, std::string_view data) {
                            old.close_after};
   used_ += old.len + data.size();
   e.receiver = nullptr;
+  e.close_after = false;
   *slot = ++count_;
   return true;
 }

@@ -175,10 +175,15 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
     }
     paced = f->write.enabled();
   }
-  if (f == nullptr && out_.empty()) {
+  if (batch_slot_ != 0 || (f == nullptr && out_.empty())) {
+    // Into the batch while what it holds for this connection stays below the write limit: a
+    // handler that finds queuedBytes() at the limit stops and waits for onWritable(), which
+    // only output queued here (out_) brings.
     core::SendBatch& batch = ctx_.poller().sends();
-    if (batch_slot_ != 0 ? batch.extend(&batch_slot_, data)
-                         : (batch_slot_ = batch.add(fd_, data, &kBatchReceiver, this)) != 0) {
+    const size_t held = batch_slot_ != 0 ? batch.pending(batch_slot_).size() : 0;
+    if (f == nullptr && held + data.size() < owner_.settings().write_buffer_limit &&
+        (batch_slot_ != 0 ? batch.extend(&batch_slot_, data)
+                          : (batch_slot_ = batch.add(fd_, data, &kBatchReceiver, this)) != 0)) {
       touch();
       return true;
     }

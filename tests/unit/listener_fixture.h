@@ -24,6 +24,8 @@ class ListenerTest : public LoopTest {
   void listen(const std::string& handler, const std::string& extra = "", int sndbuf = 0) {
     cfg_ = oneListener("tcp", handler, extra);
     ctx_.emplace(loop(), 0);
+    // As a worker does with [server] io_uring = true, the default.
+    ctx_->poller().sends().enable(true);
     const int fd = boundSocket(cfg_->listeners[0], &addr_);
     if (sndbuf > 0) {
       ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);

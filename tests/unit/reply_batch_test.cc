@@ -125,6 +125,35 @@ TEST_F(ReplyBatchTest, WhatTheKernelDoesNotTakeIsQueuedAndArrivesInOrder) {
   EXPECT_GT(batch().ringSends(), 0u);
 }
 
+// A handler stops at the write limit and waits for onWritable(): the batch must never be what
+// makes it stop, or nothing would ever call it back. 200 pipelined requests, their answers
+// more than six times the limit.
+TEST_F(ReplyBatchTest, AHandlerAtTheWriteLimitIsCalledBackWhenTheBatchHasSentIt) {
+  ASSERT_NO_FATAL_FAILURE(listen("http", "write_buffer_limit = \"4KiB\"\n"));
+  ASSERT_NO_FATAL_FAILURE(connect(1));
+  std::string requests;
+  for (int i = 0; i < 200; ++i) {
+    requests += "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  ASSERT_EQ(::send(clients_[0], requests.data(), requests.size(), 0),
+            static_cast<ssize_t>(requests.size()));
+  std::string got;
+  auto answers = [&] {
+    size_t n = 0;
+    for (size_t at = got.find("HTTP/1.1 404"); at != std::string::npos;
+         at = got.find("HTTP/1.1 404", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(runUntil([&] {
+    readInto(0, got);
+    return answers() == 200;
+  })) << answers()
+      << " answers of 200";
+  EXPECT_GT(got.size(), 4u * 4096);
+}
+
 // Answers, then aborts: what a handler does on a request it refuses outright.
 struct WriteThenAbort : net::Handler, net::HandlerConfig {
   void onData(net::Connection& conn, std::string_view /*data*/) override {

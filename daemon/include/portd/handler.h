@@ -189,7 +189,9 @@ typedef struct portd_host_api {
   int64_t (*write)(portd_conn_t conn, const void* data, size_t len);
   /* Stop reading, send what is queued, then close. */
   int (*close)(portd_conn_t conn);
-  /* Close now, dropping queued output. */
+  /* Close now, dropping queued output. (Output written during the current batch of events,
+   * which portd sends together when the batch ends, still leaves first, as it would have
+   * had each write been sent at once.) */
   int (*abort)(portd_conn_t conn);
   int (*pause_reading)(portd_conn_t conn);
   int (*resume_reading)(portd_conn_t conn);
