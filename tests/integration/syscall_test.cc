@@ -320,5 +320,69 @@ TEST(SyscallTest, BusyPollSpinsAfterIoAndIsOffByDefault) {
   }
 }
 
+// Keep-alive requests that arrive together are answered together: the replies of one
+// wake-up leave in one io_uring_enter, not a sendto each. With io_uring = false each reply is
+// a sendto and no io_uring call is made.
+TEST(SyscallTest, TheRepliesOfOneWakeUpLeaveInOneCall) {
+  for (const bool uring : {true, false}) {
+    SCOPED_TRACE(uring ? "io_uring = true (default)" : "io_uring = false");
+    Daemon d;
+    ASSERT_TRUE(d.start(std::string("[server]\nworkers = 1\n") +
+                        (uring ? "" : "io_uring = false\n") + R"toml(
+[[listener]]
+name = "web"
+protocol = "tcp"
+handler = "http"
+address = "127.0.0.1:0"
+)toml"));
+    const Endpoint web = d.listener("web");
+    constexpr int kClients = 16;
+    constexpr int kRounds = 20;
+    std::vector<Fd> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.push_back(connectTcp(web));
+      ASSERT_TRUE(clients.back().valid());
+    }
+    const std::string request = "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n";
+    // One answer first, outside the count, for its length: the head byte by byte, then the
+    // body its Content-Length says.
+    ASSERT_TRUE(sendAll(clients[0].get(), request));
+    std::string first;
+    while (!first.ends_with("\r\n\r\n")) {
+      const std::string byte = readExactly(clients[0].get(), 1);
+      ASSERT_EQ(byte.size(), 1u) << first;
+      first += byte;
+    }
+    const size_t length_at = first.find("Content-Length: ");
+    ASSERT_NE(length_at, std::string::npos) << first;
+    const size_t body = std::stoul(first.substr(length_at + 16));
+    first += readExactly(clients[0].get(), body);
+    ASSERT_TRUE(first.starts_with("HTTP/1.1 404")) << first;
+    SyscallCounter strace(d.pid(), "sendto,io_uring_enter");
+    ASSERT_TRUE(strace.waitAttached());
+    for (int round = 0; round < kRounds; ++round) {
+      // Every client's request is sent before any answer is read.
+      for (Fd& c : clients) {
+        ASSERT_TRUE(sendAll(c.get(), request));
+      }
+      for (Fd& c : clients) {
+        ASSERT_EQ(readExactly(c.get(), first.size()).size(), first.size());
+      }
+    }
+    auto calls = strace.finish();
+    constexpr uint64_t kRequests = kClients * kRounds;
+    if (uring) {
+      // Several answers per call (strace slows the worker, so requests wait for it).
+      EXPECT_LE(calls["io_uring_enter"] + calls["sendto"], kRequests / 2)
+          << calls["io_uring_enter"] << " io_uring_enter, " << calls["sendto"] << " sendto";
+      EXPECT_GT(calls["io_uring_enter"], 0u);
+    } else {
+      EXPECT_EQ(calls["io_uring_enter"], 0u);
+      EXPECT_NEAR(static_cast<double>(calls["sendto"]), kRequests, 2);
+    }
+    EXPECT_TRUE(d.stop());
+  }
+}
+
 }  // namespace
 }  // namespace portd::itest
