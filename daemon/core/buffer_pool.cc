@@ -15,25 +15,14 @@ BufferPool::~BufferPool() {
   }
 }
 
-char* BufferPool::acquire() {
-  ++outstanding_;
-  if (!free_.empty()) {
-    char* block = free_.back();
-    free_.pop_back();
-    return block;
-  }
+char* BufferPool::allocate() {
   ++allocations_;
   return static_cast<char*>(::operator new(block_size_));
 }
 
-void BufferPool::release(char* block) {
-  --outstanding_;
-  if (free_.size() < max_cached_) {
-    free_.push_back(block);
-  } else {
-    ::operator delete(block);
-    freed_bytes_ += block_size_;
-  }
+void BufferPool::drop(char* block) {
+  ::operator delete(block);
+  freed_bytes_ += block_size_;
 }
 
 }  // namespace portd::core

@@ -19,8 +19,24 @@ class BufferPool {
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
 
-  char* acquire();
-  void release(char* block);
+  // Inline: every read takes a block and gives it back.
+  char* acquire() {
+    ++outstanding_;
+    if (!free_.empty()) {
+      char* block = free_.back();
+      free_.pop_back();
+      return block;
+    }
+    return allocate();
+  }
+  void release(char* block) {
+    --outstanding_;
+    if (free_.size() < max_cached_) {
+      free_.push_back(block);
+    } else {
+      drop(block);
+    }
+  }
 
   size_t blockSize() const { return block_size_; }
   size_t cached() const { return free_.size(); }
@@ -41,6 +57,9 @@ class BufferPool {
   uint64_t takeFreedBytes() { return std::exchange(freed_bytes_, 0); }
 
  private:
+  char* allocate();
+  void drop(char* block);
+
   size_t block_size_;
   size_t max_cached_;
   std::vector<char*> free_;

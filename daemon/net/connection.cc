@@ -184,7 +184,10 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
     if (f == nullptr && held + data.size() < owner_.settings().write_buffer_limit &&
         (batch_slot_ != 0 ? batch.extend(&batch_slot_, data)
                           : (batch_slot_ = batch.add(fd_, data, &kBatchReceiver, this)) != 0)) {
-      touch();
+      // Inside its own onData() the read that brought the data has just stamped it.
+      if (!in_on_data_) {
+        touch();
+      }
       return true;
     }
     if (batch_slot_ != 0) {
