@@ -321,20 +321,27 @@ TEST(SyscallTest, BusyPollSpinsAfterIoAndIsOffByDefault) {
 }
 
 // Keep-alive requests that arrive together are answered together: the replies of one
-// wake-up leave in one io_uring_enter, not a sendto each. With io_uring = false each reply is
-// a sendto and no io_uring call is made.
+// wake-up leave in one io_uring_enter, not a sendto each. With io_uring = false, from the
+// start or from a reload on, each reply is a sendto and no io_uring call is made.
 TEST(SyscallTest, TheRepliesOfOneWakeUpLeaveInOneCall) {
-  for (const bool uring : {true, false}) {
-    SCOPED_TRACE(uring ? "io_uring = true (default)" : "io_uring = false");
+  enum Mode { kOn, kOff, kReloadedOff };
+  for (Mode mode : {kOn, kOff, kReloadedOff}) {
+    SCOPED_TRACE(mode == kOn    ? "io_uring = true (default)"
+                 : mode == kOff ? "io_uring = false"
+                                : "reloaded to io_uring = false");
+    const bool uring = mode == kOn;
+    auto config = [](bool on) {
+      return std::string("[server]\nworkers = 1\n") + (on ? "" : "io_uring = false\n") +
+             "[[listener]]\nname = \"web\"\nprotocol = \"tcp\"\nhandler = \"http\"\n"
+             "address = \"127.0.0.1:0\"\n";
+    };
     Daemon d;
-    ASSERT_TRUE(d.start(std::string("[server]\nworkers = 1\n") +
-                        (uring ? "" : "io_uring = false\n") + R"toml(
-[[listener]]
-name = "web"
-protocol = "tcp"
-handler = "http"
-address = "127.0.0.1:0"
-)toml"));
+    ASSERT_TRUE(d.start(config(mode != kOff)));
+    if (mode == kReloadedOff) {
+      // The worker follows a reload from its next batch of events on.
+      d.rewriteConfig(config(false));
+      ASSERT_TRUE(d.reload(1));
+    }
     const Endpoint web = d.listener("web");
     constexpr int kClients = 16;
     constexpr int kRounds = 20;
