@@ -15,6 +15,7 @@ namespace {
 // parking the request until there is room: the caller queues the rest and waits for EPOLLOUT
 // as it does for a direct write, and flush() never waits for a peer.
 constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
+constexpr int kLastFlags = kSendFlags | MSG_MORE;
 
 [[noreturn]] void fail(const char* what, int err) {
   // Only a bug gets here (a bad descriptor of the ring's own, a bad address): the results of
@@ -55,9 +56,9 @@ bool SendBatch::enable(bool on) {
       }
     }
     if (rc == 0) {
-      // Every entry the ring will carry is the same operation with the same flags: they are
-      // written into every place once, and submit() fills in only the socket, the bytes and
-      // the entry's number.
+      // Every entry the ring will carry is the same operation: it is written into every place
+      // once, and submit() fills in only the socket, the bytes, the flags and the entry's
+      // number.
       for (unsigned i = 0; i < ring->sq.ring_entries; ++i) {
         io_uring_prep_send(&ring->sq.sqes[i], -1, nullptr, 0, kSendFlags);
       }
@@ -97,10 +98,12 @@ bool SendBatch::extend(uint32_t* slot, std::string_view data) {
                            old.receiver,
                            old.owner,
                            0,
-                           old.close_after};
+                           old.close_after,
+                           old.last};
   used_ += old.len + data.size();
   e.receiver = nullptr;
   e.close_after = false;
+  e.last = false;
   *slot = ++count_;
   return true;
 }
@@ -122,6 +125,7 @@ void SendBatch::cancel(uint32_t slot) {
 void SendBatch::release(uint32_t slot) {
   entries_[slot - 1].receiver = nullptr;
   entries_[slot - 1].close_after = true;
+  entries_[slot - 1].last = true;
 }
 
 void SendBatch::flush() {
@@ -138,7 +142,7 @@ void SendBatch::flush() {
     Entry& e = entries_[i];
     ssize_t n;
     do {
-      n = ::send(e.fd, arena_.get() + e.begin, e.len, kSendFlags);
+      n = ::send(e.fd, arena_.get() + e.begin, e.len, e.last ? kLastFlags : kSendFlags);
     } while (n < 0 && errno == EINTR);
     e.result = n < 0 ? -errno : n;
   } else {
@@ -184,6 +188,7 @@ void SendBatch::submit(unsigned live) {
     sqe->fd = e.fd;
     sqe->addr = reinterpret_cast<uintptr_t>(arena_.get() + e.begin);
     sqe->len = e.len;
+    sqe->msg_flags = e.last ? kLastFlags : kSendFlags;
     sqe->user_data = i;
   }
   ++ring_submits_;

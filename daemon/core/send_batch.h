@@ -72,9 +72,14 @@ class SendBatch {
       return 0;
     }
     std::memcpy(arena_.get() + used_, data.data(), data.size());
-    entries_[count_] = Entry{
-        fd,   static_cast<uint32_t>(used_), static_cast<uint32_t>(data.size()), receiver, owner, 0,
-        false};
+    entries_[count_] = Entry{fd,
+                             static_cast<uint32_t>(used_),
+                             static_cast<uint32_t>(data.size()),
+                             receiver,
+                             owner,
+                             0,
+                             false,
+                             false};
     used_ += data.size();
     ++live_;
     return ++count_;
@@ -90,6 +95,13 @@ class SendBatch {
   // the kernel takes, then the batch closes `fd`; nobody hears the result. What a direct send
   // followed by close() would have done.
   void release(uint32_t slot);
+  // Entry `slot` holds the last bytes of its socket: its owner closes it as soon as they are
+  // all sent. They are sent with MSG_MORE, which keeps a short tail in the socket until the
+  // close() that follows, so that the FIN leaves in the same segment as the reply: one packet
+  // fewer per closed connection for both ends (and one ACK fewer from the peer), as the
+  // reply and the end of the stream reach the client together. Should the kernel take only
+  // part, the rest goes later without MSG_MORE, which pushes out what was held.
+  void finishes(uint32_t slot) { entries_[slot - 1].last = true; }
 
   // Ends the collection: sends every entry (one io_uring_enter, or one send() for a single
   // entry), then settles and follows each, in the order the entries were made.
@@ -108,6 +120,7 @@ class SendBatch {
     void* owner;
     ssize_t result;
     bool close_after;  // released: sent, then the descriptor is closed
+    bool last;         // a close() follows: sent with MSG_MORE (see finishes())
     bool live() const { return receiver != nullptr || close_after; }
   };
   // Sends entries through the ring, filling in their results.

@@ -584,6 +584,10 @@ void Connection::close() {
     abort();
     return;
   }
+  if (out_.empty()) {
+    // Its reply is all in the batch: the FIN can leave with it.
+    ctx_.poller().sends().finishes(batch_slot_);
+  }
   close_after_flush_ = true;
   updateReading();
 }

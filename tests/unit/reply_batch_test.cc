@@ -3,7 +3,9 @@
 // only part of them, and a connection that closes after its answer sends it first.
 
 #include <gtest/gtest.h>
+#include <netinet/tcp.h>
 
+#include <cstddef>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -26,6 +28,21 @@ class ReplyBatchTest : public test::ListenerTest {
   }
 
   core::SendBatch& batch() { return ctx_->poller().sends(); }
+
+  // Segments client `i` has received so far (tcpi_segs_in, which glibc's tcp_info stops short
+  // of: the kernel's layout goes on after tcpi_total_retrans).
+  uint32_t segmentsIn(size_t i) {
+    struct {
+      tcp_info glibc;
+      uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+      uint32_t segs_out, segs_in;
+    } info{};
+    static_assert(offsetof(decltype(info), segs_in) == 140, "Linux's struct tcp_info");
+    socklen_t len = sizeof info;
+    EXPECT_EQ(::getsockopt(clients_[i], IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+    EXPECT_GE(len, offsetof(decltype(info), segs_in) + sizeof info.segs_in);
+    return info.segs_in;
+  }
 
   // Reads what client `i` has, appending to `into`; false at the end of the stream.
   bool readInto(size_t i, std::string& into) {
@@ -169,6 +186,10 @@ TEST_F(ReplyBatchTest, WhatAnAbortedConnectionWroteInTheBatchStillLeaves) {
   handler_ = std::make_shared<WriteThenAbort>();
   ASSERT_NO_FATAL_FAILURE(listen("echo"));
   ASSERT_NO_FATAL_FAILURE(connect(3));
+  std::vector<uint32_t> segments;
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    segments.push_back(segmentsIn(i));
+  }
   for (int fd : clients_) {
     ASSERT_EQ(::send(fd, "x", 1, 0), 1);
   }
@@ -184,8 +205,11 @@ TEST_F(ReplyBatchTest, WhatAnAbortedConnectionWroteInTheBatchStillLeaves) {
     }
     return done == clients_.size();
   }));
-  for (const std::string& g : got) {
-    EXPECT_EQ(g, "refused\n");
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    EXPECT_EQ(got[i], "refused\n");
+    // The answer and the FIN in one segment, after the ACK of the request (3 with the FIN
+    // on its own).
+    EXPECT_LE(segmentsIn(i) - segments[i], 2u) << "client " << i;
   }
   EXPECT_GT(batch().ringSends(), 0u);
 }
@@ -195,6 +219,10 @@ TEST_F(ReplyBatchTest, AConnectionThatClosesAfterItsAnswerSendsItFirst) {
   constexpr size_t kClients = 4;
   ASSERT_NO_FATAL_FAILURE(connect(kClients));
   const std::string req = "GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::vector<uint32_t> segments;
+  for (size_t i = 0; i < kClients; ++i) {
+    segments.push_back(segmentsIn(i));
+  }
   for (int fd : clients_) {
     ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   }
@@ -218,8 +246,26 @@ TEST_F(ReplyBatchTest, AConnectionThatClosesAfterItsAnswerSendsItFirst) {
     ASSERT_NE(length_at, std::string::npos) << g;
     EXPECT_EQ(g.size() - head_end - 4, std::stoul(g.substr(length_at + 16))) << g;
   }
+  for (size_t i = 0; i < kClients; ++i) {
+    EXPECT_LE(segmentsIn(i) - segments[i], 2u) << "client " << i << ": the FIN came on its own";
+  }
   EXPECT_GT(batch().ringSends(), 0u);
   EXPECT_TRUE(runUntil([&] { return listener_->connectionCount() == 0; }));
+}
+
+// A batch of one leaves with send(), not through the ring: its FIN goes with it all the same.
+TEST_F(ReplyBatchTest, AClosingAnswerSentAloneCarriesItsFin) {
+  ASSERT_NO_FATAL_FAILURE(listen("http"));
+  ASSERT_NO_FATAL_FAILURE(connect(1));
+  const uint32_t before = segmentsIn(0);
+  const uint64_t submits = batch().ringSubmits();
+  const std::string req = "GET /nothing-here HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(::send(clients_[0], req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  std::string got;
+  ASSERT_TRUE(runUntil([&] { return !readInto(0, got); }));
+  EXPECT_EQ(got.rfind("HTTP/1.1 404", 0), 0u) << got;
+  EXPECT_LE(segmentsIn(0) - before, 2u) << "the FIN came on its own";
+  EXPECT_EQ(batch().ringSubmits(), submits);
 }
 
 }  // namespace
