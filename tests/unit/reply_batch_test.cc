@@ -253,6 +253,53 @@ TEST_F(ReplyBatchTest, AConnectionThatClosesAfterItsAnswerSendsItFirst) {
   EXPECT_TRUE(runUntil([&] { return listener_->connectionCount() == 0; }));
 }
 
+// Answers with 16,000 bytes (what the batch takes whole), then closes.
+struct WriteThenClose : net::Handler, net::HandlerConfig {
+  void onData(net::Connection& conn, std::string_view /*data*/) override {
+    std::string answer(16000, '\0');
+    for (size_t i = 0; i < answer.size(); ++i) {
+      answer[i] = static_cast<char>('a' + i % 26);
+    }
+    conn.write(answer);
+    conn.close();
+  }
+  std::unique_ptr<net::Handler> createInstance(const net::InstanceContext&) const override {
+    return std::make_unique<WriteThenClose>();
+  }
+};
+
+// Through small buffers the kernel takes the closing answer only in part, sent with MSG_MORE:
+// what it holds back must still leave (the rest, sent later without MSG_MORE, pushes it), or
+// the client would wait for the idle timeout.
+TEST_F(ReplyBatchTest, AClosingAnswerTheKernelTakesInPartStillArrivesWhole) {
+  handler_ = std::make_shared<WriteThenClose>();
+  ASSERT_NO_FATAL_FAILURE(listen("echo", "", 4096));
+  ASSERT_NO_FATAL_FAILURE(connect(2, 4096));
+  for (int fd : clients_) {
+    ASSERT_EQ(::send(fd, "x", 1, 0), 1);
+  }
+  std::vector<std::string> got(clients_.size());
+  std::vector<bool> ended(clients_.size(), false);
+  ASSERT_TRUE(runUntil([&] {
+    size_t done = 0;
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      if (!ended[i] && !readInto(i, got[i])) {
+        ended[i] = true;
+      }
+      done += ended[i] ? 1 : 0;
+    }
+    return done == clients_.size();
+  })) << got[0].size()
+      << " " << got[1].size();
+  for (const std::string& g : got) {
+    ASSERT_EQ(g.size(), 16000u);
+    for (size_t i = 0; i < g.size(); ++i) {
+      ASSERT_EQ(g[i], static_cast<char>('a' + i % 26)) << "at " << i;
+    }
+  }
+  EXPECT_GT(batch().ringSends(), 0u);
+}
+
 // A batch of one leaves with send(), not through the ring: its FIN goes with it all the same.
 TEST_F(ReplyBatchTest, AClosingAnswerSentAloneCarriesItsFin) {
   ASSERT_NO_FATAL_FAILURE(listen("http"));
