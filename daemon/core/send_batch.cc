@@ -33,8 +33,8 @@ SendBatch::~SendBatch() {
   }
 }
 
-bool SendBatch::enable(bool on) {
-  if (on && !tried_) {
+bool SendBatch::enable(bool on, bool ring) {
+  if (on && ring && !tried_) {
     tried_ = true;
     auto ring = std::make_unique<io_uring>();
     // SUBMIT_ALL: one bad entry does not keep the others from going; COOP_TASKRUN: no
@@ -63,13 +63,16 @@ bool SendBatch::enable(bool on) {
         io_uring_prep_send(&ring->sq.sqes[i], -1, nullptr, 0, kSendFlags);
       }
       ring_ = std::move(ring);
-      arena_ = std::make_unique<char[]>(kArenaSize);
     } else {
       error_ = -rc;
     }
   }
-  enabled_ = on && ring_ != nullptr;
-  return enabled_;
+  if (on && !arena_) {
+    arena_ = std::make_unique<char[]>(kArenaSize);
+  }
+  enabled_ = on;
+  use_ring_ = on && ring && ring_ != nullptr;
+  return use_ring_;
 }
 
 bool SendBatch::extend(uint32_t* slot, std::string_view data) {
@@ -134,19 +137,14 @@ void SendBatch::flush() {
     reset();
     return;
   }
-  if (live_ == 1) {
-    unsigned i = 0;
-    while (!entries_[i].live()) {
-      ++i;
-    }
-    Entry& e = entries_[i];
-    ssize_t n;
-    do {
-      n = ::send(e.fd, arena_.get() + e.begin, e.len, e.last ? kLastFlags : kSendFlags);
-    } while (n < 0 && errno == EINTR);
-    e.result = n < 0 ? -errno : n;
-  } else {
+  if (use_ring_ && live_ > 1) {
     submit(live_);
+  } else {
+    for (unsigned i = 0; i < count_; ++i) {
+      if (entries_[i].live()) {
+        sendOne(entries_[i]);
+      }
+    }
   }
   // Every sender first takes note of its result (its entry is gone from then on), and only
   // then may act: a handler called for one connection may write to another of the batch, and
@@ -173,6 +171,14 @@ void SendBatch::flush() {
     }
   }
   reset();
+}
+
+void SendBatch::sendOne(Entry& e) {
+  ssize_t n;
+  do {
+    n = ::send(e.fd, arena_.get() + e.begin, e.len, e.last ? kLastFlags : kSendFlags);
+  } while (n < 0 && errno == EINTR);
+  e.result = n < 0 ? -errno : n;
 }
 
 void SendBatch::submit(unsigned live) {

@@ -24,7 +24,9 @@ namespace portd::core {
 // not taken. A batch of one is sent with send(), which costs the same one call.
 //
 // Where the kernel refuses io_uring (a seccomp filter, kernel.io_uring_disabled, a kernel
-// without it) or it is turned off, collecting() is false and writes go straight out.
+// without it), the writes are still collected and each leaves with its own send() at the end:
+// the same calls as direct writes, and a reply its connection closes after still carries the
+// FIN (finishes()). Turned off, collecting() is false and writes go straight out.
 //
 // Order: a socket has at most one entry, so its bytes stay in order; writing to it again
 // appends to its entry (moving it to the end of the arena if another entry follows).
@@ -52,11 +54,14 @@ class SendBatch {
   SendBatch(const SendBatch&) = delete;
   SendBatch& operator=(const SendBatch&) = delete;
 
-  // Turns batching on (making the ring the first time, on the calling thread) or off. Returns
-  // whether it is on: false when asked to be off or when the kernel refused the ring (then
-  // error() says why).
-  bool enable(bool on);
+  // Turns batching on or off. On, the writes of each batch of events are collected and sent
+  // when it ends: through io_uring when `ring` is true and the kernel allows it (the ring is
+  // made the first time, on the calling thread), otherwise each with its own send(). Returns
+  // whether the ring carries them: false when off, when `ring` is false, or when the kernel
+  // refused the ring (then error() says why).
+  bool enable(bool on, bool ring = true);
   bool enabled() const { return enabled_; }
+  bool throughRing() const { return use_ring_; }
   // Why the ring could not be made (an errno value), or 0.
   int error() const { return error_; }
 
@@ -103,8 +108,9 @@ class SendBatch {
   // part, the rest goes later without MSG_MORE, which pushes out what was held.
   void finishes(uint32_t slot) { entries_[slot - 1].last = true; }
 
-  // Ends the collection: sends every entry (one io_uring_enter, or one send() for a single
-  // entry), then settles and follows each, in the order the entries were made.
+  // Ends the collection: sends every entry (one io_uring_enter, or a send() each for a single
+  // entry or without the ring), then settles and follows each, in the order the entries were
+  // made.
   void flush();
 
   // Batches flushed through the ring, and the sends they carried (for tests and benchmarks).
@@ -125,6 +131,8 @@ class SendBatch {
   };
   // Sends entries through the ring, filling in their results.
   void submit(unsigned live);
+  // Sends entry `e` with send(), filling in its result.
+  void sendOne(Entry& e);
   void reset() {
     count_ = 0;
     live_ = 0;
@@ -134,6 +142,7 @@ class SendBatch {
   std::unique_ptr<io_uring> ring_;  // made on first enable(true); null when refused
   bool tried_ = false;
   bool enabled_ = false;
+  bool use_ring_ = false;
   bool collecting_ = false;
   int error_ = 0;
   unsigned count_ = 0;  // entries made this batch, cancelled ones included

@@ -218,8 +218,7 @@ int Worker::apply(Assignment& a) {
       !uring_refusal_logged_) {
     uring_refusal_logged_ = true;
     spdlog::log(id_ == 0 ? spdlog::level::info : spdlog::level::debug,
-                "worker {}: io_uring refused ({}): each reply is sent with a system call of its "
-                "own",
+                "worker {}: io_uring refused ({}): the replies of a wake-up are sent one by one",
                 id_, std::strerror(ctx_->poller().sends().error()));
   }
   int first_error = 0;

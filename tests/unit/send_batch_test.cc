@@ -112,6 +112,41 @@ TEST_F(SendBatchTest, TheWritesOfOneBatchLeaveInOneSubmission) {
   EXPECT_EQ(settled_at_first_follow, 3u) << "every entry settles before any follows";
 }
 
+// Where the kernel refuses io_uring the writes are still collected, and each leaves with a
+// send() of its own when the batch ends: same results, same order of settle and follow.
+TEST(SendBatchWithoutRing, EachEntryLeavesWithASendOfItsOwn) {
+  followed = 0;
+  settled_at_first_follow = 0;
+  SendBatch batch;
+  EXPECT_FALSE(batch.enable(true, false)) << "no ring was asked for";
+  ASSERT_TRUE(batch.enabled());
+  EXPECT_FALSE(batch.throughRing());
+  std::vector<Heard> log;
+  Owner a{"a", &log};
+  Owner b{"b", &log};
+  Pair p1, full;
+  full.fill();
+  batch.begin();
+  ASSERT_TRUE(batch.collecting());
+  ASSERT_NE(batch.add(p1.fd[0], "hello", &kRecord, &a), 0u);
+  ASSERT_NE(batch.add(full.fd[0], "refused", &kRecord, &b), 0u);
+  EXPECT_EQ(p1.drain(), "") << "nothing leaves before the batch ends";
+  batch.flush();
+  EXPECT_EQ(batch.ringSubmits(), 0u);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].result, 5);
+  EXPECT_EQ(log[1].result, -EAGAIN);
+  EXPECT_EQ(log[1].unsent, "refused");
+  EXPECT_EQ(p1.drain(), "hello");
+  EXPECT_EQ(settled_at_first_follow, 2u) << "every entry settles before any follows";
+  // Off: nothing is collected.
+  batch.enable(false);
+  batch.begin();
+  EXPECT_FALSE(batch.collecting());
+  EXPECT_EQ(batch.add(p1.fd[0], "x", &kRecord, &a), 0u);
+  batch.flush();
+}
+
 TEST_F(SendBatchTest, AFullSocketIsAnsweredAtOnceAndTheOthersStillGo) {
   Pair full, free;
   full.fill();
