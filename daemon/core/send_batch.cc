@@ -16,6 +16,8 @@ namespace {
 // as it does for a direct write, and flush() never waits for a peer.
 constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
 constexpr int kLastFlags = kSendFlags | MSG_MORE;
+// The completion of a shutdown (see submit()): its result is not needed.
+constexpr uint64_t kShutdownTag = UINT64_MAX;
 
 [[noreturn]] void fail(const char* what, int err) {
   // Only a bug gets here (a bad descriptor of the ring's own, a bad address): the results of
@@ -33,8 +35,8 @@ SendBatch::~SendBatch() {
   }
 }
 
-bool SendBatch::enable(bool on, bool ring) {
-  if (on && ring && !tried_) {
+bool SendBatch::enable(bool on) {
+  if (on && !tried_) {
     tried_ = true;
     auto ring = std::make_unique<io_uring>();
     // SUBMIT_ALL: one bad entry does not keep the others from going; COOP_TASKRUN: no
@@ -48,7 +50,9 @@ bool SendBatch::enable(bool on, bool ring) {
       // IORING_OP_SEND came with Linux 5.6; a ring of an older kernel would answer every send
       // with -EINVAL.
       io_uring_probe* probe = io_uring_get_probe_ring(ring.get());
-      const bool sends = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND);
+      // IORING_OP_SHUTDOWN (5.11) ends the stream of a reply that finishes it.
+      const bool sends = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND) &&
+                         io_uring_opcode_supported(probe, IORING_OP_SHUTDOWN);
       io_uring_free_probe(probe);
       if (!sends) {
         io_uring_queue_exit(ring.get());
@@ -56,23 +60,20 @@ bool SendBatch::enable(bool on, bool ring) {
       }
     }
     if (rc == 0) {
-      // Every entry the ring will carry is the same operation: it is written into every place
-      // once, and submit() fills in only the socket, the bytes, the flags and the entry's
-      // number.
+      // Nearly every entry the ring will carry is the same operation: it is written into every
+      // place once, and submit() fills in only what changes (and the operation itself, as a
+      // place may have carried a shutdown).
       for (unsigned i = 0; i < ring->sq.ring_entries; ++i) {
         io_uring_prep_send(&ring->sq.sqes[i], -1, nullptr, 0, kSendFlags);
       }
       ring_ = std::move(ring);
+      arena_ = std::make_unique<char[]>(kArenaSize);
     } else {
       error_ = -rc;
     }
   }
-  if (on && !arena_) {
-    arena_ = std::make_unique<char[]>(kArenaSize);
-  }
-  enabled_ = on;
-  use_ring_ = on && ring && ring_ != nullptr;
-  return use_ring_;
+  enabled_ = on && ring_ != nullptr;
+  return enabled_;
 }
 
 bool SendBatch::extend(uint32_t* slot, std::string_view data) {
@@ -137,14 +138,22 @@ void SendBatch::flush() {
     reset();
     return;
   }
-  if (use_ring_ && live_ > 1) {
-    submit(live_);
-  } else {
-    for (unsigned i = 0; i < count_; ++i) {
-      if (entries_[i].live()) {
-        sendOne(entries_[i]);
-      }
+  if (live_ == 1) {
+    unsigned i = 0;
+    while (!entries_[i].live()) {
+      ++i;
     }
+    Entry& e = entries_[i];
+    ssize_t n;
+    do {
+      n = ::send(e.fd, arena_.get() + e.begin, e.len, e.last ? kLastFlags : kSendFlags);
+    } while (n < 0 && errno == EINTR);
+    e.result = n < 0 ? -errno : n;
+    if (e.last && e.result == static_cast<ssize_t>(e.len)) {
+      ::shutdown(e.fd, SHUT_WR);
+    }
+  } else {
+    submit(live_);
   }
   // Every sender first takes note of its result (its entry is gone from then on), and only
   // then may act: a handler called for one connection may write to another of the batch, and
@@ -173,14 +182,6 @@ void SendBatch::flush() {
   reset();
 }
 
-void SendBatch::sendOne(Entry& e) {
-  ssize_t n;
-  do {
-    n = ::send(e.fd, arena_.get() + e.begin, e.len, e.last ? kLastFlags : kSendFlags);
-  } while (n < 0 && errno == EINTR);
-  e.result = n < 0 ? -errno : n;
-}
-
 void SendBatch::submit(unsigned live) {
   io_uring* ring = ring_.get();
   for (unsigned i = 0; i < count_; ++i) {
@@ -188,17 +189,44 @@ void SendBatch::submit(unsigned live) {
     if (!e.live()) {
       continue;
     }
-    // Never null: the queue has kMaxEntries places and is empty between batches. The rest of
-    // the entry was written once, by enable().
+    // Never null: the queue has kMaxEntries places and is empty between batches. The rest
+    // of the entry was written once, by enable() (or by the shutdown the place last carried).
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    sqe->opcode = IORING_OP_SEND;
+    sqe->flags = 0;
     sqe->fd = e.fd;
     sqe->addr = reinterpret_cast<uintptr_t>(arena_.get() + e.begin);
     sqe->len = e.len;
-    sqe->msg_flags = e.last ? kLastFlags : kSendFlags;
     sqe->user_data = i;
+    sqe->msg_flags = e.last ? kLastFlags : kSendFlags;
   }
   ++ring_submits_;
   ring_sends_ += live;
+  complete(live);
+  // The entries that end their stream and were sent whole are shut down for writing, together
+  // in one more call: that pushes out the tail MSG_MORE held back, with the FIN. Not linked
+  // to the sends: a send the kernel took only in part still counts as done for a link, and
+  // the rest could then never be sent. Shut down, not only closed: close() of a socket with
+  // unread input resets it and drops what is held back.
+  unsigned ends = 0;
+  for (unsigned i = 0; i < count_; ++i) {
+    const Entry& e = entries_[i];
+    if (e.live() && e.last && e.result == static_cast<ssize_t>(e.len)) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      io_uring_prep_shutdown(sqe, e.fd, SHUT_WR);
+      sqe->user_data = kShutdownTag;
+      ++ends;
+    }
+  }
+  if (ends > 0) {
+    ++ring_submits_;
+    complete(ends);
+  }
+}
+
+void SendBatch::complete(unsigned expected) {
+  io_uring* ring = ring_.get();
+  unsigned live = expected;
   unsigned reaped = 0;
   // Sends to sockets are issued inside the call, so the first call normally returns with
   // every completion; a signal can cut the wait short, then it is waited for again.

@@ -24,9 +24,7 @@ namespace portd::core {
 // not taken. A batch of one is sent with send(), which costs the same one call.
 //
 // Where the kernel refuses io_uring (a seccomp filter, kernel.io_uring_disabled, a kernel
-// without it), the writes are still collected and each leaves with its own send() at the end:
-// the same calls as direct writes, and a reply its connection closes after still carries the
-// FIN (finishes()). Turned off, collecting() is false and writes go straight out.
+// without it) or it is turned off, collecting() is false and writes go straight out.
 //
 // Order: a socket has at most one entry, so its bytes stay in order; writing to it again
 // appends to its entry (moving it to the end of the arena if another entry follows).
@@ -54,14 +52,11 @@ class SendBatch {
   SendBatch(const SendBatch&) = delete;
   SendBatch& operator=(const SendBatch&) = delete;
 
-  // Turns batching on or off. On, the writes of each batch of events are collected and sent
-  // when it ends: through io_uring when `ring` is true and the kernel allows it (the ring is
-  // made the first time, on the calling thread), otherwise each with its own send(). Returns
-  // whether the ring carries them: false when off, when `ring` is false, or when the kernel
-  // refused the ring (then error() says why).
-  bool enable(bool on, bool ring = true);
+  // Turns batching on (making the ring the first time, on the calling thread) or off. Returns
+  // whether it is on: false when asked to be off or when the kernel refused the ring (then
+  // error() says why).
+  bool enable(bool on);
   bool enabled() const { return enabled_; }
-  bool throughRing() const { return use_ring_; }
   // Why the ring could not be made (an errno value), or 0.
   int error() const { return error_; }
 
@@ -98,19 +93,21 @@ class SendBatch {
   void cancel(uint32_t slot);
   // Its owner is going (the connection was aborted): entry `slot` is still sent, as much as
   // the kernel takes, then the batch closes `fd`; nobody hears the result. What a direct send
-  // followed by close() would have done.
+  // followed by close() would have done, with the FIN in the reply's segment (finishes()).
   void release(uint32_t slot);
   // Entry `slot` holds the last bytes of its socket: its owner closes it as soon as they are
-  // all sent. They are sent with MSG_MORE, which keeps a short tail in the socket until the
-  // close() that follows, so that the FIN leaves in the same segment as the reply: one packet
-  // fewer per closed connection for both ends (and one ACK fewer from the peer), as the
-  // reply and the end of the stream reach the client together. Should the kernel take only
-  // part, the rest goes later without MSG_MORE, which pushes out what was held.
+  // all sent. They are sent with MSG_MORE, which holds their short tail back, and once the
+  // kernel has taken them all the socket is shut down for writing (the shutdowns of a batch
+  // in one call), which sends that tail with the FIN: one packet fewer per closed connection
+  // for both ends (and one ACK fewer from the peer), as the reply and the end of the stream
+  // reach the client together. Should the kernel take only part, there is no shutdown: the
+  // rest goes later without MSG_MORE, which pushes out what was held, and the owner's close()
+  // ends the stream.
   void finishes(uint32_t slot) { entries_[slot - 1].last = true; }
 
-  // Ends the collection: sends every entry (one io_uring_enter, or a send() each for a single
-  // entry or without the ring), then settles and follows each, in the order the entries were
-  // made.
+  // Ends the collection: sends every entry (one io_uring_enter, or one send() for a single
+  // entry; one more call for the entries that end their stream), then settles and follows
+  // each, in the order the entries were made.
   void flush();
 
   // Batches flushed through the ring, and the sends they carried (for tests and benchmarks).
@@ -126,13 +123,14 @@ class SendBatch {
     void* owner;
     ssize_t result;
     bool close_after;  // released: sent, then the descriptor is closed
-    bool last;         // a close() follows: sent with MSG_MORE (see finishes())
+    bool last;         // the end of the stream: MSG_MORE and a shutdown (see finishes())
     bool live() const { return receiver != nullptr || close_after; }
   };
-  // Sends entries through the ring, filling in their results.
+  // Sends entries through the ring, filling in their results, then shuts down those that end
+  // their stream.
   void submit(unsigned live);
-  // Sends entry `e` with send(), filling in its result.
-  void sendOne(Entry& e);
+  // Submits what is queued and waits for `expected` completions, filling in the sends' results.
+  void complete(unsigned expected);
   void reset() {
     count_ = 0;
     live_ = 0;
@@ -142,7 +140,6 @@ class SendBatch {
   std::unique_ptr<io_uring> ring_;  // made on first enable(true); null when refused
   bool tried_ = false;
   bool enabled_ = false;
-  bool use_ring_ = false;
   bool collecting_ = false;
   int error_ = 0;
   unsigned count_ = 0;  // entries made this batch, cancelled ones included

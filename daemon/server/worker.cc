@@ -217,9 +217,10 @@ int Worker::apply(Assignment& a) {
   if (!ctx_->poller().sends().enable(config.server.io_uring) && config.server.io_uring &&
       !uring_refusal_logged_) {
     uring_refusal_logged_ = true;
-    spdlog::log(id_ == 0 ? spdlog::level::info : spdlog::level::debug,
-                "worker {}: io_uring refused ({}): the replies of a wake-up are sent one by one",
-                id_, std::strerror(ctx_->poller().sends().error()));
+    spdlog::log(
+        id_ == 0 ? spdlog::level::info : spdlog::level::debug,
+        "worker {}: io_uring refused ({}): each reply is sent with a system call of its own", id_,
+        std::strerror(ctx_->poller().sends().error()));
   }
   int first_error = 0;
   for (size_t i = 0; i < config.listeners.size(); ++i) {

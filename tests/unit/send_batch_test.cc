@@ -112,39 +112,30 @@ TEST_F(SendBatchTest, TheWritesOfOneBatchLeaveInOneSubmission) {
   EXPECT_EQ(settled_at_first_follow, 3u) << "every entry settles before any follows";
 }
 
-// Where the kernel refuses io_uring the writes are still collected, and each leaves with a
-// send() of its own when the batch ends: same results, same order of settle and follow.
-TEST(SendBatchWithoutRing, EachEntryLeavesWithASendOfItsOwn) {
-  followed = 0;
-  settled_at_first_follow = 0;
-  SendBatch batch;
-  EXPECT_FALSE(batch.enable(true, false)) << "no ring was asked for";
-  ASSERT_TRUE(batch.enabled());
-  EXPECT_FALSE(batch.throughRing());
-  std::vector<Heard> log;
-  Owner a{"a", &log};
-  Owner b{"b", &log};
-  Pair p1, full;
+// An entry that ends its stream is sent, then its socket is shut down for writing (the
+// shutdowns of the batch in one more call); a socket whose send failed is not shut down.
+TEST_F(SendBatchTest, AnEntryThatEndsItsStreamIsFollowedByTheEndOfTheStream) {
+  Pair done, full;
   full.fill();
-  batch.begin();
-  ASSERT_TRUE(batch.collecting());
-  ASSERT_NE(batch.add(p1.fd[0], "hello", &kRecord, &a), 0u);
-  ASSERT_NE(batch.add(full.fd[0], "refused", &kRecord, &b), 0u);
-  EXPECT_EQ(p1.drain(), "") << "nothing leaves before the batch ends";
-  batch.flush();
-  EXPECT_EQ(batch.ringSubmits(), 0u);
-  ASSERT_EQ(log.size(), 2u);
-  EXPECT_EQ(log[0].result, 5);
-  EXPECT_EQ(log[1].result, -EAGAIN);
-  EXPECT_EQ(log[1].unsent, "refused");
-  EXPECT_EQ(p1.drain(), "hello");
-  EXPECT_EQ(settled_at_first_follow, 2u) << "every entry settles before any follows";
-  // Off: nothing is collected.
-  batch.enable(false);
-  batch.begin();
-  EXPECT_FALSE(batch.collecting());
-  EXPECT_EQ(batch.add(p1.fd[0], "x", &kRecord, &a), 0u);
-  batch.flush();
+  batch_.begin();
+  const uint32_t last = batch_.add(done.fd[0], "bye", &kRecord, &a_);
+  ASSERT_NE(last, 0u);
+  batch_.finishes(last);
+  const uint32_t refused = batch_.add(full.fd[0], "refused", &kRecord, &b_);
+  ASSERT_NE(refused, 0u);
+  batch_.finishes(refused);
+  batch_.flush();
+  EXPECT_EQ(batch_.ringSubmits(), 2u) << "the sends, then the shutdown";
+  ASSERT_EQ(log_.size(), 2u);
+  EXPECT_EQ(log_[0].result, 3);
+  EXPECT_EQ(log_[1].result, -EAGAIN);
+  EXPECT_EQ(done.drain(), "bye");
+  char c;
+  EXPECT_EQ(::recv(done.fd[1], &c, 1, 0), 0) << "the end of the stream follows the bytes";
+  full.drain();
+  EXPECT_EQ(::recv(full.fd[1], &c, 1, 0), -1) << "no end of the stream after a failed send";
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_EQ(::send(full.fd[0], "x", 1, MSG_NOSIGNAL), 1) << "the socket is still open for writing";
 }
 
 TEST_F(SendBatchTest, AFullSocketIsAnsweredAtOnceAndTheOthersStillGo) {
