@@ -50,9 +50,9 @@ bool SendBatch::enable(bool on) {
       // IORING_OP_SEND came with Linux 5.6; a ring of an older kernel would answer every send
       // with -EINVAL.
       io_uring_probe* probe = io_uring_get_probe_ring(ring.get());
-      // IORING_OP_SHUTDOWN (5.11) ends the stream of a reply that finishes it.
-      const bool sends = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND) &&
-                         io_uring_opcode_supported(probe, IORING_OP_SHUTDOWN);
+      const bool sends = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND);
+      // IORING_OP_SHUTDOWN came with 5.11; before it, shutdown() is called for each.
+      ring_shutdown_ = sends && io_uring_opcode_supported(probe, IORING_OP_SHUTDOWN);
       io_uring_free_probe(probe);
       if (!sends) {
         io_uring_queue_exit(ring.get());
@@ -207,11 +207,18 @@ void SendBatch::submit(unsigned live) {
   // in one more call: that pushes out the tail MSG_MORE held back, with the FIN. Not linked
   // to the sends: a send the kernel took only in part still counts as done for a link, and
   // the rest could then never be sent. Shut down, not only closed: close() of a socket with
-  // unread input resets it and drops what is held back.
+  // unread input resets it and drops what is held back. The kernel hands IORING_OP_SHUTDOWN
+  // to one of its io-wq threads and this thread waits for it; that time is in the CPU-share
+  // figures of docs/performance.md.
   unsigned ends = 0;
   for (unsigned i = 0; i < count_; ++i) {
     const Entry& e = entries_[i];
     if (e.live() && e.last && e.result == static_cast<ssize_t>(e.len)) {
+      if (!ring_shutdown_) {
+        ::shutdown(e.fd, SHUT_WR);
+        continue;
+      }
+      // Never null: complete() has seen every send, so the whole queue is free again.
       io_uring_sqe* sqe = io_uring_get_sqe(ring);
       io_uring_prep_shutdown(sqe, e.fd, SHUT_WR);
       sqe->user_data = kShutdownTag;

@@ -140,6 +140,7 @@ class SendBatch {
   std::unique_ptr<io_uring> ring_;  // made on first enable(true); null when refused
   bool tried_ = false;
   bool enabled_ = false;
+  bool ring_shutdown_ = false;  // the kernel has IORING_OP_SHUTDOWN
   bool collecting_ = false;
   int error_ = 0;
   unsigned count_ = 0;  // entries made this batch, cancelled ones included
