@@ -265,7 +265,9 @@ TEST(HostileValuesTest, CheckEndsWithStatus0Or2WithinASecond) {
   const std::vector<Case> cases = hostileCases(fifo);
   ASSERT_GT(cases.size(), 1000u);
 
-  // Several at a time: one `portd check` is mostly process start-up.
+  // Two at a time: one `portd check` is mostly process start-up, and more at once than there
+  // are CPUs (two on the machines this runs on) would measure the wait for a CPU, not the
+  // check: with four, the 20,000-listener case took just over its second under load.
   std::atomic<size_t> next{0};
   std::mutex mutex;
   std::vector<std::string> failures;
@@ -290,7 +292,7 @@ TEST(HostileValuesTest, CheckEndsWithStatus0Or2WithinASecond) {
     }
   };
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
+  for (int t = 0; t < 2; ++t) {
     threads.emplace_back(worker);
   }
   for (std::thread& t : threads) {
