@@ -240,7 +240,9 @@ TEST(FaultsTest, WriteAndReadRatesAreHeldWithinFivePercent) {
     ASSERT_TRUE(d.start(config("tcp", std::string(key) + " = \"64KiB/s\"\n")));
     const double took = echoSeconds(d.listener("echo"), kBytes);
     EXPECT_GE(took, expected * 0.95);
-    EXPECT_LE(took, expected * 1.05);
+    // Slower is the machine's as well as the throttle's: unoptimised sanitizer builds among
+    // other tests get a wider margin.
+    EXPECT_LE(took, expected * (kSanitizerBuild ? 1.15 : 1.05));
     EXPECT_GT(sample(metrics(d.admin()),
                      faultSeries("tcp", key == std::string("write_rate") ? "write_throttle"
                                                                          : "read_throttle")),

@@ -76,17 +76,23 @@ TEST(LoadStream, UdpSinkEchoesEveryMessageAndCountsWhatWasSent) {
   const json j = load({"stream://" + d.listener("stream").toString(), "--rate", "2000", "-d", "1s",
                        "--size", "200", "-c", "2"});
   ASSERT_TRUE(j.is_object());
+  // What the kernel dropped before the sink could read it, when something stalled the sink
+  // for a tenth of a second (its socket holds about 200 of these): the client's loss and the
+  // sink's count, and nothing else is.
+  const uint64_t dropped = udpDrops(d.listener("stream").port());
+  const uint64_t got = 2000 - dropped;
   EXPECT_EQ(u(j, "sent"), 2000u);
-  EXPECT_EQ(u(j, "completed"), 2000u);
-  EXPECT_EQ(errorTotal(j), 0u) << j["counters"]["errors"].dump();
+  EXPECT_EQ(u(j, "completed"), got);
+  EXPECT_EQ(errorTotal(j), dropped) << j["counters"]["errors"].dump();
+  EXPECT_EQ(u(j, "errors", "lost"), dropped);
   EXPECT_EQ(u(j, "duplicates") + u(j, "reordered") + u(j, "late"), 0u);
-  EXPECT_EQ(latencyCount(j), 2000u);
-  EXPECT_EQ(u(j, "bytes_in"), 2000u * 200);
-  EXPECT_EQ(counter(d, "udp", "received"), 2000);
-  EXPECT_EQ(counter(d, "udp", "received_bytes"), 2000 * 200);
-  EXPECT_EQ(counter(d, "udp", "echoed"), 2000);
+  EXPECT_EQ(latencyCount(j), got);
+  EXPECT_EQ(u(j, "bytes_in"), got * 200);
+  EXPECT_EQ(counter(d, "udp", "received"), static_cast<double>(got));
+  EXPECT_EQ(counter(d, "udp", "received_bytes"), static_cast<double>(got * 200));
+  EXPECT_EQ(counter(d, "udp", "echoed"), static_cast<double>(got));
   EXPECT_EQ(counter(d, "udp", "peers"), 2);
-  EXPECT_EQ(counter(d, "udp", "lost"), 0);
+  EXPECT_EQ(counter(d, "udp", "lost"), static_cast<double>(dropped));
   EXPECT_EQ(counter(d, "udp", "reordered"), 0);
   EXPECT_EQ(counter(d, "udp", "duplicated"), 0);
   EXPECT_EQ(counter(d, "udp", "invalid"), 0);
@@ -118,10 +124,13 @@ TEST(LoadStream, TcpSinkEchoesFramedMessagesInOrder) {
 constexpr double kBitrate = 8e6;
 
 void expectBitrate(const json& j) {
+  // The run's seconds include the subscribe before the stream starts. Unoptimised sanitizer
+  // builds, among other tests, have taken a tenth of a second for that (7.58 Mbit/s).
+  const double margin = kSanitizerBuild ? 0.15 : 0.05;
   const double seconds = j["seconds"].get<double>();
   const double bits = 8.0 * static_cast<double>(u(j, "bytes_in")) / seconds;
-  EXPECT_NEAR(bits, kBitrate, kBitrate * 0.05) << j.dump();
-  EXPECT_NEAR(j["achieved_rate"].get<double>(), 1000, 50);
+  EXPECT_NEAR(bits, kBitrate, kBitrate * margin) << j.dump();
+  EXPECT_NEAR(j["achieved_rate"].get<double>(), 1000, 1000 * margin);
 }
 
 TEST(LoadStream, UdpSubscriberAnswersTheChallengeAndReceivesTheBitrate) {
@@ -176,10 +185,13 @@ TEST(LoadStream, DatagramsTheSinkNeverGotAreTheClientsLoss) {
                        "--timeout", "500ms"});
   ASSERT_TRUE(j.is_object());
   const uint64_t lost = u(j, "errors", "lost");
+  const double dropped = fault(d, "udp_drop");
   EXPECT_EQ(u(j, "sent"), 4000u);
   EXPECT_EQ(u(j, "completed") + lost, 4000u);
-  EXPECT_EQ(static_cast<double>(lost), fault(d, "udp_drop"));  // exactly those dropped
-  EXPECT_NEAR(static_cast<double>(lost) / 4000.0, 0.05, 0.015);
+  // Exactly those the fault dropped, and those the kernel dropped if the sink stalled.
+  EXPECT_EQ(static_cast<double>(lost),
+            dropped + static_cast<double>(udpDrops(d.listener("stream").port())));
+  EXPECT_NEAR(dropped / 4000.0, 0.05, 0.015);
   EXPECT_EQ(counter(d, "udp", "received"), static_cast<double>(u(j, "completed")));
   EXPECT_TRUE(d.stop());
 }

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace portd::itest {
@@ -330,6 +333,33 @@ std::optional<std::string> receiveDatagram(int fd, Clock::duration timeout) {
       return std::nullopt;
     }
   }
+}
+
+uint64_t udpDrops(uint16_t port) {
+  uint64_t drops = 0;
+  for (const char* table : {"/proc/net/udp", "/proc/net/udp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // "sl: local_address rem_address st ... drops", the local address as HEXADDR:HEXPORT.
+      std::istringstream fields(line);
+      std::string slot;
+      std::string local;
+      fields >> slot >> local;
+      const size_t colon = local.rfind(':');
+      if (colon == std::string::npos ||
+          std::strtoul(local.c_str() + colon + 1, nullptr, 16) != port) {
+        continue;
+      }
+      std::string last;
+      for (std::string f; fields >> f;) {
+        last = f;
+      }
+      drops += std::strtoull(last.c_str(), nullptr, 10);
+    }
+  }
+  return drops;
 }
 
 uint16_t freePort(int type, int family) {

@@ -113,6 +113,11 @@ Fd bindUdp(const Endpoint& local);
 // The next datagram, or nothing if none arrived within `timeout`.
 std::optional<std::string> receiveDatagram(int fd, Clock::duration timeout = kIoTimeout);
 
+// The datagrams the kernel dropped, for want of room in a receive buffer, on the UDP sockets
+// bound to local `port` (IPv4 and IPv6; a listener has one per worker): the `drops` column of
+// /proc/net/udp. A stalled receiver loses datagrams there before it can count them.
+uint64_t udpDrops(uint16_t port);
+
 // A port that was free a moment ago: bound, read back, and released.
 uint16_t freePort(int type, int family);
 
