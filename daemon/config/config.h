@@ -63,6 +63,11 @@ struct ListenerConfig {
   // TCP only. Reading from a connection stops while more than this much output is queued for
   // it and resumes once the queue is down to half.
   uint64_t write_buffer_limit = 1 << 20;
+  // TCP only. After portd closes a connection whose peer may still be sending, it reads and
+  // drops the peer's input until the peer closes too, nothing comes for this long, or 30 s
+  // have passed (nginx's lingering close): closing a socket with unread input resets the
+  // connection, and the answer with it. 0 = close at once.
+  Duration lingering_timeout = 5s;
   // TCP only. Connections one peer IP address may hold on the listener, shared out between
   // workers like max_connections; 0 = no limit.
   uint64_t max_connections_per_ip = 0;
@@ -123,6 +128,7 @@ struct ListenerConfig {
     s.max_connections = maxConnectionsPerWorker(sockets);
     s.idle_timeout = idle_timeout;
     s.write_buffer_limit = write_buffer_limit;
+    s.lingering_timeout = lingering_timeout;
     s.max_connections_per_ip =
         max_connections_per_ip == 0 ? 0 : (max_connections_per_ip + sockets - 1) / sockets;
     s.blocked_source_ports = blocked_source_ports;

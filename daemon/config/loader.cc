@@ -200,9 +200,9 @@ class DocumentReader {
   ListenerConfig readListener(const toml::table& t, const std::string& path) const {
     toml_.checkKeys(t, path,
                     {"name", "protocol", "address", "handler", "max_connections", "idle_timeout",
-                     "write_buffer_limit", "max_connections_per_ip", "reuse_port",
-                     "blocked_source_ports", "udp_reply_rate", "udp_reply_burst", "faults",
-                     "options", "backlog", "defer_accept", "fastopen"});
+                     "write_buffer_limit", "lingering_timeout", "max_connections_per_ip",
+                     "reuse_port", "blocked_source_ports", "udp_reply_rate", "udp_reply_burst",
+                     "faults", "options", "backlog", "defer_accept", "fastopen"});
     ListenerConfig l;
     l.place = TomlReader::place(t.source());
     l.name = toml_.str(*toml_.get(t, path, "name", true), path + ".name");
@@ -227,8 +227,8 @@ class DocumentReader {
     l.address = *a;
 
     for (std::string_view tcp_only :
-         {"max_connections", "idle_timeout", "write_buffer_limit", "max_connections_per_ip",
-          "backlog", "defer_accept", "fastopen"}) {
+         {"max_connections", "idle_timeout", "write_buffer_limit", "lingering_timeout",
+          "max_connections_per_ip", "backlog", "defer_accept", "fastopen"}) {
       if (const toml::node* n = t.get(tcp_only); n && l.protocol != net::Transport::kTcp) {
         toml_.fail(n->source(), TomlReader::join(path, tcp_only), "applies to tcp listeners only");
       }
@@ -251,6 +251,9 @@ class DocumentReader {
       if (l.write_buffer_limit < 1024) {
         toml_.fail(n->source(), path + ".write_buffer_limit", "must be at least 1KiB");
       }
+    }
+    if (auto* n = toml_.get(t, path, "lingering_timeout", false)) {
+      l.lingering_timeout = toml_.duration(*n, path + ".lingering_timeout");
     }
     if (auto* n = toml_.get(t, path, "max_connections_per_ip", false)) {
       l.max_connections_per_ip =

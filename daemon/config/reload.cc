@@ -11,6 +11,7 @@ bool keepsHandler(const ListenerConfig& before, const ListenerConfig& after) {
          before.address == after.address && before.max_connections == after.max_connections &&
          before.idle_timeout == after.idle_timeout &&
          before.write_buffer_limit == after.write_buffer_limit &&
+         before.lingering_timeout == after.lingering_timeout &&
          before.max_connections_per_ip == after.max_connections_per_ip &&
          before.reuse_port == after.reuse_port &&
          before.blocked_source_ports == after.blocked_source_ports &&

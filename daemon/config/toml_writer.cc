@@ -142,6 +142,7 @@ std::string renderConfigToml(const Config& cfg) {
       t.insert("max_connections", static_cast<int64_t>(l.max_connections));
       t.insert("idle_timeout", formatDuration(l.idle_timeout));
       t.insert("write_buffer_limit", static_cast<int64_t>(l.write_buffer_limit));
+      t.insert("lingering_timeout", formatDuration(l.lingering_timeout));
       t.insert("max_connections_per_ip", static_cast<int64_t>(l.max_connections_per_ip));
       // Only as written: left out, they keep the socket's own (a .socket unit's, for one).
       if (l.backlog) {

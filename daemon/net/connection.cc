@@ -112,8 +112,8 @@ void Connection::start() {
     if (!owner_.expectsInput()) {
       owner_.firstRead(found);
     }
-    if (closing_) {
-      return;
+    if (closing_ || lingering_) {
+      return;  // lingering registered it
     }
   }
   started_ = true;
@@ -157,6 +157,7 @@ bool Connection::writeImpl(std::string_view data, bool referenced) {
   if (data.empty()) {
     return true;
   }
+  unanswered_ = 0;
   // faultState() only when faults are or were on: the common case costs no call.
   ConnectionFaults* f = faults_ || owner_.faultsOn() ? faultState() : nullptr;
   bool paced = false;
@@ -373,7 +374,7 @@ void Connection::afterOutput() {
       return;
     }
     if (close_after_flush_) {
-      abort();
+      closeOrLinger();
       return;
     }
   }
@@ -393,6 +394,13 @@ void Connection::afterOutput() {
 
 void Connection::onIo(core::IoWatch* w, uint32_t events) {
   auto* self = static_cast<Connection*>(w);
+  if (self->lingering_) {
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
+      self->readable_ = true;
+      self->dropInput();
+    }
+    return;
+  }
   if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0 && self->write_blocked_) {
     self->write_blocked_ = false;
     ConnectionFaults* f = self->faultState();
@@ -509,6 +517,17 @@ bool Connection::readSome() {
     char* buf = pool.acquire();
     const ssize_t n = readSocket(fd_, buf, size);
     if (n > 0) {
+      // A short read emptied the socket (new input brings a new event), unless the peer has
+      // shut its side: then read on to the end of the stream, which brings no event. Known
+      // before the handler sees the data, for a close() it makes: a socket left with input
+      // lingers (closeOrLinger).
+      const bool emptied = static_cast<size_t>(n) < size && !peer_hup_;
+      if (emptied) {
+        readable_ = false;
+      }
+      unanswered_ = static_cast<uint32_t>(
+          std::min<size_t>(unanswered_ + static_cast<size_t>(n), kStreamingBytes));
+      streaming_ = unanswered_ == kStreamingBytes;
       owner_.stats().bytes_in += static_cast<uint64_t>(n);
       touch();
       std::string_view data(buf, static_cast<size_t>(n));
@@ -525,14 +544,8 @@ bool Connection::readSome() {
       if (faults_ && faults_->reset_due && !closing_) {
         resetNow();
       }
-      if (closing_ || !reading_) {
-        return true;  // readable_ stays set: what is left is read if reading resumes
-      }
-      // A short read emptied the socket (new input brings a new event), unless the peer has
-      // shut its side: then read on to the end of the stream, which brings no event.
-      if (static_cast<size_t>(n) < size && !peer_hup_) {
-        readable_ = false;
-        return true;
+      if (closing_ || !reading_ || emptied) {
+        return true;  // what is left, if anything (readable_), is read if reading resumes
       }
       continue;
     }
@@ -581,7 +594,7 @@ void Connection::close() {
     return;
   }
   if (out_.empty() && batch_slot_ == 0) {
-    abort();
+    closeOrLinger();
     return;
   }
   if (out_.empty()) {
@@ -590,6 +603,99 @@ void Connection::close() {
   }
   close_after_flush_ = true;
   updateReading();
+}
+
+void Connection::closeOrLinger() {
+  // The common close: the last read emptied the socket and the peer was not streaming, so
+  // nothing is there to reset it with; or the peer has closed its side. A draining listener
+  // (shutdown, reload) does not wait for peers either.
+  if ((!readable_ && !streaming_) || peer_closed_ || owner_.lingering_ms_ == 0 ||
+      !owner_.accepting() || fd_ < 0) {
+    abort();
+    return;
+  }
+  close_after_flush_ = true;
+  lingering_ = true;
+  updateReading();
+  // The FIN, unless it left with the answer (core::SendBatch): a peer that reads the answer
+  // learns that it is whole, and stops sending.
+  ::shutdown(fd_, SHUT_WR);
+  // The handler is done with the connection, as with any close whose output has left: it hears
+  // onClose now, and the id goes stale. Only the socket lingers.
+  if (opened_) {
+    opened_ = false;
+    owner_.handler().onClose(*this);
+  }
+  context().connections().remove(id_);
+  linger_end_ms_ = uv_now(ctx_.loop()) + kMaxLingerMs;
+  touch();  // the lingering_timeout counts from here
+  if (io_token_ == 0) {
+    watch();  // start() left it out: its answer and the close were in the batch
+    if (closing_) {
+      return;
+    }
+  }
+  dropInput();
+  if (!closing_) {
+    armLingerTimer();
+  }
+}
+
+void Connection::dropInput() {
+  core::BufferPool& pool = ctx_.readPool();
+  char* buf = pool.acquire();
+  ssize_t n = 0;
+  int error = 0;
+  int round = 0;
+  for (; round < kReadRounds; ++round) {
+    n = readSocket(fd_, buf, pool.blockSize());
+    if (n > 0) {
+      owner_.stats().bytes_in += static_cast<uint64_t>(n);
+      touch();
+      continue;
+    }
+    error = n < 0 ? errno : 0;
+    if (error != EINTR) {
+      break;
+    }
+  }
+  pool.release(buf);
+  if (round == kReadRounds) {
+    // More: after the other connections of this batch. By pointer, since the id is stale; a
+    // close meanwhile defers the destruction after this.
+    ctx_.poller().defer(&onLingerRead, this);
+  } else if (n < 0 && error == EAGAIN) {
+    readable_ = false;
+  } else {
+    abort();  // the peer closed its side too (or the socket failed): nothing to wait for
+  }
+}
+
+void Connection::onLingerRead(void* self) {
+  auto* c = static_cast<Connection*>(self);
+  if (!c->closing_) {
+    c->dropInput();
+  }
+}
+
+void Connection::armLingerTimer() {
+  const uint64_t now = uv_now(ctx_.loop());
+  const uint64_t quiet = now - std::min(now, last_activity_ms_);
+  const uint64_t timeout = owner_.lingering_ms_;
+  const uint64_t left =
+      std::min(timeout - std::min(timeout, quiet), linger_end_ms_ - std::min(linger_end_ms_, now));
+  if (left == 0) {
+    abort();
+    return;
+  }
+  // By pointer: finish() stops the timer.
+  linger_timer_ = context().timers().start(left, &onLingerTimer, this, nullptr);
+}
+
+void Connection::onLingerTimer(void* self) {
+  auto* c = static_cast<Connection*>(self);
+  c->linger_timer_ = 0;
+  c->armLingerTimer();  // closes once the peer was quiet that long, or at the end
 }
 
 void Connection::abort() {
@@ -607,6 +713,9 @@ void Connection::finish() {
   }
   // The id goes stale now: a handler that kept it gets PORTD_ECLOSED, never a freed object.
   context().connections().remove(id_);
+  if (linger_timer_ != 0) {
+    context().timers().stop(linger_timer_);
+  }
   // Queued blocks go back to the pool now. What waits in the batch still leaves, and the batch
   // closes the socket after it: a direct send would have handed it to the kernel before this.
   out_.clear();

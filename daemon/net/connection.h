@@ -42,11 +42,28 @@ class TcpListener;
 // comes only when something new happens, so the connection remembers whether the socket may still
 // hold input (readable_) or is waiting for room to write (write_blocked_).
 //
+// Closing: close() sends what is queued, then closes. If the peer may still be sending, the
+// connection lingers first, as nginx's does: closing a socket that holds unread input resets
+// the connection, and a peer still sending (an upload answered early with 413) would see the
+// reset instead of the answer it has not read yet. The peer may be sending when the last read
+// did not empty the socket (a full read) or input arrived since, or when it has sent a
+// kStreamingBytes or more since the handler last wrote (its reads may keep up with it). The
+// lingering connection is shut down for writing (the FIN follows the answer), its handler hears
+// onClose() and its id goes stale, as for any close; the socket stays registered and what
+// arrives is read and dropped, until the peer closes too, nothing arrives for the listener's
+// lingering_timeout, or kMaxLingerMs have passed.
+//
 // Lifetime: the object is freed after the callback that closed it has returned (a deferred
 // call of the poller), never in the middle of one, so it is safe to close a connection from
 // inside onData().
 class Connection : private core::IoWatch {
  public:
+  // The longest a closed connection lingers, however much its peer goes on sending (nginx's
+  // lingering_time).
+  static constexpr uint64_t kMaxLingerMs = 30'000;
+  // Input unanswered by any write after which a closed connection lingers (see above).
+  static constexpr uint32_t kStreamingBytes = 16 * 1024;
+
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -153,6 +170,13 @@ class Connection : private core::IoWatch {
   static void onPace(void* id);
   // Resets the connection (RST: SO_LINGER 0, then close).
   void resetNow();
+  // The end of a close() whose output has left: lingers (see above) or closes.
+  void closeOrLinger();
+  // Reads and drops the peer's input while lingering; closes at its end of the stream.
+  void dropInput();
+  static void onLingerTimer(void* self);
+  static void onLingerRead(void* self);
+  void armLingerTimer();
   void countFault(FaultKind kind);
 
   TcpListener& owner_;
@@ -185,7 +209,14 @@ class Connection : private core::IoWatch {
   bool paused_by_fault_ = false;
   bool peer_closed_ = false;
   bool close_after_flush_ = false;
+  bool lingering_ = false;
   bool closing_ = false;
+  // Bytes read since the handler last wrote (at most kStreamingBytes), and whether the last
+  // read found kStreamingBytes or more unanswered: a peer that streams may still be sending.
+  uint32_t unanswered_ = 0;
+  bool streaming_ = false;
+  uint64_t linger_end_ms_ = 0;  // lingering stops here whatever the peer does
+  uint64_t linger_timer_ = 0;   // its pending timer in the loop's TimerPool
 
   // The listener's list of open connections (for drain and shutdown).
   Connection* prev_ = nullptr;

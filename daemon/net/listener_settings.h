@@ -21,6 +21,9 @@ struct ListenerSettings {
   // TCP: reading stops while more than this much output is queued for a connection, and
   // resumes once the queue is down to half.
   uint64_t write_buffer_limit = 1 << 20;
+  // TCP: after a close, how long a connection whose peer may still be sending waits for more
+  // of its input (read and dropped) before it closes; 0 = close at once (net/connection.h).
+  std::chrono::milliseconds lingering_timeout{5000};
   // TCP: how many connections one peer address may hold on this listener object (its share of
   // the listener's max_connections_per_ip); 0 = no limit.
   uint64_t max_connections_per_ip = 0;

@@ -24,6 +24,8 @@ TcpListener::TcpListener(core::LoopContext& ctx, ListenerSettings settings,
       stats_(stats ? std::move(stats) : std::make_shared<ListenerStats>()),
       handler_(handler_config_->createInstance({ctx, settings_.name, *stats_})),
       idle_timeout_ms_(static_cast<uint64_t>(std::max<int64_t>(settings_.idle_timeout.count(), 0))),
+      lingering_ms_(static_cast<uint64_t>(std::clamp<int64_t>(
+          settings_.lingering_timeout.count(), 0, static_cast<int64_t>(Connection::kMaxLingerMs)))),
       faults_(settings_.faults),
       faults_on_(faults_.any()) {
   on_io = &onReadable;
@@ -153,7 +155,9 @@ void TcpListener::drainConnections() {
   // The handler may close the connection it is told about, which unlinks only that one.
   for (Connection* c = head_; c != nullptr;) {
     Connection* next = c->next_;
-    if (!c->isClosing()) {
+    if (c->lingering_) {
+      c->abort();  // its answer has left: nothing for a drain to wait for
+    } else if (!c->isClosing()) {
       handler_->onDrain(*c);
     }
     c = next;

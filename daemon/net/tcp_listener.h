@@ -153,6 +153,8 @@ class TcpListener : private core::IoWatch {
   // the timer is not re-armed per read or write, it re-arms itself for what is left when it
   // fires early. Unreferenced: open connections keep the loop alive, not the timer.
   const uint64_t idle_timeout_ms_;
+  // The listener's lingering_timeout, at most Connection::kMaxLingerMs; 0 = no lingering.
+  const uint64_t lingering_ms_;
   Connection* newest_ = nullptr;
   Connection* oldest_ = nullptr;
   core::UvHandle<uv_timer_t> idle_timer_;

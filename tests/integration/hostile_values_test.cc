@@ -49,6 +49,7 @@ const std::vector<DocumentKey>& documentKeys() {
       {"listener", "max_connections"},
       {"listener", "idle_timeout"},
       {"listener", "write_buffer_limit"},
+      {"listener", "lingering_timeout"},
       {"listener", "max_connections_per_ip"},
       {"listener", "backlog"},
       {"listener", "defer_accept"},

@@ -60,6 +60,7 @@ TEST(ConfigReload, AnyChangeToWhatTheInstancesWereMadeFromMakesThemAgain) {
   EXPECT_FALSE(keeps(base, listener("a", "max_connections = 5\n")));
   EXPECT_FALSE(keeps(base, listener("a", "idle_timeout = \"1s\"\n")));
   EXPECT_FALSE(keeps(base, listener("a", "write_buffer_limit = \"64KiB\"\n")));
+  EXPECT_FALSE(keeps(base, listener("a", "lingering_timeout = \"1s\"\n")));
   EXPECT_FALSE(keeps(base, listener("a", "reuse_port = true\n")));
   EXPECT_FALSE(keeps(base, listener("a", "", "echo")));
   EXPECT_FALSE(keeps(base, listener("a", "[listener.options]\necho_prefix = \"/other\"\n")));

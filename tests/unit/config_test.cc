@@ -78,6 +78,7 @@ handler = "echo"
 max_connections = 50
 idle_timeout = "1m"
 write_buffer_limit = "64KiB"
+lingering_timeout = "250ms"
 
 [[listener]]
 name = "udp"
@@ -105,6 +106,8 @@ handler = "discard"
   EXPECT_EQ(tcp.max_connections, 50u);
   EXPECT_EQ(tcp.idle_timeout, 60s);
   EXPECT_EQ(tcp.write_buffer_limit, 65536u);
+  EXPECT_EQ(tcp.lingering_timeout, 250ms);
+  EXPECT_EQ(tcp.settings(3).lingering_timeout, 250ms);
   EXPECT_EQ(tcp.options->getIntegerList("blocked_source_ports"),
             (std::vector<int64_t>{7, 13, 17, 19, 37, 53, 123}));
   ASSERT_NE(tcp.handler_config, nullptr);
@@ -123,6 +126,7 @@ TEST_F(ConfigTest, DefaultsApply) {
   EXPECT_EQ(c->listeners[0].max_connections, 10000u);
   EXPECT_EQ(c->listeners[0].idle_timeout, 300s);
   EXPECT_EQ(c->listeners[0].write_buffer_limit, 1u << 20);
+  EXPECT_EQ(c->listeners[0].lingering_timeout, 5s);
   EXPECT_EQ(c->listeners[0].maxConnectionsPerWorker(3), 3334u);
 }
 
@@ -230,6 +234,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
                 "handler = \"echo\"\nidle_timeout = \"1s\"\n",
                 6, 16, "listener[0].idle_timeout", "applies to tcp listeners only"},
+        BadCase{"lingering_on_udp",
+                "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
+                "handler = \"echo\"\nlingering_timeout = \"1s\"\n",
+                6, 21, "listener[0].lingering_timeout", "applies to tcp listeners only"},
         BadCase{"backlog_on_udp",
                 "[[listener]]\nname = \"a\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:7\"\n"
                 "handler = \"echo\"\nbacklog = 16\n",

@@ -128,7 +128,13 @@ class HttpSessionTest : public LoopTest {
     ::close(client_);
     // The destructor alone would leave the listening descriptor open.
     listener_->stopAccepting();
+    // As a worker ends: the pool's timers (a lingering connection's) close first, and their
+    // handles, which the pool owns, finish closing before it goes.
+    if (ctx_) {
+      ctx_->timers().close();
+    }
     listener_.reset();
+    uv_run(loop(), UV_RUN_NOWAIT);
     ctx_.reset();  // its poller's libuv handles close with it
     LoopTest::TearDown();
   }

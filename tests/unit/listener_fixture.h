@@ -66,7 +66,13 @@ class ListenerTest : public LoopTest {
     if (listener_) {
       runUntil([&] { return listener_->connectionCount() == 0; });
     }
+    // As a worker ends: the pool's timers (a lingering connection's) close first, and their
+    // handles, which the pool owns, finish closing before it goes.
+    if (ctx_) {
+      ctx_->timers().close();
+    }
     listener_.reset();
+    uv_run(loop(), UV_RUN_NOWAIT);
     ctx_.reset();
     LoopTest::TearDown();
   }
