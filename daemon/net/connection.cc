@@ -625,6 +625,9 @@ void Connection::closeOrLinger() {
   if (opened_) {
     opened_ = false;
     owner_.handler().onClose(*this);
+    if (closing_) {
+      return;  // the handler aborted it from onClose: closed now, nothing to linger on
+    }
   }
   context().connections().remove(id_);
   linger_end_ms_ = uv_now(ctx_.loop()) + kMaxLingerMs;

@@ -100,7 +100,8 @@ class Connection : private core::IoWatch {
   size_t unreadInput() const;
   size_t queuedBytes() const;
   bool isReading() const { return reading_; }
-  bool isClosing() const { return closing_; }
+  // Closing, or closed for its handler (lingering: see above).
+  bool isClosing() const { return closing_ || lingering_; }
   Address peerAddress() const;
   // Fills `out` with the peer's address; returns its length, or 0 when unknown.
   int peerName(sockaddr_storage* out) const;

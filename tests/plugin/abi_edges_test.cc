@@ -187,6 +187,22 @@ TEST(AbiEdges, IsOpenSaysClosedAfterAReentrantClose) {
   ASSERT_TRUE(sendAll(c.get(), "close\n"));
   EXPECT_EQ(waitForClose(c.get()), PeerClose::kEof);
   EXPECT_TRUE(d.waitForLog("stash: is_open after close: 0")) << d.log();
+  EXPECT_TRUE(d.waitForLog("stash: is_open in on_close: 0")) << d.log();
+}
+
+// The same for a connection that lingers after the close (net/connection.h): the peer sent
+// more than the command, so the socket is read to its end after on_close, which still finds
+// the connection closed.
+TEST(AbiEdges, IsOpenSaysClosedInOnCloseOfALingeringConnection) {
+  Daemon d;
+  ASSERT_TRUE(
+      d.start("[server]\nworkers = 1\n" + plugin(PLUGIN_EDGES) + tcpListener("s", "stash")));
+  Fd c = connectTcp(d.listener("s"));
+  ASSERT_TRUE(sendAll(c.get(), "close\n" + std::string(32 * 1024, '.')));
+  EXPECT_EQ(waitForClose(c.get()), PeerClose::kEof);
+  EXPECT_TRUE(d.waitForLog("stash: is_open after close: 0")) << d.log();
+  EXPECT_TRUE(d.waitForLog("stash: is_open in on_close: 0")) << d.log();
+  EXPECT_EQ(d.log().find("is_open in on_close: 1"), std::string::npos) << d.log();
 }
 
 }  // namespace

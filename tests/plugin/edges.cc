@@ -10,7 +10,8 @@
 //   other     writes to the remembered id and answers the status it got
 //   remember  (UDP) remembers this datagram socket's id in a global
 //   use       (UDP) replies through the remembered socket id, and answers the status on this one
-//   close     closes the connection and logs what is_open() says afterwards
+//   close     closes the connection and logs what is_open() says afterwards; on_close logs
+//             what it says there
 //   pause     pauses reading, keeps the rest of what arrived, and resumes 200 ms later
 //   ping      answers "pong", or "early" if it arrives while reading is paused
 //   Its config logs, when released, whether that happened on the main thread.
@@ -146,6 +147,11 @@ class Stash {
     portd_conn_t conn = paused_;
     paused_ = 0;
     worker_.host()->resume_reading(conn);
+  }
+
+  void onClose(Conn c) {
+    worker_.log(PORTD_LOG_INFO,
+                std::string("stash: is_open in on_close: ") + (c.isOpen() ? "1" : "0"));
   }
 
   void onDatagram(Datagram d, const sockaddr* peer, std::string_view data) {
