@@ -254,6 +254,16 @@ TEST_P(LoadDnsTest, CountsNoErrorAndNxdomainInTheProportionOfTheQueries) {
                      &summary);
   // 4,000 requests, request k asking query k mod 3: 1,334 + 1,333 NOERROR, 1,333 NXDOMAIN.
   EXPECT_EQ(c["sent"], 4000);
+  // Unless the kernel dropped some at the server's socket, which a sanitizer build stalled
+  // among other tests has seen (113 of them): those are the loss, and nothing else is.
+  const uint16_t port = static_cast<uint16_t>(std::stoi(url_.substr(url_.rfind(':') + 1)));
+  if (const uint64_t dropped = udpDrops(port); dropped > 0) {
+    EXPECT_EQ(c["completed"].get<uint64_t>() + dropped, 4000u);
+    EXPECT_EQ(c["errors"]["lost"].get<uint64_t>(), dropped);
+    EXPECT_EQ(c["rcode"]["NOERROR"].get<uint64_t>() + c["rcode"]["NXDOMAIN"].get<uint64_t>(),
+              c["completed"].get<uint64_t>());
+    return;
+  }
   EXPECT_EQ(c["completed"], 4000);
   expectNoErrors(c);
   expectRcodes(c, {{"NOERROR", 2667}, {"NXDOMAIN", 1333}});

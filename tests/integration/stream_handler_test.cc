@@ -180,7 +180,8 @@ TEST(StreamSourceTest, UdpSubscriberGetsTheBitrate) {
   std::printf("udp source: %llu bytes in %.3f s\n", static_cast<unsigned long long>(bytes),
               seconds);
   EXPECT_NEAR(static_cast<double>(bytes) * 8, kBitrate * 1.0, kBitrate * 0.05);
-  EXPECT_NEAR(seconds, 1.0, 0.05);
+  // Unoptimised sanitizer builds among other tests have taken 1.056 s.
+  EXPECT_NEAR(seconds, 1.0, kSanitizerBuild ? 0.15 : 0.05);
   EXPECT_EQ(counter(d, "udp", "streams"), 1);
   EXPECT_EQ(counter(d, "udp", "challenges"), 2);
   EXPECT_EQ(counter(d, "udp", "sent"), static_cast<double>(next));
