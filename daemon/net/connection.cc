@@ -3,13 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "core/loop_context.h"
+#include "net/socket_io.h"
 #include "net/tcp_listener.h"
 
 namespace portd::net {
@@ -20,28 +20,8 @@ namespace {
 // Kept input larger than this is given back to the allocator once it has been consumed, so
 // that one large partial message does not pin memory for the life of the connection.
 constexpr size_t kKeepCapacity = 64 * 1024;
-// Full buffers read from one connection per event before the others of the batch get a turn.
-constexpr int kReadRounds = 4;
 // Output buffers handed to one writev().
 constexpr unsigned kWriteIov = 16;
-
-// read() and send() without glibc's wrappers, which are cancellation points: in a process with
-// threads each call switches asynchronous cancellation on and off around the system call, about
-// 30 instructions a call (callgrind: 58 of a keep-alive request's). portd never cancels a
-// thread. syscall() sets errno as the wrappers do.
-// Sanitizer builds keep the wrappers: their interceptors check the buffers and follow the
-// descriptors.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-ssize_t readSocket(int fd, char* buf, size_t size) { return ::read(fd, buf, size); }
-ssize_t sendSocket(int fd, const char* data, size_t size) {
-  return ::send(fd, data, size, MSG_NOSIGNAL);
-}
-#else
-ssize_t readSocket(int fd, char* buf, size_t size) { return ::syscall(SYS_read, fd, buf, size); }
-ssize_t sendSocket(int fd, const char* data, size_t size) {
-  return ::syscall(SYS_sendto, fd, data, size, MSG_NOSIGNAL, nullptr, 0);
-}
-#endif
 }  // namespace
 
 Connection::Connection(TcpListener& owner, int fd)
@@ -603,102 +583,6 @@ void Connection::close() {
   }
   close_after_flush_ = true;
   updateReading();
-}
-
-void Connection::closeOrLinger() {
-  // The common close: the last read emptied the socket and the peer was not streaming, so
-  // nothing is there to reset it with; or the peer has closed its side. A draining listener
-  // (shutdown, reload) does not wait for peers either.
-  if ((!readable_ && !streaming_) || peer_closed_ || owner_.lingering_ms_ == 0 ||
-      !owner_.accepting() || fd_ < 0) {
-    abort();
-    return;
-  }
-  close_after_flush_ = true;
-  lingering_ = true;
-  updateReading();
-  // The FIN, unless it left with the answer (core::SendBatch): a peer that reads the answer
-  // learns that it is whole, and stops sending.
-  ::shutdown(fd_, SHUT_WR);
-  // The handler is done with the connection, as with any close whose output has left: it hears
-  // onClose now, and the id goes stale. Only the socket lingers.
-  if (opened_) {
-    opened_ = false;
-    owner_.handler().onClose(*this);
-    if (closing_) {
-      return;  // the handler aborted it from onClose: closed now, nothing to linger on
-    }
-  }
-  context().connections().remove(id_);
-  linger_end_ms_ = uv_now(ctx_.loop()) + kMaxLingerMs;
-  touch();  // the lingering_timeout counts from here
-  if (io_token_ == 0) {
-    watch();  // start() left it out: its answer and the close were in the batch
-    if (closing_) {
-      return;
-    }
-  }
-  dropInput();
-  if (!closing_) {
-    armLingerTimer();
-  }
-}
-
-void Connection::dropInput() {
-  core::BufferPool& pool = ctx_.readPool();
-  char* buf = pool.acquire();
-  ssize_t n = 0;
-  int error = 0;
-  int round = 0;
-  for (; round < kReadRounds; ++round) {
-    n = readSocket(fd_, buf, pool.blockSize());
-    if (n > 0) {
-      owner_.stats().bytes_in += static_cast<uint64_t>(n);
-      touch();
-      continue;
-    }
-    error = n < 0 ? errno : 0;
-    if (error != EINTR) {
-      break;
-    }
-  }
-  pool.release(buf);
-  if (round == kReadRounds) {
-    // More: after the other connections of this batch. By pointer, since the id is stale; a
-    // close meanwhile defers the destruction after this.
-    ctx_.poller().defer(&onLingerRead, this);
-  } else if (n < 0 && error == EAGAIN) {
-    readable_ = false;
-  } else {
-    abort();  // the peer closed its side too (or the socket failed): nothing to wait for
-  }
-}
-
-void Connection::onLingerRead(void* self) {
-  auto* c = static_cast<Connection*>(self);
-  if (!c->closing_) {
-    c->dropInput();
-  }
-}
-
-void Connection::armLingerTimer() {
-  const uint64_t now = uv_now(ctx_.loop());
-  const uint64_t quiet = now - std::min(now, last_activity_ms_);
-  const uint64_t timeout = owner_.lingering_ms_;
-  const uint64_t left =
-      std::min(timeout - std::min(timeout, quiet), linger_end_ms_ - std::min(linger_end_ms_, now));
-  if (left == 0) {
-    abort();
-    return;
-  }
-  // By pointer: finish() stops the timer.
-  linger_timer_ = context().timers().start(left, &onLingerTimer, this, nullptr);
-}
-
-void Connection::onLingerTimer(void* self) {
-  auto* c = static_cast<Connection*>(self);
-  c->linger_timer_ = 0;
-  c->armLingerTimer();  // closes once the peer was quiet that long, or at the end
 }
 
 void Connection::abort() {

@@ -147,6 +147,9 @@ class Connection : private core::IoWatch {
   // Reads while the socket has input and reading is wanted; at most a few full buffers, then
   // the rest waits for the end of this batch (deferred), so one fast sender cannot starve
   // the other connections of its worker. False when the first read found nothing (EAGAIN).
+  // Full buffers read from one connection per event before the others of the batch get a
+  // turn (readSome, and dropInput while lingering).
+  static constexpr int kReadRounds = 4;
   bool readSome();
   // Reads later (deferred): for input that edge-triggered polling will not announce again.
   void scheduleRead();
@@ -171,7 +174,8 @@ class Connection : private core::IoWatch {
   static void onPace(void* id);
   // Resets the connection (RST: SO_LINGER 0, then close).
   void resetNow();
-  // The end of a close() whose output has left: lingers (see above) or closes.
+  // The end of a close() whose output has left: lingers (see above) or closes
+  // (connection_linger.cc).
   void closeOrLinger();
   // Reads and drops the peer's input while lingering; closes at its end of the stream.
   void dropInput();
