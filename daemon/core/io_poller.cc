@@ -34,10 +34,14 @@ IoPoller::IoPoller(uv_loop_t* loop, Mode mode) : loop_(loop), mode_(mode) {
   check_->data = this;
   uv_check_start(check_.get(), [](uv_check_t* c) {
     if (auto* self = static_cast<IoPoller*>(c->data)) {
-      self->runDeferred();
+      self->runNestedTurn();
     }
   });
   uv_unref(check_.handle());
+  // Started only while deferred calls wait for the next turn: libuv then polls without
+  // sleeping, as run() does in driving mode.
+  uv_idle_init(loop_, idle_.get());
+  idle_->data = this;
   updateRef();
 }
 
@@ -46,6 +50,7 @@ IoPoller::~IoPoller() {
   // handed out and then removed from libuv's set by mistake.
   nested_.reset();
   check_.reset();
+  idle_.reset();
   runDeferred();
   ::close(epfd_);
 }
@@ -87,14 +92,18 @@ void IoPoller::remove(uint64_t token, int fd) {
 }
 
 void IoPoller::runDeferred() {
-  // What a deferred call defers runs in the next round, not in this one.
   while (!deferred_.empty()) {
-    running_.swap(deferred_);
-    for (const Deferred& d : running_) {
-      d.fn(d.arg);
-    }
-    running_.clear();
+    runDeferredOnce();
   }
+}
+
+void IoPoller::runDeferredOnce() {
+  // What a deferred call defers runs in the next round, not in this one.
+  running_.swap(deferred_);
+  for (const Deferred& d : running_) {
+    d.fn(d.arg);
+  }
+  running_.clear();
 }
 
 void IoPoller::dispatch(const epoll_event* ev, int n) {
@@ -106,8 +115,10 @@ void IoPoller::dispatch(const epoll_event* ev, int n) {
     }
   }
   events_ += static_cast<uint64_t>(n);
-  // Reads put off to the end of the batch answer in it too.
-  runDeferred();
+  // Reads put off to the end of the batch answer in it too. Once: a read that defers again
+  // (its peer still has more queued) waits for the next turn of the loop, so that a peer who
+  // keeps its socket full cannot hold the loop away from the others' events and its timers.
+  runDeferredOnce();
   sends_.flush();
 }
 
@@ -131,7 +142,6 @@ bool IoPoller::libuvDue() const {
 void IoPoller::run(const uint64_t* busy_poll_ns) {
   uint64_t spin_until = 0;
   for (;;) {
-    runDeferred();
     uv_update_time(loop_);
     const bool libuv_alive = uv_loop_alive(loop_) != 0;
     if (!libuv_alive && watched_ == 0) {
@@ -145,6 +155,9 @@ void IoPoller::run(const uint64_t* busy_poll_ns) {
         timeout = 0;  // latency mode: no sleep while events keep coming
       }
     }
+    if (!deferred_.empty()) {
+      timeout = 0;  // reads put off to this turn: input is waiting, no event will announce it
+    }
     const int n = ::epoll_wait(epfd_, batch_, kBatch, timeout);
     // The wait may have slept: what the callbacks stamp with uv_now() (a connection's last
     // activity, a deadline) must be the time of the event, as libuv's own loop has it.
@@ -156,7 +169,6 @@ void IoPoller::run(const uint64_t* busy_poll_ns) {
       for (int i = 0; i < n; ++i) {
         if (batch_[i].data.u64 == kLibuvToken) {
           uv_run(loop_, UV_RUN_NOWAIT);
-          runDeferred();
           run_libuv = false;
           break;
         }
@@ -168,13 +180,17 @@ void IoPoller::run(const uint64_t* busy_poll_ns) {
     } else if (n < 0 && errno != EINTR) {
       std::fprintf(stderr, "portd: epoll_wait: %s\n", std::strerror(errno));
       std::abort();
+    } else {
+      runDeferredOnce();  // dispatch() runs them when there are events
     }
-    runDeferred();
     if (!run_libuv) {
       run_libuv = libuvDue();
     }
     if (run_libuv) {
       uv_run(loop_, UV_RUN_NOWAIT);
+      // What its callbacks closed (an idle timeout) is freed before the wait, which then
+      // need not be one that returns at once for it.
+      runDeferredOnce();
     }
   }
 }
@@ -188,7 +204,16 @@ void IoPoller::onNestedReadable(uv_poll_t* poll, int /*status*/, int /*events*/)
   if (n > 0) {
     self->dispatch(self->batch_, n);
   }
-  self->runDeferred();
+  self->runNestedTurn();
+}
+
+void IoPoller::runNestedTurn() {
+  runDeferredOnce();
+  if (deferred_.empty()) {
+    uv_idle_stop(idle_.get());
+  } else {
+    uv_idle_start(idle_.get(), [](uv_idle_t*) {});  // the check of this turn runs them
+  }
 }
 
 void IoPoller::updateRef() {

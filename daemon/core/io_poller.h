@@ -59,8 +59,12 @@ class IoPoller {
 
   // Calls fn(arg) once the callback now running has returned: after this batch of events, or
   // at the end of this libuv loop turn. How objects that close from inside their own callback
-  // are freed.
+  // are freed, and how a reader with more input waiting gives the others a turn. In driving
+  // mode what a deferred call defers waits for the next turn of the loop (after an
+  // epoll_wait that does not sleep), so that calls that keep deferring themselves cannot keep
+  // the loop from its events and timers.
   void defer(void (*fn)(void*), void* arg) { deferred_.push_back({fn, arg}); }
+  // Runs the deferred calls, and what they defer, until none is left.
   void runDeferred();
 
   // Driving mode only: runs the loop until neither libuv nor this set has anything left
@@ -87,10 +91,15 @@ class IoPoller {
   // Calls back for `n` events (libuv's own descriptor among them is skipped), runs what they
   // deferred, then sends what they wrote.
   void dispatch(const epoll_event* ev, int n);
+  // Runs the calls deferred so far; what they defer waits for the next call.
+  void runDeferredOnce();
   // Whether libuv must run now: a timer is due, it has pending or closing work, or changes to
   // its epoll set queued by uv_*_start() since it last ran (which only uv_run applies).
   bool libuvDue() const;
   static void onNestedReadable(uv_poll_t* poll, int status, int events);
+  // Nested mode, once per libuv turn: the deferred calls of this turn, and the idle handle
+  // that keeps the next turn from sleeping while their own deferred calls wait.
+  void runNestedTurn();
   void updateRef();
 
   uv_loop_t* loop_;
@@ -110,6 +119,7 @@ class IoPoller {
   epoll_event batch_[kBatch];
   UvHandle<uv_poll_t> nested_;  // kNested: the set, watched by libuv
   UvHandle<uv_check_t> check_;  // kNested: runs what libuv callbacks deferred
+  UvHandle<uv_idle_t> idle_;    // kNested: started while deferred calls wait
 };
 
 }  // namespace portd::core

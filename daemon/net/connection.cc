@@ -398,7 +398,9 @@ void Connection::onIo(core::IoWatch* w, uint32_t events) {
     if ((events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
       self->peer_hup_ = true;
     }
-    if (self->reading_) {
+    // A read already put off (a peer that keeps its socket full) reads in its turn: one more
+    // here would give that peer a second share of this turn.
+    if (self->reading_ && !self->read_scheduled_) {
       self->readSome();
     }
   }

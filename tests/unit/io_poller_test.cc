@@ -182,4 +182,87 @@ TEST_F(IoPollerTest, DrivingModeSeesTheTimeOfTheEventAndEndsWhenNothingIsLeft) {
       << "a clock of before the wait is ~100 ms behind";
 }
 
+// A deferred call that defers itself again, as a connection does while its peer keeps its
+// socket full (Connection::readSome reads four buffers, then defers the rest): each round is
+// one more call, up to kHogRounds, until the event it waits for has come.
+constexpr int kHogRounds = 10'000;
+struct Hog {
+  IoPoller* poller = nullptr;
+  int runs = 0;
+  bool stop = false;
+  static void run(void* p) {
+    auto* self = static_cast<Hog*>(p);
+    ++self->runs;
+    if (!self->stop && self->runs < kHogRounds) {
+      self->poller->defer(&Hog::run, self);
+    }
+  }
+};
+
+// Reads `fd` once, notes how often the hog had run by then, stops it and ends.
+struct HogWatcher : IoWatch {
+  IoPoller* poller = nullptr;
+  Hog* hog = nullptr;
+  uint64_t token = 0;
+  int fd = -1;
+  int hog_runs_seen = -1;
+  HogWatcher() {
+    on_io = [](IoWatch* w, uint32_t) {
+      auto* self = static_cast<HogWatcher*>(w);
+      self->hog_runs_seen = self->hog->runs;
+      self->hog->stop = true;
+      self->poller->remove(self->token, self->fd);
+    };
+  }
+};
+
+// `w` watches `fd` for the event that stops `hog`, which is deferred for its first round.
+void startHog(IoPoller& poller, Hog& hog, HogWatcher& w, int fd) {
+  hog.poller = &poller;
+  w.poller = &poller;
+  w.hog = &hog;
+  w.fd = fd;
+  w.token = poller.add(fd, EPOLLIN, &w);
+  ASSERT_NE(w.token, 0u);
+  poller.defer(&Hog::run, &hog);
+}
+
+// Deferred calls that keep deferring themselves must not keep the loop from its events: what a
+// deferred call defers waits for the next turn, after an epoll_wait that does not sleep. The
+// loop used to run deferred calls until none was left, so one peer that kept its socket full
+// kept every other connection of its worker (and its timers) waiting.
+TEST_F(IoPollerTest, DrivingModeSeesEventsWhileDeferredCallsKeepDeferring) {
+  IoPoller poller(loop(), IoPoller::Mode::kDriving);
+  Hog hog;
+  HogWatcher w;
+  startHog(poller, hog, w, pair_.a);
+  ASSERT_EQ(::write(pair_.b, "x", 1), 1);
+  const uint64_t busy_poll = 0;
+  poller.run(&busy_poll);  // returns once the watcher has removed the only registration
+  poller.runDeferred();
+  ASSERT_GE(w.hog_runs_seen, 0) << "the event never came";
+  EXPECT_LE(w.hog_runs_seen, 3) << "the deferred calls ran " << w.hog_runs_seen
+                                << " rounds before the loop looked at its events";
+  EXPECT_LT(hog.runs, kHogRounds);
+}
+
+// The same in nested mode (the main loop, where the admin listener is): one round of deferred
+// calls per libuv turn, and no sleep in the poll while the next round waits.
+TEST_F(IoPollerTest, NestedModeSeesEventsWhileDeferredCallsKeepDeferring) {
+  IoPoller poller(loop(), IoPoller::Mode::kNested);
+  Hog hog;
+  HogWatcher w;
+  startHog(poller, hog, w, pair_.a);
+  uv_run(loop(), UV_RUN_NOWAIT);  // the hog starts, with nothing to read yet
+  const int runs_before = hog.runs;
+  ASSERT_EQ(::write(pair_.b, "x", 1), 1);
+  uv_run(loop(), UV_RUN_DEFAULT);  // ends once the watcher is gone and the hog has stopped
+  ASSERT_GE(w.hog_runs_seen, 0) << "the event never came";
+  EXPECT_LE(runs_before, 3);
+  EXPECT_LE(w.hog_runs_seen - runs_before, 3)
+      << "the deferred calls ran " << w.hog_runs_seen - runs_before
+      << " rounds before the loop looked at its events";
+  EXPECT_LT(hog.runs, kHogRounds);
+}
+
 }  // namespace
