@@ -47,7 +47,8 @@ class TcpListener;
 // the connection, and a peer still sending (an upload answered early with 413) would see the
 // reset instead of the answer it has not read yet. The peer may be sending when the last read
 // did not empty the socket (a full read) or input arrived since, or when it has sent a
-// kStreamingBytes or more since the handler last wrote (its reads may keep up with it). The
+// kStreamingBytes or more since the handler last wrote (its reads may keep up with it), or when
+// the handler says so (closeLingering: a request refused before all of it was read). The
 // lingering connection is shut down for writing (the FIN follows the answer), its handler hears
 // onClose() and its id goes stale, as for any close; the socket stays registered and what
 // arrives is read and dropped, until the peer closes too, nothing arrives for the listener's
@@ -76,6 +77,9 @@ class Connection : private core::IoWatch {
   bool writeReferenced(std::string_view data);
   // Stops reading, sends what is queued, then closes.
   void close();
+  // close() for a peer that may still be sending, which only the handler can know (a request
+  // refused before its body was read): lingers (see above) whatever the last read found.
+  void closeLingering();
   // Closes now, dropping queued output. (What it wrote during this batch of events and the
   // poller's SendBatch holds still leaves first, as it would have had it been sent directly.)
   void abort();
@@ -215,6 +219,7 @@ class Connection : private core::IoWatch {
   bool peer_closed_ = false;
   bool close_after_flush_ = false;
   bool lingering_ = false;
+  bool linger_asked_ = false;  // closeLingering(): linger whatever the reads found
   bool closing_ = false;
   // Bytes read since the handler last wrote (at most kStreamingBytes), and whether the last
   // read found kStreamingBytes or more unanswered: a peer that streams may still be sending.

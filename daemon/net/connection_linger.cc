@@ -14,11 +14,19 @@
 
 namespace portd::net {
 
+void Connection::closeLingering() {
+  if (!closing_) {
+    linger_asked_ = true;  // also for a close() already waiting for its output
+  }
+  close();
+}
+
 void Connection::closeOrLinger() {
-  // The common close: the last read emptied the socket and the peer was not streaming, so
-  // nothing is there to reset it with; or the peer has closed its side. A draining listener
+  // The common close: the last read emptied the socket and the peer was not streaming (nor
+  // did the handler say it may still send), so nothing is there to reset it with; or the peer
+  // has closed its side. A draining listener
   // (shutdown, reload) does not wait for peers either.
-  if ((!readable_ && !streaming_) || peer_closed_ || owner_.lingering_ms_ == 0 ||
+  if ((!readable_ && !streaming_ && !linger_asked_) || peer_closed_ || owner_.lingering_ms_ == 0 ||
       !owner_.accepting() || fd_ < 0) {
     abort();
     return;

@@ -277,6 +277,10 @@ std::ostream& operator<<(std::ostream& os, PeerClose c) {
   return os << "?";
 }
 
+bool waitReadable(int fd, Clock::duration timeout) {
+  return waitFor(fd, POLLIN, Clock::now() + timeout);
+}
+
 PeerClose waitForClose(int fd, Clock::duration timeout) {
   const Clock::time_point deadline = Clock::now() + timeout;
   for (;;) {

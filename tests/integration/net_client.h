@@ -99,6 +99,10 @@ std::string readExactly(int fd, size_t n, Clock::duration timeout = kIoTimeout);
 // Sends `message` and expects it back byte for byte.
 ::testing::AssertionResult echoRoundTrip(int fd, std::string_view message);
 
+// Waits until `fd` has something to read (or its peer closed); false after `timeout`. Reads
+// nothing.
+bool waitReadable(int fd, Clock::duration timeout = kIoTimeout);
+
 // How a wait for the peer to close a TCP connection ended.
 enum class PeerClose { kEof, kReset, kDataArrived, kStillOpen, kError };
 std::ostream& operator<<(std::ostream& os, PeerClose c);

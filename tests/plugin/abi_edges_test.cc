@@ -205,5 +205,34 @@ TEST(AbiEdges, IsOpenSaysClosedInOnCloseOfALingeringConnection) {
   EXPECT_EQ(d.log().find("is_open in on_close: 1"), std::string::npos) << d.log();
 }
 
+// close_lingering (ABI 1.3): a handler refuses what the peer is still sending, and the peer,
+// which has sent only the command so far (the read found the socket empty, so portd itself
+// sees no reason to linger), sends 4 MiB more before it reads the answer. Lingering, portd reads
+// and drops them, and the peer gets the answer and an orderly end.
+TEST(AbiEdges, CloseLingeringLetsAPeerStillSendingReadTheAnswer) {
+  Daemon d;
+  ASSERT_TRUE(
+      d.start("[server]\nworkers = 1\n" + plugin(PLUGIN_EDGES) + tcpListener("s", "stash")));
+  Fd c = connectTcp(d.listener("s"));
+  ASSERT_TRUE(sendAll(c.get(), "refuse\n"));
+  ASSERT_TRUE(waitReadable(c.get()));  // the answer has come: the handler has closed
+  EXPECT_TRUE(sendAll(c.get(), std::string(4 << 20, '.')));
+  EXPECT_EQ(readExactly(c.get(), 8), "refused\n");
+  ::shutdown(c.get(), SHUT_WR);
+  EXPECT_EQ(waitForClose(c.get()), PeerClose::kEof);
+}
+
+// What the test above is about: the same refusal with close() closes the socket at once, and
+// the bytes the peer sends after it meet a closed socket, which resets the connection.
+TEST(AbiEdges, ClosingAtOnceResetsAPeerStillSending) {
+  Daemon d;
+  ASSERT_TRUE(
+      d.start("[server]\nworkers = 1\n" + plugin(PLUGIN_EDGES) + tcpListener("s", "stash")));
+  Fd c = connectTcp(d.listener("s"));
+  ASSERT_TRUE(sendAll(c.get(), "refuse-close\n"));
+  ASSERT_TRUE(waitReadable(c.get()));
+  EXPECT_FALSE(sendAll(c.get(), std::string(4 << 20, '.')));
+}
+
 }  // namespace
 }  // namespace portd::itest

@@ -14,6 +14,9 @@
 //             what it says there
 //   pause     pauses reading, keeps the rest of what arrived, and resumes 200 ms later
 //   ping      answers "pong", or "early" if it arrives while reading is paused
+//   refuse    answers "refused" and closes with close_lingering (ABI 1.3), as a handler does
+//             that refuses a request before the peer has sent all of it
+//   refuse-close  the same with close()
 //   Its config logs, when released, whether that happened on the main thread.
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -134,6 +137,13 @@ class Stash {
     } else if (cmd == "other") {
       int64_t rc = worker_.host()->write(g_conn.load(), "x", 1);
       c.write(std::to_string(rc) + "\n");
+    } else if (cmd == "refuse" || cmd == "refuse-close") {
+      c.write("refused\n");
+      if (cmd == "refuse") {
+        c.closeLingering();
+      } else {
+        c.close();
+      }
     } else if (cmd == "close") {
       c.close();
       worker_.log(PORTD_LOG_INFO,

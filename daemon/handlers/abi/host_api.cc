@@ -171,6 +171,9 @@ int act(portd_conn_t id, const char* function) {
 
 int closeConn(portd_conn_t id) { return act<&net::Connection::close>(id, "close"); }
 int abortConn(portd_conn_t id) { return act<&net::Connection::abort>(id, "abort"); }
+int closeLingering(portd_conn_t id) {
+  return act<&net::Connection::closeLingering>(id, "close_lingering");
+}
 int pauseReading(portd_conn_t id) {
   return act<&net::Connection::pauseReading>(id, "pause_reading");
 }
@@ -355,6 +358,8 @@ const portd_host_api kHostApi = {
     seriesAdd,
     seriesSet,
     seriesClose,
+    // ABI 1.3.
+    closeLingering,
 };
 
 }  // namespace

@@ -70,6 +70,7 @@ void Session::recycle() {
   delayed_.clear();
   delayed_body_ = 0;
   delayed_close_ = false;
+  refused_unread_ = false;
   if (pending_.capacity() > kKeepCapacity) {
     std::string().swap(pending_);
   }
@@ -189,7 +190,11 @@ void Session::finishEvent() {
   // Draining: a connection between requests has nothing left to wait for.
   if (conn_ != nullptr &&
       (phase_ == Phase::kClosing || (phase_ == Phase::kIdle && handler_.draining()))) {
-    conn_->close();
+    if (refused_unread_) {
+      conn_->closeLingering();
+    } else {
+      conn_->close();
+    }
   }
 }
 
@@ -233,7 +238,9 @@ size_t Session::parse(std::string_view data) {
         }
         break;
       case ParseEvent::kError:
-        // The rest of the input is ignored: the connection closes after the answer.
+        // The rest of the input is ignored: the connection closes after the answer, and reads
+        // and drops what the peer still sends of this request for a while (closeLingering).
+        refused_unread_ = true;
         fail(step.status);
         break;
     }

@@ -165,6 +165,10 @@ class Session {
   uint64_t delayed_body_ = 0;
   int delayed_status_ = 0;
   bool delayed_close_ = false;
+  // A request was refused before all of it was read (413, 431, a bad chunk...): the peer may
+  // still be sending it, so the close lingers (net::Connection::closeLingering) and the peer
+  // reads the answer instead of a reset.
+  bool refused_unread_ = false;
   // The input behind a delayed response or behind the response that filled the output: at
   // most one read block, since reading is paused meanwhile. Its capacity stays, so that a
   // connection that fills its output again and again does not allocate each time.

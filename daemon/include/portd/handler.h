@@ -61,7 +61,8 @@
  *    portd does not know of are all zero (callbacks it could not call); otherwise portd refuses
  *    it with a message saying that it needs a newer portd;
  *  - a plugin that calls a host function added after ABI 1.0 checks PORTD_HOST_HAS() first.
- * Additions so far: 1.1 PORTD_OPT_PATH; 1.2 the series_* functions (PORTD_ABI_MINOR).
+ * Additions so far: 1.1 PORTD_OPT_PATH; 1.2 the series_* functions; 1.3 close_lingering
+ * (PORTD_ABI_MINOR).
  * New status codes may appear: treat any negative status as a failure (see strerror).
  * PORTD_ABI_VERSION changes only for an incompatible change, and portd refuses plugins built
  * for another version.
@@ -95,10 +96,11 @@ extern "C" {
 
 /* Bumped on any incompatible change of the structures or functions below. */
 #define PORTD_ABI_VERSION 1u
-/* The additions this header has (1.1: PORTD_OPT_PATH; 1.2: labelled series), for a plugin that
- * is compiled against more than one header (#if defined(PORTD_ABI_MINOR) && ...). At run time
- * ask PORTD_HOST_HAS() instead: the portd that loads a plugin may be older than its header. */
-#define PORTD_ABI_MINOR 2u
+/* The additions this header has (1.1: PORTD_OPT_PATH; 1.2: labelled series; 1.3:
+ * close_lingering), for a plugin that is compiled against more than one header
+ * (#if defined(PORTD_ABI_MINOR) && ...). At run time ask PORTD_HOST_HAS() instead: the portd
+ * that loads a plugin may be older than its header. */
+#define PORTD_ABI_MINOR 3u
 
 #if defined(__GNUC__)
 #define PORTD_EXPORT __attribute__((visibility("default")))
@@ -268,6 +270,18 @@ typedef struct portd_host_api {
   void (*series_add)(portd_worker* w, portd_series_t series, int counter, uint64_t delta);
   void (*series_set)(portd_worker* w, portd_series_t series, int gauge, double value);
   int (*series_close)(portd_worker* w, portd_series_t series);
+
+  /* Added in ABI 1.3; check PORTD_HOST_HAS(host, close_lingering) first (close() is the
+   * fallback). close() for a peer that may still be sending: a request refused before all of
+   * it was read (its body, or the rest of a head too large). Closing a socket that holds unread
+   * input, or that input arrives at, resets the connection, and a peer still sending then sees
+   * the reset instead of the answer it has not read yet. So after the output has left, portd
+   * shuts the connection down for writing and reads and drops what the peer sends, until the
+   * peer closes its side, the listener's lingering_timeout passes with nothing arriving, or
+   * 30 s have passed in all (nginx's lingering close). close() does this by itself only when
+   * portd saw input left unread. For the handler it is a close like any other: on_close, then
+   * the id is stale. */
+  int (*close_lingering)(portd_conn_t conn);
 } portd_host_api;
 
 /* Whether the host offers function `fn` (one added to portd_host_api after ABI 1.0). */

@@ -105,6 +105,12 @@ class Conn {
   int64_t queuedBytes() const { return host_->queued_bytes(id_); }
   int64_t writeLimit() const { return host_->write_limit(id_); }
   int close() const { return host_->close(id_); }
+  // close() for a peer that may still be sending (a request refused before all of it was
+  // read): the answer is not lost to a reset (see close_lingering in handler.h). A portd older
+  // than ABI 1.3 closes as close() does.
+  int closeLingering() const {
+    return PORTD_HOST_HAS(host_, close_lingering) ? host_->close_lingering(id_) : host_->close(id_);
+  }
   int abort() const { return host_->abort(id_); }
   int pauseReading() const { return host_->pause_reading(id_); }
   int resumeReading() const { return host_->resume_reading(id_); }
