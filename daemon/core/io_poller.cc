@@ -145,7 +145,12 @@ void IoPoller::run(const uint64_t* busy_poll_ns) {
     uv_update_time(loop_);
     const bool libuv_alive = uv_loop_alive(loop_) != 0;
     if (!libuv_alive && watched_ == 0) {
-      return;
+      if (deferred_.empty()) {
+        return;
+      }
+      // The last connections' destruction, before the caller frees what they refer to.
+      runDeferred();
+      continue;
     }
     bool run_libuv = libuvDue();
     int timeout = 0;
@@ -211,8 +216,13 @@ void IoPoller::runNestedTurn() {
   runDeferredOnce();
   if (deferred_.empty()) {
     uv_idle_stop(idle_.get());
-  } else {
-    uv_idle_start(idle_.get(), [](uv_idle_t*) {});  // the check of this turn runs them
+  }
+}
+
+void IoPoller::wakeNested() {
+  // Not once the destructor has closed it: what it runs last may still defer.
+  if (idle_ && idle_->type == UV_IDLE) {
+    uv_idle_start(idle_.get(), [](uv_idle_t*) {});  // the check of a turn runs them
   }
 }
 

@@ -63,7 +63,12 @@ class IoPoller {
   // mode what a deferred call defers waits for the next turn of the loop (after an
   // epoll_wait that does not sleep), so that calls that keep deferring themselves cannot keep
   // the loop from its events and timers.
-  void defer(void (*fn)(void*), void* arg) { deferred_.push_back({fn, arg}); }
+  void defer(void (*fn)(void*), void* arg) {
+    if (deferred_.empty() && mode_ == Mode::kNested) {
+      wakeNested();
+    }
+    deferred_.push_back({fn, arg});
+  }
   // Runs the deferred calls, and what they defer, until none is left.
   void runDeferred();
 
@@ -97,9 +102,11 @@ class IoPoller {
   // its epoll set queued by uv_*_start() since it last ran (which only uv_run applies).
   bool libuvDue() const;
   static void onNestedReadable(uv_poll_t* poll, int status, int events);
-  // Nested mode, once per libuv turn: the deferred calls of this turn, and the idle handle
-  // that keeps the next turn from sleeping while their own deferred calls wait.
+  // Nested mode, once per libuv turn: a round of deferred calls; the idle handle, started by
+  // defer() (wakeNested), keeps libuv's poll from sleeping until none is left, also for calls
+  // deferred from a timer's callback, which runs before the poll.
   void runNestedTurn();
+  void wakeNested();
   void updateRef();
 
   uv_loop_t* loop_;

@@ -377,7 +377,9 @@ void Connection::onIo(core::IoWatch* w, uint32_t events) {
   if (self->lingering_) {
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
       self->readable_ = true;
-      self->dropInput();
+      if (!self->linger_read_pending_) {  // else it reads in its turn, as readSome does
+        self->dropInput();
+      }
     }
     return;
   }

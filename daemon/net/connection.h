@@ -219,7 +219,8 @@ class Connection : private core::IoWatch {
   bool peer_closed_ = false;
   bool close_after_flush_ = false;
   bool lingering_ = false;
-  bool linger_asked_ = false;  // closeLingering(): linger whatever the reads found
+  bool linger_asked_ = false;         // closeLingering(): linger whatever the reads found
+  bool linger_read_pending_ = false;  // onLingerRead() is deferred
   bool closing_ = false;
   // Bytes read since the handler last wrote (at most kStreamingBytes), and whether the last
   // read found kStreamingBytes or more unanswered: a peer that streams may still be sending.

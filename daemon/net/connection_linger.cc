@@ -83,6 +83,7 @@ void Connection::dropInput() {
   if (round == kReadRounds) {
     // More: after the other connections of this batch. By pointer, since the id is stale; a
     // close meanwhile defers the destruction after this.
+    linger_read_pending_ = true;
     ctx_.poller().defer(&onLingerRead, this);
   } else if (n < 0 && error == EAGAIN) {
     readable_ = false;
@@ -93,6 +94,7 @@ void Connection::dropInput() {
 
 void Connection::onLingerRead(void* self) {
   auto* c = static_cast<Connection*>(self);
+  c->linger_read_pending_ = false;
   if (!c->closing_) {
     c->dropInput();
   }

@@ -265,4 +265,82 @@ TEST_F(IoPollerTest, NestedModeSeesEventsWhileDeferredCallsKeepDeferring) {
   EXPECT_LT(hog.runs, kHogRounds);
 }
 
+// A worker frees its listeners right after run() returns, and a connection's destruction is a
+// deferred call: run() must not return while one is still waiting, even one deferred by a
+// deferred call, which now waits for the next turn.
+TEST_F(IoPollerTest, DrivingModeRunsWhatIsDeferredBeforeItReturns) {
+  IoPoller poller(loop(), IoPoller::Mode::kDriving);
+  struct Closer : IoWatch {
+    IoPoller* poller = nullptr;
+    uint64_t token = 0;
+    bool destroyed = false;
+  } w;
+  w.poller = &poller;
+  w.on_io = [](IoWatch* iw, uint32_t) {
+    auto* self = static_cast<Closer*>(iw);
+    self->poller->remove(self->token);
+    // As Connection::finish() defers destroy, from a call that was itself deferred.
+    self->poller->defer(
+        [](void* p) {
+          auto* c = static_cast<Closer*>(p);
+          c->poller->defer([](void* q) { static_cast<Closer*>(q)->destroyed = true; }, c);
+        },
+        self);
+  };
+  w.token = poller.add(pair_.a, EPOLLIN, &w);
+  ASSERT_NE(w.token, 0u);
+  ASSERT_EQ(::write(pair_.b, "x", 1), 1);
+  const uint64_t busy_poll = 0;
+  poller.run(&busy_poll);
+  EXPECT_TRUE(w.destroyed);
+}
+
+// In nested mode a call deferred from a timer's callback (which libuv runs before its poll)
+// must not wait for the next event: the poll must not sleep while calls wait. Here nothing but
+// a guard timer 2 s later would wake it, so a call that waited runs 2 s late.
+TEST_F(IoPollerTest, NestedModeRunsACallDeferredFromATimerWithoutWaitingForAnEvent) {
+  IoPoller poller(loop(), IoPoller::Mode::kNested);
+  struct State {
+    IoPoller* poller = nullptr;
+    uv_loop_t* loop = nullptr;
+    uint64_t token = 0;
+    uint64_t ran_at_ms = 0;
+  } st;
+  st.poller = &poller;
+  st.loop = loop();
+  IoWatch quiet;  // a registration that gets no event: it keeps the loop waiting
+  quiet.on_io = [](IoWatch*, uint32_t) {};
+  st.token = poller.add(pair_.a, EPOLLIN, &quiet);
+  ASSERT_NE(st.token, 0u);
+  uv_timer_t timer;
+  uv_timer_t guard;
+  uv_timer_init(loop(), &timer);
+  uv_timer_init(loop(), &guard);
+  timer.data = &st;
+  uv_update_time(loop());
+  const uint64_t start_ms = uv_now(loop());
+  uv_timer_start(
+      &timer,
+      [](uv_timer_t* t) {
+        auto* s = static_cast<State*>(t->data);
+        s->poller->defer(
+            [](void* p) {
+              auto* s2 = static_cast<State*>(p);
+              s2->ran_at_ms = uv_now(s2->loop);
+              s2->poller->remove(s2->token);  // nothing keeps the loop now
+            },
+            s);
+      },
+      1, 0);
+  uv_timer_start(
+      &guard, [](uv_timer_t*) {}, 2000, 0);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&guard));  // it wakes the poll, but keeps no loop
+  uv_run(loop(), UV_RUN_DEFAULT);
+  ASSERT_NE(st.ran_at_ms, 0u);
+  EXPECT_LT(st.ran_at_ms - start_ms, 1000u) << "the deferred call waited for the next wake-up";
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+  uv_run(loop(), UV_RUN_DEFAULT);
+}
+
 }  // namespace

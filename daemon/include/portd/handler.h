@@ -279,8 +279,8 @@ typedef struct portd_host_api {
    * shuts the connection down for writing and reads and drops what the peer sends, until the
    * peer closes its side, the listener's lingering_timeout passes with nothing arriving, or
    * 30 s have passed in all (nginx's lingering close). close() does this by itself only when
-   * portd saw input left unread. For the handler it is a close like any other: on_close, then
-   * the id is stale. */
+   * portd saw input left unread, or 16 KiB or more of input that no write answered. For the
+   * handler it is a close like any other: on_close, then the id is stale. */
   int (*close_lingering)(portd_conn_t conn);
 } portd_host_api;
 
