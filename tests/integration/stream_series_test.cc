@@ -74,7 +74,10 @@ bool waitForGone(const Daemon& d, const std::string& protocol, const std::string
 
 TEST(StreamPeerSeries, TwoUdpPeersHaveTheirOwnFiguresUntilTheyGoIdle) {
   Daemon d;
-  ASSERT_TRUE(d.start(config("udp", "peer_idle = \"1s\"\n")));
+  // Every check below runs while the peers are still live, so peer_idle outlasts them many
+  // times over: a sanitizer build took more than a second for them, and the second peer's
+  // series had gone before /stats was asked.
+  ASSERT_TRUE(d.start(config("udp", "peer_idle = \"5s\"\n")));
   Fd a = bindUdp(Endpoint::loopback(AF_INET));
   Fd b = bindUdp(Endpoint::loopback(AF_INET));
   // a: 0..19, then 1100: the window's floor jumps to 77, so 20..76 are lost at once (57).
@@ -125,8 +128,9 @@ TEST(StreamPeerSeries, TwoUdpPeersHaveTheirOwnFiguresUntilTheyGoIdle) {
 
   // Idle for peer_idle: the final counts are logged (what was still missing is lost), then
   // the series leave.
-  EXPECT_TRUE(d.waitForLog("stream from " + pa + " (udp): received 21 (1344 bytes), lost 1080"));
-  EXPECT_TRUE(d.waitForLog("stream from " + pb + " (udp): received 10"));
+  EXPECT_TRUE(
+      d.waitForLog("stream from " + pa + " (udp): received 21 (1344 bytes), lost 1080", 1, 15s));
+  EXPECT_TRUE(d.waitForLog("stream from " + pb + " (udp): received 10", 1, 15s));
   EXPECT_TRUE(waitForGone(d, "udp", pa));
   EXPECT_TRUE(waitForGone(d, "udp", pb));
   // The totals stay.
